@@ -1,0 +1,132 @@
+"""The click command group and the shared options."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from layerscope import __version__
+from layerscope.cli import render
+from layerscope.cli.exitcodes import ExitCode
+from layerscope.errors import UsageError
+from layerscope.loading import LoadedImage, find, load_image
+from layerscope.model.entry import EntryKind, normalize_path
+from layerscope.readers import OpenOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_HELP = """\b
+Exit codes: 0 ok / no differences, 1 findings, 2 usage error,
+3 unreadable, corrupt or unsupported input, 4 registry or network failure,
+130 interrupted."""
+
+SOURCES_HELP = """\b
+IMAGE is any of: a SIF file, a squashfs file, a sandbox directory,
+an OCI layout directory (oci:DIR[:REF]), oci-archive:FILE[:REF],
+docker-archive:FILE[:REF], dir:DIR (skopeo), a single layer tarball
+(.tar, .tar.gz, .tar.zst) or docker://HOST/REPO[:TAG|@DIGEST]."""
+
+
+def source_options(f: F) -> F:
+    f = click.option(
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        help="Pick one image of a multi-platform index (default: this host's).",
+    )(f)
+    f = click.option(
+        "--tls-verify",
+        type=click.BOOL,
+        default=True,
+        show_default=True,
+        help="Verify registry TLS; --tls-verify=false allows plain HTTP.",
+    )(f)
+    return f
+
+
+def open_source(
+    image: str, platform: str | None, tls_verify: bool, upto: int | None = None
+) -> LoadedImage:
+    opts = OpenOptions(platform=platform, tls_verify=tls_verify)
+    return load_image(image, opts, upto=upto)
+
+
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_HELP,
+)
+@click.version_option(__version__, prog_name="layerscope")
+def cli() -> None:
+    """Look inside SIF, squashfs and OCI/Docker images."""
+
+
+@cli.command("ls", epilog=SOURCES_HELP + "\n\n" + EXIT_HELP)
+@click.argument("image")
+@click.argument("path", required=False, default="/")
+@click.option(
+    "--layer", "layer", type=int, help="The tree as of layer N (layers 0..N); -1 is the last."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema layerscope.ls/1).")
+@source_options
+def ls_cmd(
+    image: str, path: str, layer: int | None, as_json: bool, platform: str | None, tls_verify: bool
+) -> None:
+    """List the merged tree (or PATH and what is under it), sorted by path."""
+    img = open_source(image, platform, tls_verify, layer)
+    try:
+        tree = img.tree
+        top = find(img, normalize_path(path))
+        nodes = [top] if not tree.is_dir(top) else list(tree.walk(top))
+        if as_json:
+            links = tree.link_counts()
+            entries = [render.entry_json(tree, n, links) for n in nodes]
+            render.dump_json(
+                {"schema": "layerscope.ls/1", "image": render.image_json(img), "entries": entries}
+            )
+            return
+        out = sys.stdout
+        for n in nodes:
+            out.write(render.safe_text(render.ls_line(tree, n, tree.path(n))) + "\n")
+    finally:
+        img.close()
+
+
+@cli.command("cat", epilog=SOURCES_HELP + "\n\n" + EXIT_HELP)
+@click.argument("image")
+@click.argument("path")
+@click.option("--layer", "layer", type=int, help="Read PATH as of layer N.")
+@source_options
+def cat_cmd(
+    image: str, path: str, layer: int | None, platform: str | None, tls_verify: bool
+) -> None:
+    """Write a regular file's bytes to stdout. Symlinks are not followed."""
+    img = open_source(image, platform, tls_verify, layer)
+    try:
+        node = find(img, normalize_path(path))
+        kind = EntryKind(img.tree.kind[node])
+        if kind != EntryKind.FILE:
+            what = (
+                f"a symlink to {img.tree.target.get(node)}"
+                if kind == EntryKind.SYMLINK
+                else f"a {kind.json_name}"
+            )
+            raise UsageError(f"{path}: is {what}, not a regular file")
+        out = sys.stdout.buffer
+        for chunk in img.iter_content(node):
+            out.write(chunk)
+        out.flush()
+    finally:
+        img.close()
+
+
+def _register() -> None:
+    from layerscope.cli.inspect_cmd import inspect_cmd
+
+    cli.add_command(inspect_cmd)
+
+
+_register()
+
+__all__ = ["ExitCode", "cli", "open_source", "source_options"]

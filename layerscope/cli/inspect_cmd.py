@@ -1,0 +1,162 @@
+"""`layerscope inspect`: what an image says of itself, and its layers' sizes."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from layerscope.cli import render
+from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
+from layerscope.errors import EncryptedError
+from layerscope.model.entry import EntryKind
+from layerscope.model.image import ImageMeta
+from layerscope.readers import OpenOptions, open_image
+from layerscope.readers.base import ImageReader
+
+
+def layer_stats(reader: ImageReader, meta: ImageMeta) -> list[dict[str, Any]]:
+    """Per layer: the entries it holds and their uncompressed bytes (regular files)."""
+    out = []
+    for info in meta.layers:
+        entries: int | None = 0
+        size: int | None = 0
+        try:
+            n = total = 0
+            for e in reader.iter_entries(info.index):
+                n += 1
+                if e.kind == EntryKind.FILE and e.hardlink is None:
+                    total += e.size
+            entries, size = n, total
+        except EncryptedError:
+            entries = size = None
+        row = asdict(info)
+        row.update({"size": size, "entries": entries})
+        out.append(row)
+    return out
+
+
+def inspect_json(reader: ImageReader, meta: ImageMeta, ref: str) -> dict[str, Any]:
+    return {
+        "schema": "layerscope.inspect/1",
+        "image": {
+            "source": ref,
+            "format": meta.format,
+            "architecture": meta.architecture,
+            "os": meta.os,
+            "variant": meta.variant,
+            "created": meta.created,
+            "author": meta.author,
+            "manifest_digest": meta.manifest_digest,
+            "config_digest": meta.config_digest,
+        },
+        "layers": layer_stats(reader, meta),
+        "platforms": meta.platforms,
+        "config": meta.config,
+        "history": meta.history,
+        "definition": meta.definition,
+        "labels": meta.labels,
+        "environment": meta.environment,
+        "runscript": meta.runscript,
+        "help": meta.help,
+        "sif": meta.sif,
+        "generic_json": meta.generic_json,
+        "signatures": meta.signatures,
+        "encryption": meta.encryption,
+        "warnings": meta.warnings,
+    }
+
+
+def fill_from_tree(ref: str, opts: OpenOptions, meta: ImageMeta) -> None:
+    """SIF runscript/help/environment live inside the image: load it when it is readable."""
+    from layerscope.loading import load_image
+
+    if meta.format not in ("sif", "sandbox") or not meta.layers:
+        return
+    if any(layer.encrypted for layer in meta.layers):
+        return
+    img = load_image(ref, opts)
+    try:
+        for attr in ("definition", "labels", "environment", "runscript", "help"):
+            if not getattr(meta, attr):
+                setattr(meta, attr, getattr(img.meta, attr))
+    finally:
+        img.close()
+
+
+def print_text(doc: dict[str, Any]) -> None:
+    w = sys.stdout.write
+    im = doc["image"]
+    w(f"Source:        {im['source']}\nFormat:        {im['format']}\n")
+    if im["architecture"]:
+        w(f"Architecture:  {im['os'] or '?'}/{im['architecture']}\n")
+    w(f"Layers:        {len(doc['layers'])}\n")
+    for layer in doc["layers"]:
+        size = (
+            "encrypted"
+            if layer["entries"] is None
+            else f"{layer['size']} B, {layer['entries']} entries"
+        )
+        w(
+            f"  [{layer['index']}] {layer['id']}  {layer['media_type']}  stored {layer['stored_size']} B, {size}\n"
+        )
+        if layer.get("created_by"):
+            w(f"      created by: {render.safe_text(layer['created_by'])}\n")
+    sif = doc["sif"]
+    if sif:
+        w("SIF descriptors:\n")
+        w(f"  {'ID':<5}{'GROUP':<8}{'LINK':<8}{'SIF POSITION (start-end)':<26}TYPE\n")
+        for d in sif.get("descriptors", []):
+            group = d.get("group")
+            w(
+                f"  {d['id']:<5}{'NONE' if group is None else group:<8}{d.get('link', 'NONE'):<8}"
+                f"{str(d['start']) + '-' + str(d['end']):<26}{d.get('type_label', d.get('type'))}\n"
+            )
+    for sig in doc["signatures"]:
+        w(f"Signature:     {sig}\n")
+    for enc in doc["encryption"]:
+        w(f"Encrypted:     {enc}\n")
+    if doc["labels"]:
+        w("Labels:\n")
+        for k, v in sorted(doc["labels"].items()):
+            w(f"  {k}: {v}\n")
+    for title, key in (
+        ("Definition file", "definition"),
+        ("Environment", "environment"),
+        ("Runscript", "runscript"),
+        ("Help", "help"),
+    ):
+        if doc[key]:
+            w(f"{title}:\n")
+            for line in str(doc[key]).rstrip("\n").splitlines():
+                w(f"  {render.safe_text(line)}\n")
+    if doc["config"]:
+        w("Config:\n")
+        for k, v in doc["config"].items():
+            w(f"  {k}: {v}\n")
+    for warning in doc["warnings"]:
+        w(f"Warning:       {warning}\n")
+
+
+@click.command("inspect", epilog=SOURCES_HELP + "\n\n" + EXIT_HELP)
+@click.argument("image")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema layerscope.inspect/1).")
+@source_options
+def inspect_cmd(image: str, as_json: bool, platform: str | None, tls_verify: bool) -> None:
+    """Format, layers with their sizes, SIF descriptors, definition file, labels, config."""
+    opts = OpenOptions(platform=platform, tls_verify=tls_verify)
+    reader = open_image(image, opts)
+    try:
+        meta = reader.describe()
+        doc = inspect_json(reader, meta, image)
+    finally:
+        reader.close()
+    fill_from_tree(image, opts, meta)
+    for key in ("definition", "labels", "environment", "runscript", "help"):
+        doc[key] = getattr(meta, key)
+    if as_json:
+        render.dump_json(doc)
+    else:
+        print_text(doc)

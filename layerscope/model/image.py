@@ -1,0 +1,67 @@
+"""Image-level metadata shared by every format: layers and what the image says of itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class LayerInfo:
+    """One layer (OCI) or partition (SIF primary, overlay) as the reader describes it.
+
+    id            digest ("sha256:...") for OCI blobs; "descriptor N" for SIF partitions;
+                  the file path for a bare squashfs or a sandbox.
+    media_type    what the bytes are: an OCI layer media type, "squashfs", "ext3-overlay",
+                  "directory".
+    stored_size   bytes the layer occupies in the image (compressed blob, partition size).
+    diff_id       digest of the uncompressed tar for OCI layers (shared-layer detection).
+    created_by    the command that made it (OCI history, SIF definition summary).
+    encrypted     True for EncryptedSquashfs / GocryptfsSquashfs partitions.
+    extra         format-specific facts (partition type, compressor, block size...).
+    """
+
+    index: int
+    id: str
+    media_type: str
+    stored_size: int
+    diff_id: str | None = None
+    created_by: str | None = None
+    comment: str | None = None
+    empty_history: list[str] = field(default_factory=list)
+    encrypted: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ImageMeta:
+    """What an image says of itself, format-neutral where possible.
+
+    `sif` holds the SIF header and descriptor table (JSON-ready dicts); `config` the OCI
+    image config's `config` object (or a SIF's oci-config.json); `generic_json` every SIF
+    JSON.Generic object by name.
+    """
+
+    format: str
+    source: str
+    layers: list[LayerInfo] = field(default_factory=list)
+    architecture: str | None = None
+    os: str | None = None
+    variant: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    created: str | None = None
+    author: str | None = None
+    definition: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    environment: str | None = None
+    runscript: str | None = None
+    help: str | None = None
+    generic_json: dict[str, Any] = field(default_factory=dict)
+    sif: dict[str, Any] | None = None
+    signatures: list[dict[str, Any]] = field(default_factory=list)
+    encryption: list[dict[str, Any]] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    manifest_digest: str | None = None
+    config_digest: str | None = None
+    warnings: list[str] = field(default_factory=list)

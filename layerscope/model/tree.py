@@ -1,0 +1,234 @@
+"""FileTree: one merged tree stored column-wise.
+
+A node is an int. Hot attributes live in parallel arrays (a few dozen bytes a node, no
+per-node object); rare ones (symlink targets, devices, xattrs, hard-link groups,
+provenance) live in dicts keyed by node. Nodes removed by a later layer stay in the arrays,
+unlinked from their parent, so diffs and waste analyses can still see them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from layerscope.model.entry import Entry, EntryKind
+
+ROOT = 0
+
+
+@dataclass(slots=True, frozen=True)
+class Deletion:
+    """Layer `layer` made node `node` (and its subtree) invisible, for `reason`:
+    "whiteout" (.wh.NAME or overlayfs 0/0), "opaque" (opaque directory),
+    "replaced" (a different type took its path), "implicit" (a parent path was needed)."""
+
+    layer: int
+    node: int
+    reason: str
+
+
+class FileTree:
+    """The merged tree. Build it with model.layers.apply_layer; read it here."""
+
+    def __init__(self) -> None:
+        self.parent = array("i", [ROOT])
+        self.name: list[str] = [""]
+        self.kind = bytearray([EntryKind.DIR])
+        self.mode = array("H", [0o755])
+        self.uid = array("I", [0])
+        self.gid = array("I", [0])
+        self.size = array("q", [0])
+        self.mtime = array("q", [0])
+        self.layer = array("h", [-1])
+        self.loc = array("q", [-1])
+        self.children: dict[int, dict[str, int]] = {ROOT: {}}
+        self.target: dict[int, str] = {}
+        self.rdev: dict[int, tuple[int, int]] = {}
+        self.xattrs: dict[int, dict[str, bytes]] = {}
+        # hard-link group of a node (nodes sharing a group are one inode)
+        self.link_group: dict[int, int] = {}
+        # content lives in another layer's blob (a hard link to a lower layer's file)
+        self.content_layer: dict[int, int] = {}
+        # provenance: earlier layers that wrote this path, oldest first
+        self.shadows: dict[int, list[int]] = {}
+        # the node this one replaced at the same path (older version)
+        self.prev: dict[int, int] = {}
+        self.deletions: list[Deletion] = []
+        self.layer_count = 0
+        self._rolled: dict[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.name)
+
+    # -- building (used by model.layers) -------------------------------------------------
+
+    def new_node(self, parent: int, name: str, e: Entry, layer: int) -> int:
+        node = len(self.name)
+        self.parent.append(parent)
+        self.name.append(name)
+        self.kind.append(e.kind)
+        self.mode.append(e.mode & 0o7777)
+        self.uid.append(e.uid)
+        self.gid.append(e.gid)
+        self.size.append(e.size if e.kind != EntryKind.DIR else 0)
+        self.mtime.append(e.mtime)
+        self.layer.append(layer)
+        self.loc.append(e.loc)
+        if e.kind == EntryKind.DIR:
+            self.children[node] = {}
+        if e.target is not None:
+            self.target[node] = e.target
+        if e.rdev is not None:
+            self.rdev[node] = e.rdev
+        if e.xattrs:
+            self.xattrs[node] = dict(e.xattrs)
+        self.children[parent][name] = node
+        self._rolled = None
+        return node
+
+    def set_attrs(self, node: int, e: Entry, layer: int) -> None:
+        """Rewrite a directory's attributes in place (its children stay)."""
+        self.mode[node] = e.mode & 0o7777
+        self.uid[node] = e.uid
+        self.gid[node] = e.gid
+        self.mtime[node] = e.mtime
+        self.layer[node] = layer
+        if e.xattrs:
+            self.xattrs[node] = dict(e.xattrs)
+        else:
+            self.xattrs.pop(node, None)
+
+    def unlink(self, node: int) -> None:
+        del self.children[self.parent[node]][self.name[node]]
+        self._rolled = None
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def child(self, node: int, name: str) -> int | None:
+        kids = self.children.get(node)
+        return None if kids is None else kids.get(name)
+
+    def lookup(self, path: str) -> int | None:
+        """The live node at an absolute path, resolved literally (never through symlinks)."""
+        node = ROOT
+        for part in path.split("/"):
+            if not part or part == ".":
+                continue
+            kids = self.children.get(node)
+            if kids is None:
+                return None
+            nxt = kids.get(part)
+            if nxt is None:
+                return None
+            node = nxt
+        return node
+
+    def is_dir(self, node: int) -> bool:
+        return self.kind[node] == EntryKind.DIR
+
+    def path(self, node: int) -> str:
+        parts = []
+        while node != ROOT:
+            parts.append(self.name[node])
+            node = self.parent[node]
+        return "/" + "/".join(reversed(parts))
+
+    def is_live(self, node: int) -> bool:
+        while node != ROOT:
+            par = self.parent[node]
+            if self.children.get(par, {}).get(self.name[node]) != node:
+                return False
+            node = par
+        return True
+
+    def sorted_children(self, node: int) -> list[int]:
+        kids = self.children.get(node)
+        if not kids:
+            return []
+        return [kids[k] for k in sorted(kids)]
+
+    def walk(self, node: int = ROOT, include_self: bool = False) -> Iterator[int]:
+        """Depth-first, children in name order: paths come out sorted component-wise."""
+        if include_self:
+            yield node
+        stack = [iter(self.sorted_children(node))]
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                stack.pop()
+                continue
+            yield nxt
+            if nxt in self.children:
+                stack.append(iter(self.sorted_children(nxt)))
+
+    def entry(self, node: int, path: str | None = None) -> Entry:
+        return Entry(
+            path=self.path(node) if path is None else path,
+            kind=EntryKind(self.kind[node]),
+            mode=self.mode[node],
+            uid=self.uid[node],
+            gid=self.gid[node],
+            size=self.size[node],
+            mtime=self.mtime[node],
+            target=self.target.get(node),
+            rdev=self.rdev.get(node),
+            xattrs=self.xattrs.get(node),
+            ino=self.link_group.get(node, 0),
+            loc=self.loc[node],
+        )
+
+    def source_layer(self, node: int) -> int:
+        """The layer whose blob holds this node's content."""
+        return self.content_layer.get(node, self.layer[node])
+
+    def link_count(self, node: int) -> int:
+        group = self.link_group.get(node)
+        if group is None:
+            return 1
+        return self.link_counts().get(group, 1)
+
+    def link_counts(self) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for node, group in self.link_group.items():
+            if self.is_live(node):
+                counts[group] = counts.get(group, 0) + 1
+        return counts
+
+    def rolled_size(self, node: int) -> int:
+        """Bytes under a directory (its own size for a non-directory); hard-linked content
+        counts once, in the first place the name-ordered walk meets it."""
+        if self.kind[node] != EntryKind.DIR:
+            return self.size[node]
+        if self._rolled is None:
+            self._rolled = self._roll_up()
+        return self._rolled.get(node, 0)
+
+    def _roll_up(self) -> dict[int, int]:
+        totals: dict[int, int] = {}
+        seen_groups: set[int] = set()
+        order: list[int] = [ROOT]
+        order.extend(self.walk())
+        for node in reversed(order):
+            if self.kind[node] != EntryKind.DIR:
+                continue
+            total = 0
+            for kid in self.children[node].values():
+                if self.kind[kid] == EntryKind.DIR:
+                    total += totals[kid]
+                    continue
+                group = self.link_group.get(kid)
+                if group is not None:
+                    if group in seen_groups:
+                        continue
+                    seen_groups.add(group)
+                total += self.size[kid]
+            totals[node] = total
+        return totals
+
+    def total_size(self) -> int:
+        return self.rolled_size(ROOT)
+
+    def count(self) -> int:
+        """Live entries, root excluded."""
+        return sum(1 for _ in self.walk())

@@ -1,0 +1,32 @@
+"""The one small protocol every format reader implements."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from layerscope.model.entry import Entry
+from layerscope.model.image import ImageMeta
+
+CHUNK = 1 << 20
+
+
+class ImageReader(Protocol):
+    """A read-only view of one image.
+
+    describe()      cheap: header, descriptors, manifests, config. Never walks a layer.
+    iter_entries(i) streams layer i's raw entries in the layer's own order, whiteouts
+                    included (OCI `.wh.` names, overlayfs 0/0 char devices and opaque
+                    xattrs are reported as stored; the model interprets them).
+    read_content    streams a regular file's bytes in chunks; `loc` and `size` come from
+                    the Entry the reader yielded. Stops early if the caller stops.
+    close()         releases file handles; the reader never writes.
+    """
+
+    def describe(self) -> ImageMeta: ...
+
+    def iter_entries(self, layer: int) -> Iterator[Entry]: ...
+
+    def read_content(self, layer: int, loc: int, size: int) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,33 @@
+"""Shared test helpers: fixture paths and reference tools that must exist in CI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+EXPECTED = FIXTURES / "expected"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_tool(name: str) -> str:
+    """Return the path of an external tool; skip without it locally, fail in CI."""
+    path = shutil.which(name)
+    if path is None:
+        msg = f"reference tool {name!r} is not installed"
+        if IN_CI:
+            pytest.fail(msg + " (CI must install it: see .ci/run)")
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep every test's cache out of the user's ~/.cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -95,7 +95,7 @@ def load_image(
                 progress(f"reading layer {info.index}", info.index, len(meta.layers))
             apply_layer(tree, info.index, reader.iter_entries(info.index), whiteout_style(info))
         loaded = LoadedImage(ref, reader, meta, tree, last)
-        if meta.format == "sif" or meta.format == "sandbox":
+        if tree.lookup("/.singularity.d") is not None:
             _fill_singularity_meta(loaded)
         return loaded
     except BaseException:

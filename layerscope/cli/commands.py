@@ -122,9 +122,11 @@ def cat_cmd(
 
 
 def _register() -> None:
+    from layerscope.cli.diff_cmd import diff_cmd
     from layerscope.cli.inspect_cmd import inspect_cmd
 
     cli.add_command(inspect_cmd)
+    cli.add_command(diff_cmd)
 
 
 _register()

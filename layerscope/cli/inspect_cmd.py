@@ -99,9 +99,8 @@ def print_text(doc: dict[str, Any]) -> None:
             if layer["entries"] is None
             else f"{layer['size']} B, {layer['entries']} entries"
         )
-        w(
-            f"  [{layer['index']}] {layer['id']}  {layer['media_type']}  stored {layer['stored_size']} B, {size}\n"
-        )
+        head = f"  [{layer['index']}] {layer['id']}  {layer['media_type']}"
+        w(f"{head}  stored {layer['stored_size']} B, {size}\n")
         if layer.get("created_by"):
             w(f"      created by: {render.safe_text(layer['created_by'])}\n")
     sif = doc["sif"]

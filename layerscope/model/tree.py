@@ -196,8 +196,8 @@ class FileTree:
         return counts
 
     def rolled_size(self, node: int) -> int:
-        """Bytes under a directory (its own size for a non-directory); hard-linked content
-        counts once, in the first place the name-ordered walk meets it."""
+        """Regular-file bytes under a directory (its own size for a non-directory);
+        hard-linked content counts once, in the first place the walk meets it."""
         if self.kind[node] != EntryKind.DIR:
             return self.size[node]
         if self._rolled is None:
@@ -214,8 +214,11 @@ class FileTree:
                 continue
             total = 0
             for kid in self.children[node].values():
-                if self.kind[kid] == EntryKind.DIR:
+                kind = self.kind[kid]
+                if kind == EntryKind.DIR:
                     total += totals[kid]
+                    continue
+                if kind != EntryKind.FILE:
                     continue
                 group = self.link_group.get(kid)
                 if group is not None:

@@ -1,0 +1,98 @@
+"""Compare two loaded images (or two states of one image) into one diff document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from layerscope.hashing import ContentHasher
+from layerscope.loading import LoadedImage, load_image
+from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff, diff_trees
+from layerscope.model.metadiff import meta_diff
+from layerscope.model.tree import FileTree
+from layerscope.readers import OpenOptions
+from layerscope.report import entry_json, image_json
+
+
+@dataclass(slots=True)
+class ImageDiff:
+    a: LoadedImage
+    b: LoadedImage
+    tree: TreeDiff
+    meta: dict[str, Any]
+    shared_layers: list[str] = field(default_factory=list)
+
+
+def shared_layers(a: LoadedImage, b: LoadedImage) -> list[str]:
+    """Layers both images hold, recognised by content digest (diff_id, else blob digest)."""
+
+    def keys(img: LoadedImage) -> list[str]:
+        out = []
+        for info in img.meta.layers[: img.upto + 1]:
+            key = info.diff_id or info.id
+            if key.startswith("sha256:"):
+                out.append(key)
+        return out
+
+    kb = set(keys(b))
+    return [k for k in keys(a) if k in kb]
+
+
+def compare_images(
+    a: LoadedImage,
+    b: LoadedImage,
+    compare: frozenset[str] | set[str] = DEFAULT_COMPARE,
+    hasher: ContentHasher | None = None,
+    with_meta: bool = True,
+) -> ImageDiff:
+    h = hasher or ContentHasher()
+    tree = diff_trees(a.tree, b.tree, compare, lambda na, nb: h.equal(a, na, b, nb))
+    meta = meta_diff(a.meta, b.meta) if with_meta else {}
+    return ImageDiff(a, b, tree, meta, shared_layers(a, b))
+
+
+def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[LoadedImage, LoadedImage]:
+    """The image as of layer N-1 and as of layer N (N-1 = an empty tree for N = 0)."""
+    after = load_image(ref, opts, upto=layer)
+    if after.upto == 0:
+        return LoadedImage(ref, after.reader, after.meta, FileTree(), -1), after
+    return load_image(ref, opts, upto=after.upto - 1), after
+
+
+def diff_json(d: ImageDiff) -> dict[str, Any]:
+    ta, tb = d.a.tree, d.b.tree
+    links_a, links_b = ta.link_counts(), tb.link_counts()
+    added = [entry_json(tb, n, links_b, p) for p, n in d.tree.added]
+    removed = [entry_json(ta, n, links_a, p) for p, n in d.tree.removed]
+    modified = [
+        {
+            "path": m.path,
+            "changes": m.changes,
+            "old": entry_json(ta, m.old, links_a, m.path),
+            "new": entry_json(tb, m.new, links_b, m.path),
+        }
+        for m in d.tree.modified
+    ]
+
+    def file_bytes(rows: list[dict[str, Any]]) -> int:
+        return sum(r["size"] for r in rows if r["type"] == "file")
+
+    return {
+        "schema": "layerscope.diff/1",
+        "a": image_json(d.a),
+        "b": image_json(d.b),
+        "shared_layers": d.shared_layers,
+        "added": added,
+        "removed": removed,
+        "modified": modified,
+        "metadata": d.meta,
+        "summary": {
+            "added": len(added),
+            "removed": len(removed),
+            "modified": len(modified),
+            "bytes_added": file_bytes(added),
+            "bytes_removed": file_bytes(removed),
+            "size_a": ta.total_size(),
+            "size_b": tb.total_size(),
+        },
+    }

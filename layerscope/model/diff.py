@@ -1,0 +1,150 @@
+"""Compare two trees: what was added, removed and modified.
+
+What counts as "modified" is a parameter (`compare`). Content is decided by size first and
+by a caller-supplied equality test only when sizes are equal, so hashing (I/O) stays outside
+the model and happens only where it can change the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from layerscope.model.entry import EntryKind
+from layerscope.model.tree import ROOT, FileTree
+
+# type, content (incl. size), permission bits, owner, symlink target, device numbers
+DEFAULT_COMPARE = frozenset({"type", "content", "size", "mode", "owner", "target", "rdev"})
+ALL_FIELDS = ("type", "content", "size", "mode", "owner", "target", "rdev", "xattrs", "mtime")
+# diffoci's --semantic idea: ignore what rebuilds change without meaning anything
+SEMANTIC_IGNORE = frozenset({"mtime"})
+
+ContentEqual = Callable[[int, int], bool]
+
+
+@dataclass(slots=True)
+class Modified:
+    path: str
+    changes: list[str]
+    old: int
+    new: int
+
+
+@dataclass(slots=True)
+class TreeDiff:
+    added: list[tuple[str, int]] = field(default_factory=list)  # (path, node in b)
+    removed: list[tuple[str, int]] = field(default_factory=list)  # (path, node in a)
+    modified: list[Modified] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.modified)
+
+
+def parse_fields(spec: Iterable[str]) -> set[str]:
+    out: set[str] = set()
+    for item in spec:
+        for name in item.split(","):
+            name = name.strip()
+            if not name:
+                continue
+            if name not in ALL_FIELDS:
+                raise ValueError(f"unknown field {name!r} (known: {', '.join(ALL_FIELDS)})")
+            out.add(name)
+    return out
+
+
+def diff_trees(
+    a: FileTree,
+    b: FileTree,
+    compare: frozenset[str] | set[str] = DEFAULT_COMPARE,
+    content_equal: ContentEqual | None = None,
+    top_a: int = ROOT,
+    top_b: int = ROOT,
+) -> TreeDiff:
+    """Walk both trees by name. Entries under an added or removed directory are listed too,
+    each with its own path, as sqfsdiff does."""
+    out = TreeDiff()
+    stack: list[tuple[int, int, str]] = [(top_a, top_b, "")]
+    while stack:
+        da, db, prefix = stack.pop()
+        kids_a = a.children.get(da, {})
+        kids_b = b.children.get(db, {})
+        for name in sorted(kids_a.keys() | kids_b.keys(), reverse=True):
+            na = kids_a.get(name)
+            nb = kids_b.get(name)
+            path = f"{prefix}/{name}"
+            if nb is None:
+                assert na is not None
+                _subtree(a, na, path, out.removed)
+            elif na is None:
+                _subtree(b, nb, path, out.added)
+            else:
+                changes = _changes(a, na, b, nb, compare, content_equal)
+                if changes:
+                    out.modified.append(Modified(path, changes, na, nb))
+                a_dir = a.kind[na] == EntryKind.DIR
+                b_dir = b.kind[nb] == EntryKind.DIR
+                if a_dir and b_dir:
+                    stack.append((na, nb, path))
+                elif a_dir:
+                    _children(a, na, path, out.removed)
+                elif b_dir:
+                    _children(b, nb, path, out.added)
+    for lst in (out.added, out.removed):
+        lst.sort(key=lambda item: item[0].split("/"))
+    out.modified.sort(key=lambda m: m.path.split("/"))
+    return out
+
+
+def _subtree(tree: FileTree, node: int, path: str, into: list[tuple[str, int]]) -> None:
+    into.append((path, node))
+    if tree.kind[node] == EntryKind.DIR:
+        _children(tree, node, path, into)
+
+
+def _children(tree: FileTree, node: int, path: str, into: list[tuple[str, int]]) -> None:
+    base = path.split("/")
+    for kid in tree.walk(node):
+        rel = []
+        n = kid
+        while n != node:
+            rel.append(tree.name[n])
+            n = tree.parent[n]
+        into.append(("/".join(base + rel[::-1]), kid))
+
+
+def _changes(
+    a: FileTree,
+    na: int,
+    b: FileTree,
+    nb: int,
+    compare: frozenset[str] | set[str],
+    content_equal: ContentEqual | None,
+) -> list[str]:
+    changes: list[str] = []
+    kind = a.kind[na]
+    if kind != b.kind[nb]:
+        return ["type"] if "type" in compare else []
+    if "mode" in compare and a.mode[na] != b.mode[nb]:
+        changes.append("mode")
+    if "owner" in compare and (a.uid[na], a.gid[na]) != (b.uid[nb], b.gid[nb]):
+        changes.append("owner")
+    if kind == EntryKind.SYMLINK and "target" in compare and a.target.get(na) != b.target.get(nb):
+        changes.append("target")
+    is_dev = kind in (EntryKind.CHAR, EntryKind.BLOCK)
+    if is_dev and "rdev" in compare and a.rdev.get(na) != b.rdev.get(nb):
+        changes.append("rdev")
+    if "xattrs" in compare and (a.xattrs.get(na) or {}) != (b.xattrs.get(nb) or {}):
+        changes.append("xattrs")
+    if kind == EntryKind.FILE and ("content" in compare or "size" in compare):
+        if a.size[na] != b.size[nb]:
+            changes.extend(f for f in ("content", "size") if f in compare)
+        elif "content" in compare and content_equal is not None and not content_equal(na, nb):
+            changes.append("content")
+    # A directory whose only change is its mtime is not modified.
+    if "mtime" in compare and a.mtime[na] != b.mtime[nb]:
+        changes.append("mtime")
+    if kind == EntryKind.DIR and changes == ["mtime"]:
+        return []
+    return changes

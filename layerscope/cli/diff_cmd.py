@@ -38,6 +38,13 @@ def print_text(d: ImageDiff) -> None:
                 w(f"    {line}\n")
         else:
             w(f"~ {key}: {value}\n")
+    for manager, delta in d.packages.items():
+        for name, version in delta["added"].items():
+            w(f"P+ {manager} {name} {version}\n")
+        for name, version in delta["removed"].items():
+            w(f"P- {manager} {name} {version}\n")
+        for name, change in delta["changed"].items():
+            w(f"P~ {manager} {name} {change['old']} -> {change['new']}\n")
     added_bytes = sum(tb.size[n] for _, n in d.tree.added if tb.kind[n] == EntryKind.FILE)
     removed_bytes = sum(ta.size[n] for _, n in d.tree.removed if ta.kind[n] == EntryKind.FILE)
     w(
@@ -101,4 +108,5 @@ def diff_cmd(
     finally:
         left.close()
         right.close()
-    raise SystemExit(ExitCode.OK if d.tree.empty and not d.meta else ExitCode.FINDINGS)
+    same = d.tree.empty and not d.meta and not d.packages
+    raise SystemExit(ExitCode.OK if same else ExitCode.FINDINGS)

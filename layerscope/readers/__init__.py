@@ -87,7 +87,7 @@ def open_image(ref: str, options: OpenOptions | None = None) -> ImageReader:
     opts = options or OpenOptions()
     transport, rest = split_transport(ref)
     if transport == "docker":
-        from layerscope.readers import registry
+        import layerscope.readers.registry as registry
 
         return registry.open_registry(rest, opts)
     if transport is None:
@@ -113,6 +113,6 @@ def open_image(ref: str, options: OpenOptions | None = None) -> ImageReader:
         from layerscope.readers.directory import SandboxReader
 
         return SandboxReader(path)
-    from layerscope.readers import oci
+    import layerscope.readers.oci as oci
 
     return oci.open_oci(transport, path, tag, opts)

@@ -38,12 +38,17 @@ def split_transport(ref: str) -> tuple[str | None, str]:
 
 
 def split_path_ref(rest: str) -> tuple[str, str | None]:
-    """'dir/layout:1.0' -> ('dir/layout', '1.0'); a path that exists is taken whole."""
+    """'dir/layout:1.0' -> ('dir/layout', '1.0'); 'x.tar:repo/app:1.1' -> ('x.tar', 'repo/app:1.1').
+
+    A path that exists is taken whole; otherwise the shortest existing prefix before a ':'
+    is the path (references may contain ':' themselves)."""
     if os.path.exists(rest):
         return rest, None
-    path, sep, ref = rest.rpartition(":")
-    if sep and path and os.path.exists(path):
-        return path, ref
+    pos = rest.find(":")
+    while pos > 0:
+        if os.path.exists(rest[:pos]):
+            return rest[:pos], rest[pos + 1 :]
+        pos = rest.find(":", pos + 1)
     return rest, None
 
 

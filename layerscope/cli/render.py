@@ -2,25 +2,42 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any
+
+import msgspec
 
 from layerscope.model.entry import EntryKind, perm_string
 from layerscope.model.tree import FileTree
 from layerscope.report import entry_json, image_json
 
-__all__ = ["dump_json", "entry_json", "image_json", "ls_line", "safe_text"]
+__all__ = ["dump_json", "entry_json", "image_json", "ls_line", "safe_text", "stream_json"]
+
+_LS_CHARS = [k.ls_char for k in EntryKind]
+FLUSH_EVERY = 2048
+
+
+@functools.lru_cache(maxsize=4096)
+def _stamp(mtime: int) -> str:
+    # Images share a handful of mtimes: format each once.
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime))
+
+
+@functools.lru_cache(maxsize=512)
+def _mode(kind: int, mode: int) -> str:
+    return _LS_CHARS[kind] + perm_string(mode)
 
 
 def ls_line(tree: FileTree, node: int, path: str) -> str:
-    kind = EntryKind(tree.kind[node])
     rdev = tree.rdev.get(node)
     size = f"{rdev[0]},{rdev[1]:>4}" if rdev is not None else str(tree.rolled_size(node))
-    stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(tree.mtime[node]))
     owner = f"{tree.uid[node]}/{tree.gid[node]}"
-    line = f"{kind.ls_char}{perm_string(tree.mode[node])} {owner:<8} {size:>12} {stamp} {path}"
+    line = f"{_mode(tree.kind[node], tree.mode[node])} {owner:<8} {size:>12} "
+    line += f"{_stamp(tree.mtime[node])} {path}"
     target = tree.target.get(node)
     if target is not None:
         line += f" -> {target}"
@@ -32,7 +49,33 @@ def safe_text(s: str) -> str:
     return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _encode(obj: Any) -> bytes:
+    try:
+        return msgspec.json.encode(obj)
+    except UnicodeEncodeError:
+        # surrogateescape'd names are not valid UTF-8: JSON-escape them instead.
+        return json.dumps(obj, ensure_ascii=True).encode("ascii")
+
+
 def dump_json(doc: dict[str, Any]) -> None:
-    # surrogateescape'd names are not valid UTF-8: escape them instead of crashing.
     sys.stdout.write(json.dumps(doc, ensure_ascii=True, indent=1))
     sys.stdout.write("\n")
+
+
+def stream_json(head: dict[str, Any], key: str, items: Iterable[dict[str, Any]]) -> None:
+    """Write `head` with `key` holding a list, one item per line, without holding the list."""
+    out = sys.stdout.buffer
+    opening = _encode({**head, key: []})
+    assert opening.endswith(b"[]}")
+    out.write(opening[:-2] + b"\n")
+    buf: list[bytes] = []
+    first = True
+    for item in items:
+        buf.append(_encode(item) if first else b",\n" + _encode(item))
+        first = False
+        if len(buf) >= FLUSH_EVERY:
+            out.write(b"".join(buf))
+            buf.clear()
+    buf.append(b"\n]}\n")
+    out.write(b"".join(buf))
+    out.flush()

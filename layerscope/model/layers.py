@@ -44,44 +44,87 @@ class _LayerState:
 
     def removed(self) -> None:
         # A removal can take cached directories with it; re-resolve from the root.
-        self.dir_index = {"/": ROOT}
+        # Cleared in place: apply_layer holds the dict in a local.
+        self.dir_index.clear()
+        self.dir_index["/"] = ROOT
 
 
 def apply_layer(
     tree: FileTree, layer: int, entries: Iterable[Entry], style: WhiteoutStyle = "oci"
 ) -> None:
-    """Apply one layer's raw entries (in the layer's order) on top of `tree`."""
+    """Apply one layer's raw entries (in the layer's order) on top of `tree`.
+
+    Most entries create a new name in an already known directory: that case runs inline
+    with every column's append bound to a local (it is the whole cost of opening a
+    single-layer image); everything else goes through the general path below."""
     st = _LayerState(layer)
+    children = tree.children
+    names = tree.name
+    add_parent, add_name, add_kind = tree.parent.append, names.append, tree.kind.append
+    add_mode, add_uid, add_gid = tree.mode.append, tree.uid.append, tree.gid.append
+    add_size, add_mtime = tree.size.append, tree.mtime.append
+    add_layer, add_loc = tree.layer.append, tree.loc.append
+    targets, rdevs, xattrs = tree.target, tree.rdev, tree.xattrs
+    dir_kind = EntryKind.DIR
+    oci = style == "oci"
+    overlay = style == "overlayfs"
+    dir_index = st.dir_index
     for e in entries:
         path = e.path
-        if not path.startswith("/") or "//" in path or path.endswith("/") or "/./" in path:
+        if not path.startswith("/") or "//" in path or "/." in path or path.endswith("/"):
             path = normalize_path(path)
-        if path == "/":
-            if e.kind == EntryKind.DIR:
-                tree.set_attrs(ROOT, e, layer)
-            continue
+            if "/../" in path + "/":
+                continue  # never resolve upwards: such a member cannot be placed literally
+            if path == "/":
+                if e.kind == dir_kind:
+                    tree.set_attrs(ROOT, e, layer)
+                continue
         parent_path, _, name = path.rpartition("/")
-        parent_path = parent_path or "/"
-        if name == "..":
-            continue
-        if style == "oci" and name.startswith(WH_PREFIX):
+        if oci and name[:4] == WH_PREFIX:
             # Whiteouts never create directories: a missing parent has nothing to hide.
-            parent = _existing_dir(tree, parent_path)
+            parent = _existing_dir(tree, parent_path or "/")
             if name == WH_OPAQUE:
                 _make_opaque(tree, st, parent, layer)
             else:
                 _whiteout(tree, st, parent, name[len(WH_PREFIX) :], layer)
             continue
-        if style == "overlayfs" and e.kind == EntryKind.CHAR and e.rdev == (0, 0):
-            _whiteout(tree, st, _existing_dir(tree, parent_path), name, layer)
+        kind = e.kind
+        if overlay and kind == EntryKind.CHAR and e.rdev == (0, 0):
+            _whiteout(tree, st, _existing_dir(tree, parent_path or "/"), name, layer)
             continue
-        parent = _parent_dir(tree, st, parent_path, layer)
-        node = _put(tree, st, parent, name, e, layer)
-        if e.kind == EntryKind.DIR:
-            st.dir_index[path] = node
-            if style == "overlayfs" and e.xattrs and _is_opaque(e):
+        parent = dir_index.get(parent_path or "/")
+        if parent is None:
+            parent = _parent_dir(tree, st, parent_path or "/", layer)
+        kids = children[parent]
+        if name in kids or e.hardlink is not None or (e.ino and kind != dir_kind):
+            node = _put(tree, st, parent, name, e, layer)
+        else:
+            node = len(names)
+            add_parent(parent)
+            add_name(name)
+            add_kind(kind)
+            add_mode(e.mode & 0o7777)
+            add_uid(e.uid)
+            add_gid(e.gid)
+            add_size(0 if kind == dir_kind else e.size)
+            add_mtime(e.mtime)
+            add_layer(layer)
+            add_loc(e.loc)
+            kids[name] = node
+            if kind == dir_kind:
+                children[node] = {}
+            if e.target is not None:
+                targets[node] = e.target
+            if e.rdev is not None:
+                rdevs[node] = e.rdev
+            if e.xattrs:
+                xattrs[node] = dict(e.xattrs)
+        if kind == dir_kind:
+            dir_index[path] = node
+            if overlay and e.xattrs and _is_opaque(e):
                 _make_opaque(tree, st, node, layer)
     tree.layer_count = max(tree.layer_count, layer + 1)
+    tree.invalidate()
 
 
 def apply_layers(

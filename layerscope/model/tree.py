@@ -99,6 +99,10 @@ class FileTree:
         else:
             self.xattrs.pop(node, None)
 
+    def invalidate(self) -> None:
+        """Forget derived data (rolled-up sizes) after the tree changed."""
+        self._rolled = None
+
     def unlink(self, node: int) -> None:
         del self.children[self.parent[node]][self.name[node]]
         self._rolled = None
@@ -162,6 +166,23 @@ class FileTree:
             if nxt in self.children:
                 stack.append(iter(self.sorted_children(nxt)))
 
+    def walk_paths(self, node: int = ROOT) -> Iterator[tuple[int, str]]:
+        """walk() with each node's absolute path, built incrementally (no parent chasing)."""
+        base = "" if node == ROOT else self.path(node)
+        names = self.name
+        children = self.children
+        stack: list[tuple[str, Iterator[int]]] = [(base, iter(self.sorted_children(node)))]
+        while stack:
+            prefix, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                continue
+            path = f"{prefix}/{names[nxt]}"
+            yield nxt, path
+            if nxt in children:
+                stack.append((path, iter(self.sorted_children(nxt))))
+
     def entry(self, node: int, path: str | None = None) -> Entry:
         return Entry(
             path=self.path(node) if path is None else path,
@@ -205,27 +226,26 @@ class FileTree:
         return self._rolled.get(node, 0)
 
     def _roll_up(self) -> dict[int, int]:
+        # A child always has a larger id than its live parent (nodes are appended as they
+        # are created, and a replaced path gets a new node), so visiting directories from
+        # the highest id down sees every subdirectory's total before its parent's.
         totals: dict[int, int] = {}
         seen_groups: set[int] = set()
-        order: list[int] = [ROOT]
-        order.extend(self.walk())
-        for node in reversed(order):
-            if self.kind[node] != EntryKind.DIR:
-                continue
+        kinds, sizes, groups = self.kind, self.size, self.link_group
+        dir_kind, file_kind = EntryKind.DIR, EntryKind.FILE
+        for node in sorted(self.children, reverse=True):
             total = 0
             for kid in self.children[node].values():
-                kind = self.kind[kid]
-                if kind == EntryKind.DIR:
+                kind = kinds[kid]
+                if kind == dir_kind:
                     total += totals[kid]
-                    continue
-                if kind != EntryKind.FILE:
-                    continue
-                group = self.link_group.get(kid)
-                if group is not None:
-                    if group in seen_groups:
-                        continue
-                    seen_groups.add(group)
-                total += self.size[kid]
+                elif kind == file_kind:
+                    group = groups.get(kid) if groups else None
+                    if group is not None:
+                        if group in seen_groups:
+                            continue
+                        seen_groups.add(group)
+                    total += sizes[kid]
             totals[node] = total
         return totals
 

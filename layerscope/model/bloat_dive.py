@@ -1,0 +1,302 @@
+"""dive's efficiency score, wasted bytes and user-wasted percent, computed as dive does.
+
+dive (wagoodman/dive, `filetree/efficiency.go`, `image/analysis.go`) builds one tree per
+layer from the layer's tar headers and visits each tree's *leaves*:
+
+- a leaf's path has a leading `.wh.` of its own name stripped; its size is the tar header
+  size (0 for directories, links and devices);
+- a whiteout leaf is sized from the stack of all lower layers: the summed sizes of the
+  lower subtree if that is a directory, else 0; if the lower stack has no such path dive
+  stops visiting the rest of that layer, leaving a new path's minimum at -1 (we record a
+  note and do the same);
+- opaque markers (`.wh..wh..opq`) are never added to a layer tree, so opaque directories
+  count for nothing;
+- per path: cumulative = sum of sizes over occurrences, minimum = smallest occurrence;
+  efficiency = sum(minimum) / sum(cumulative) (1.0 when nothing was seen); wasted bytes =
+  sum of cumulative over paths seen two or more times; layer size = sum of the layer's tar
+  header sizes; user size = all layers but the first; user-wasted percent = wasted / user
+  size (dive divides by zero into NaN there; we report None).
+
+The quirks are kept on purpose: these numbers exist so users can compare with dive. The
+honest numbers are in `bloat_waste`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from layerscope.model.entry import Entry, EntryKind, encode_name
+
+WH = ".wh."
+WH_META = ".wh..wh.."
+
+
+class _Node:
+    """A dive FileNode: payload (tar size, is-dir) and children by name."""
+
+    __slots__ = ("children", "is_dir", "size")
+
+    def __init__(self, size: int = 0, is_dir: bool = False) -> None:
+        self.size = size
+        self.is_dir = is_dir
+        self.children: dict[str, _Node] = {}
+
+    def copy(self) -> _Node:
+        top = _Node(self.size, self.is_dir)
+        stack = [(self, top)]
+        while stack:
+            src, dst = stack.pop()
+            for name, kid in src.children.items():
+                new = _Node(kid.size, kid.is_dir)
+                dst.children[name] = new
+                if kid.children:
+                    stack.append((kid, new))
+        return top
+
+
+@dataclass(slots=True, frozen=True)
+class DivePath:
+    """One path dive saw in two or more layers (an "inefficient file")."""
+
+    path: str
+    count: int
+    cumulative: int
+    minimum: int
+
+
+@dataclass(slots=True)
+class DiveResult:
+    efficiency: float
+    wasted_bytes: int
+    size_bytes: int
+    user_size_bytes: int
+    user_wasted_percent: float | None
+    inefficiencies: list[DivePath]  # largest cumulative size first
+    layer_sizes: list[int]
+    notes: list[str] = field(default_factory=list)
+
+
+def dive_size(e: Entry) -> int:
+    """The size dive reads from the tar header: data bytes of regular members only."""
+    return e.size if e.kind == EntryKind.FILE and e.hardlink is None else 0
+
+
+def _dive_path(e: Entry, style: str) -> str | None:
+    """The member name as dive would see it in an OCI tar, or None for the root entry."""
+    path = e.path
+    if path in ("", "/", "."):
+        return None
+    if style == "overlayfs" and e.kind == EntryKind.CHAR and e.rdev == (0, 0):
+        # An overlayfs whiteout is what an OCI tar writes as .wh.NAME.
+        parent, _, name = path.rpartition("/")
+        return f"{parent}/{WH}{name}"
+    return path
+
+
+def _names(path: str) -> list[str]:
+    return [n for n in path.split("/") if n]
+
+
+def _add_path(root: _Node, names: list[str], size: int, is_dir: bool) -> _Node | None:
+    """dive's FileTree.AddPath: missing parents get an empty payload (not a directory!).
+    Returns the node that got the payload, or None if dive dropped the path."""
+    if not names:
+        return None
+    node = root
+    for name in names:
+        child = node.children.get(name)
+        if child is None:
+            if name.startswith(WH_META):
+                return None
+            child = _Node()
+            node.children[name] = child
+        node = child
+    node.size = size
+    node.is_dir = is_dir
+    return node
+
+
+def _get(root: _Node, names: list[str]) -> _Node | None:
+    node = root
+    for name in names:
+        nxt = node.children.get(name)
+        if nxt is None:
+            return None
+        node = nxt
+    return node
+
+
+def _remove(root: _Node, names: list[str]) -> None:
+    if not names:
+        return  # dive refuses to remove the root
+    parent = _get(root, names[:-1])
+    if parent is not None:
+        parent.children.pop(names[-1], None)
+
+
+def _target(names: list[str]) -> list[str]:
+    """The path a (whiteout) node stands for, as components: `.wh.` stripped."""
+    last = names[-1]
+    if last.startswith(WH):
+        last = last[len(WH) :]
+        return [*names[:-1], last] if last else names[:-1]
+    return names
+
+
+def _child_first(root: _Node) -> Iterator[tuple[list[str], _Node]]:
+    """dive's VisitDepthChildFirst: children in byte order, each node after its children;
+    the root is not visited. Yields (names from the root, node)."""
+    stack: list[tuple[list[str], _Node, bool]] = [([], root, False)]
+    while stack:
+        names, node, expanded = stack.pop()
+        if expanded or not node.children:
+            if names:
+                yield names, node
+            continue
+        stack.append((names, node, True))
+        for name in sorted(node.children, key=encode_name, reverse=True):
+            stack.append(([*names, name], node.children[name], False))
+
+
+def _node_path(names: list[str]) -> str:
+    """dive's FileNode.Path(): `.wh.` is stripped from the node's own name only."""
+    last = names[-1]
+    if last.startswith(WH):
+        last = last[len(WH) :]
+    return ("/" + "/".join([*names[:-1], last])).replace("//", "/")
+
+
+def _stack(lower: _Node, upper: _Node) -> None:
+    """dive's FileTree.Stack: whiteouts remove, everything else is (re)added."""
+    for names, node in _child_first(upper):
+        if names[-1].startswith(WH):
+            _remove(lower, _target(names))
+        else:
+            _add_path(lower, names, node.size, node.is_dir)
+
+
+def _subtree_size(node: _Node) -> int:
+    total = 0
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        total += n.size
+        stack.extend(n.children.values())
+    return total
+
+
+def _layer_tree(entries: Iterable[Entry], style: str) -> tuple[_Node, int]:
+    root = _Node()
+    total = 0
+    # Nodes of a layer tree are never removed, so a path resolved once resolves to the
+    # same node again: look the parent up by its path instead of walking from the root.
+    known: dict[str, _Node] = {}
+    for e in entries:
+        path = _dive_path(e, style)
+        if path is None:
+            continue
+        size = dive_size(e)
+        total += size
+        is_dir = e.kind == EntryKind.DIR
+        parent_path, _, name = path.rpartition("/")
+        parent = known.get(parent_path)
+        if parent is None or not name:
+            node = _add_path(root, _names(path), size, is_dir)
+        else:
+            node = parent.children.get(name)
+            if node is None:
+                if name.startswith(WH_META):
+                    continue
+                node = parent.children[name] = _Node()
+            node.size = size
+            node.is_dir = is_dir
+        if node is not None:
+            known[path] = node
+    return root, total
+
+
+class DiveCounter:
+    """Feed layers in order (`add_layer`), then read `result()`. Only the running stack of
+    lower layers and the previous layer's tree are kept, never one stack per layer."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, list[int]] = {}  # path -> [count, cumulative, minimum]
+        self._sizes: list[int] = []
+        self._notes: list[str] = []
+        self._stacked: _Node | None = None
+        self._previous: _Node | None = None
+
+    def add_layer(self, entries: Iterable[Entry], style: str = "oci") -> None:
+        index = len(self._sizes)
+        tree, total = _layer_tree(entries, style)
+        self._sizes.append(total)
+        if self._stacked is None:
+            self._stacked = tree.copy()  # StackTreeRange(trees, 0, -1): layer 0 alone
+        else:
+            assert self._previous is not None
+            _stack(self._stacked, self._previous)
+        seen = self._seen
+        for names, node in _child_first(tree):
+            if node.children:
+                continue  # dive visits leaves only
+            path = _node_path(names)
+            rec = seen.get(path)
+            if rec is None:
+                # dive records the path before sizing it, with "no minimum yet" = -1
+                rec = seen[path] = [0, 0, -1]
+            if names[-1].startswith(WH):
+                lower = _get(self._stacked, _target(names))
+                if lower is None:
+                    # dive's visitor returns an error here: the record stays as it was
+                    # (a new one keeps minimum -1) and the rest of the layer is skipped.
+                    self._notes.append(
+                        f"layer {index}: whiteout of {path}, which no lower layer has: "
+                        "dive stops counting this layer here"
+                    )
+                    break
+                size = _subtree_size(lower) if lower.is_dir else 0
+            else:
+                size = node.size
+            rec[0] += 1
+            rec[1] += size
+            if rec[2] < 0 or size < rec[2]:
+                rec[2] = size
+        self._previous = tree
+
+    def result(self) -> DiveResult:
+        return _result(self._seen, list(self._sizes), list(self._notes))
+
+
+def dive_efficiency(
+    layers: Iterable[Iterable[Entry]], styles: Sequence[str] | None = None
+) -> DiveResult:
+    """dive's numbers for raw per-layer entries (as readers yield them, whiteouts included).
+
+    `styles` gives each layer's whiteout encoding ("oci", "overlayfs", "none"); overlayfs
+    whiteouts are counted as the `.wh.` entries an OCI tar would hold."""
+    counter = DiveCounter()
+    for index, entries in enumerate(layers):
+        style = styles[index] if styles is not None and index < len(styles) else "oci"
+        counter.add_layer(entries, style)
+    return counter.result()
+
+
+def _result(seen: dict[str, list[int]], layer_sizes: list[int], notes: list[str]) -> DiveResult:
+    minimum = sum(rec[2] for rec in seen.values())
+    discovered = sum(rec[1] for rec in seen.values())
+    efficiency = 1.0 if discovered == 0 else minimum / discovered
+    waste = [DivePath(p, r[0], r[1], r[2]) for p, r in seen.items() if r[0] >= 2]
+    waste.sort(key=lambda d: (-d.cumulative, d.path))
+    wasted = sum(d.cumulative for d in waste)
+    user = sum(layer_sizes[1:])
+    return DiveResult(
+        efficiency=efficiency,
+        wasted_bytes=wasted,
+        size_bytes=sum(layer_sizes),
+        user_size_bytes=user,
+        user_wasted_percent=(wasted / user) if user else None,
+        inefficiencies=waste,
+        layer_sizes=layer_sizes,
+        notes=notes,
+    )

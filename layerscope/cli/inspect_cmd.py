@@ -12,6 +12,7 @@ import click
 from layerscope.cli import render
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.errors import EncryptedError, ReaderError
+from layerscope.loading import LoadedImage, load_image
 from layerscope.model.entry import EntryKind
 from layerscope.model.image import ImageMeta
 from layerscope.readers import OpenOptions, open_image
@@ -78,21 +79,16 @@ def inspect_json(
     }
 
 
-def fill_from_tree(ref: str, opts: OpenOptions, meta: ImageMeta) -> None:
-    """SIF runscript/help/environment live inside the image: load it when it is readable."""
-    from layerscope.loading import load_image
+def needs_tree(meta: ImageMeta) -> bool:
+    """SIF runscript/help/environment live inside the image: worth loading its tree."""
+    readable = bool(meta.layers) and not any(layer.encrypted for layer in meta.layers)
+    return readable and meta.format in ("sif", "sandbox", "squashfs")
 
-    if meta.format not in ("sif", "sandbox", "squashfs") or not meta.layers:
-        return
-    if any(layer.encrypted for layer in meta.layers):
-        return
-    img = load_image(ref, opts)
-    try:
-        for attr in ("definition", "labels", "environment", "runscript", "help"):
-            if not getattr(meta, attr):
-                setattr(meta, attr, getattr(img.meta, attr))
-    finally:
-        img.close()
+
+def fill_from_tree(img: LoadedImage, meta: ImageMeta) -> None:
+    for attr in ("definition", "labels", "environment", "runscript", "help"):
+        if not getattr(meta, attr):
+            setattr(meta, attr, getattr(img.meta, attr))
 
 
 def print_text(doc: dict[str, Any]) -> None:
@@ -151,6 +147,16 @@ def print_text(doc: dict[str, Any]) -> None:
         w("Config:\n")
         for k, v in doc["config"].items():
             w(f"  {k}: {json.dumps(v)}\n")
+    if doc.get("analysis"):
+        a = doc["analysis"]
+        w("Analysis:\n")
+        if a["efficiency"] is not None:
+            w(f"  efficiency (dive):   {a['efficiency'] * 100:.2f} %\n")
+            w(f"  wasted (dive):       {a['wasted_bytes']} B\n")
+        w(f"  reclaimable:         {a['reclaimable_bytes']} B\n")
+        w(f"  caches and junk:     {a['cache_bytes']} B\n")
+        w(f"  duplicate savings:   {a['duplicate_savings_bytes']} B\n")
+        w(f"  secrets:             {a['secrets']} ({a['secrets_recoverable']} recoverable)\n")
     for warning in doc["warnings"]:
         w(f"Warning:       {warning}\n")
 
@@ -158,8 +164,15 @@ def print_text(doc: dict[str, Any]) -> None:
 @click.command("inspect", epilog=SOURCES_HELP + "\n\n" + EXIT_HELP)
 @click.argument("image")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema layerscope.inspect/1).")
+@click.option(
+    "--analyze",
+    is_flag=True,
+    help="Add efficiency, wasted and reclaimable bytes, caches and secrets (reads every layer).",
+)
 @source_options
-def inspect_cmd(image: str, as_json: bool, platform: str | None, tls_verify: bool) -> None:
+def inspect_cmd(
+    image: str, as_json: bool, analyze: bool, platform: str | None, tls_verify: bool
+) -> None:
     """Format, layers with their sizes, SIF descriptors, definition file, labels, config."""
     opts = OpenOptions(platform=platform, tls_verify=tls_verify)
     reader = open_image(image, opts)
@@ -169,10 +182,20 @@ def inspect_cmd(image: str, as_json: bool, platform: str | None, tls_verify: boo
         doc = inspect_json(reader, meta, image, errors)
     finally:
         reader.close()
-    if not errors:
-        fill_from_tree(image, opts, meta)
-        for key in ("definition", "labels", "environment", "runscript", "help"):
-            doc[key] = getattr(meta, key)
+    if not errors and (analyze or needs_tree(meta)):
+        img = load_image(image, opts)
+        try:
+            fill_from_tree(img, meta)
+            if analyze:
+                # Imported here: plain `inspect` (and every other command) stays light.
+                from layerscope.analysis import analyze as run_analysis
+                from layerscope.analysis_json import summary_json
+
+                doc["analysis"] = summary_json(run_analysis(img))
+        finally:
+            img.close()
+    for key in ("definition", "labels", "environment", "runscript", "help"):
+        doc[key] = getattr(meta, key)
     if as_json:
         render.dump_json(doc)
     else:

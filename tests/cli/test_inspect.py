@@ -50,3 +50,18 @@ def test_inspect_signed(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     [sig] = r.json()["signatures"]
     assert sig["entity"] == "12045C8C0B1004D058DE4BEDA20C27EE7FF7BA84"
     assert sig["hash"] == "SHA-256"
+
+
+def test_inspect_analyze_reports_dive_numbers_and_secrets(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    ref = f"oci:{FIXTURES / 'oci' / 'app-layout'}:1.0"
+    r = cli(capsysbinary, "inspect", "--json", "--analyze", ref)
+    assert r.code == 0, r.err
+    a = r.json()["analysis"]
+    # layers 2 and 3 delete caches, secrets and a directory: dive's score drops below 1
+    assert 0 < a["efficiency"] < 1 and a["wasted_bytes"] > 0
+    assert a["reclaimable_bytes"] >= 131967  # the whiteout-deleted bytes of layer 2 alone
+    assert a["secrets_recoverable"] >= 2
+    plain = cli(capsysbinary, "inspect", "--json", ref).json()
+    assert "analysis" not in plain

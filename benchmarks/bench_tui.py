@@ -1,0 +1,300 @@
+"""First paint and keystroke latency of `layerscope view` on a 300,000-entry SIF.
+
+    python benchmarks/bench_tui.py [--entries 300000] [--big 50000] [--keep DIR]
+
+Builds its input deterministically: a tar stream of `entries` entries (leaf directories of
+100 files and symlinks, plus one directory `/big` of `big` files) packed by tar2sqfs (gzip)
+and wrapped in a SIF by gen_sif. Then, headless (App.run_test, 120x40):
+
+  first frame      app start -> the view screen is composed and painted (loading runs on)
+  loaded           app start -> every worker done (all entries read, tree shown)
+  key j / k        one cursor move in the file tree (median and p95 of 100)
+  space            open/close a directory of ~100 entries
+  ctrl+b           attributes column on/off
+  open /big        the keystroke that opens the 50,000-entry directory (sorting goes to a
+                   worker), the time until its lines are in, and j presses meanwhile
+  filter           typing a regex: keystroke latency and time to the filtered tree
+
+and, when tmux is installed, the real CLI in a 120x40 tmux pane: process start -> the
+first frame on screen (interpreter start and imports included; beside it the same for a
+minimal Textual app, the floor on this machine), then key -> visible change for the keys
+above (the pane is polled with capture-pane, which adds a few ms).
+Goals (issue 5): first frame < 0.5 s, keystroke < 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from gen_sif import write_sif  # noqa: E402
+
+MTIME = 1_700_000_000
+DEFINITION = "Bootstrap: docker\nFrom: alpine:3.18\n\n%post\n    echo benchmark\n"
+
+
+def _info(name: str, kind: bytes = tarfile.REGTYPE, size: int = 0) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size
+    info.mtime = MTIME
+    info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
+    return info
+
+
+def members(entries: int, big: int) -> Iterator[tuple[tarfile.TarInfo, bytes]]:
+    yield _info("big", tarfile.DIRTYPE), b""
+    for i in range(big):
+        body = b"x" * (i % 97)
+        yield _info(f"big/file-{i:06d}.dat", size=len(body)), body
+    made = big + 1
+    top = 0
+    while made < entries:
+        yield _info(f"top{top:03d}", tarfile.DIRTYPE), b""
+        made += 1
+        for leaf in range(50):
+            if made >= entries:
+                return
+            leaf_dir = f"top{top:03d}/pkg{leaf:02d}"
+            yield _info(leaf_dir, tarfile.DIRTYPE), b""
+            made += 1
+            for i in range(99):
+                if made >= entries:
+                    return
+                if i % 25 == 24:
+                    link = _info(f"{leaf_dir}/link{i:02d}", tarfile.SYMTYPE)
+                    link.linkname = f"file{i - 1:02d}.txt"
+                    yield link, b""
+                else:
+                    body = f"{leaf_dir} {i}\n".encode() * ((top + leaf + i) % 40)
+                    yield _info(f"{leaf_dir}/file{i:02d}.txt", size=len(body)), body
+                made += 1
+        top += 1
+
+
+def write_tar(out: IO[bytes], entries: int, big: int) -> None:
+    import io
+
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+        for info, body in members(entries, big):
+            tar.addfile(info, io.BytesIO(body) if body else None)
+
+
+def build(work: Path, entries: int, big: int) -> Path:
+    sif = work / f"tui-{entries}-{big}.sif"
+    if sif.exists():
+        return sif
+    sqfs = work / f"tui-{entries}-{big}.sqfs"
+    proc = subprocess.Popen(
+        ["tar2sqfs", "-q", "-f", "-c", "gzip", "-j", "2", str(sqfs)], stdin=subprocess.PIPE
+    )
+    assert proc.stdin is not None
+    try:
+        write_tar(proc.stdin, entries, big)
+    finally:
+        proc.stdin.close()
+    if proc.wait() != 0:
+        raise SystemExit("tar2sqfs failed")
+    write_sif(str(sif), str(sqfs), DEFINITION)
+    sqfs.unlink()
+    return sif
+
+
+def stats(samples: list[float]) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    p95 = ms[min(len(ms) - 1, round(len(ms) * 0.95))]
+    return f"median {statistics.median(ms):6.1f} ms   p95 {p95:6.1f} ms   max {ms[-1]:6.1f} ms"
+
+
+async def headless(image: Path) -> dict[str, Any]:
+    """In-process: when the first frame exists, when loading ends, and what one cursor move
+    costs in our code (the action plus drawing every line on screen)."""
+    from layerscope.ui.app import make_app
+    from layerscope.ui.screens.view import ViewScreen
+    from layerscope.ui.widgets.file_tree import FileTreeView
+
+    out: dict[str, Any] = {}
+    start = time.perf_counter()
+    app = make_app([str(image)], theme="textual-dark")
+    async with app.run_test(size=(120, 40)):
+        while not isinstance(app.screen, ViewScreen) or not app.screen.is_mounted:
+            await asyncio.sleep(0.001)
+        out["first frame (headless)"] = time.perf_counter() - start
+        out["loading at first frame"] = any(w.is_running for w in app.workers)
+        while app.screen.cs is None:
+            await asyncio.sleep(0.005)
+        out["tree shown (headless)"] = time.perf_counter() - start
+        tree = app.screen.query_one(FileTreeView)
+        height = tree.size.height
+
+        def move_and_draw(step: int) -> float:
+            t0 = time.perf_counter()
+            tree.move_to(tree.cursor + step)
+            for y in range(height):
+                tree.render_line(y)
+            return time.perf_counter() - t0
+
+        out["cursor move + redraw (CPU)"] = [move_and_draw(1 if i % 4 else -1) for i in range(200)]
+        await app.workers.wait_for_complete()
+    return out
+
+
+MINIMAL_APP = """
+from textual.app import App
+from textual.widgets import Footer, Static
+class Minimal(App):
+    def compose(self):
+        yield Static("Layers")
+        yield Footer()
+Minimal().run()
+"""
+
+
+class Pane:
+    """The real CLI in a tmux pane; latency = key sent -> the pane shows a change."""
+
+    def __init__(self, tmux: str, image: Path, argv: str = "") -> None:
+        self.tmux = tmux
+        self.sock = f"bench-tui-{os.getpid()}-{time.monotonic_ns()}"
+        argv = argv or f"-m layerscope view {image}"
+        cmd = f"env -u COLUMNS -u LINES TERM=xterm {sys.executable} {argv}"
+        self.t0 = time.perf_counter()
+        self.run("-f", "/dev/null", "new-session", "-d", "-s", "b", "-x", "120", "-y", "40", cmd)
+
+    def run(self, *args: str) -> str:
+        return subprocess.run([self.tmux, "-L", self.sock, *args], capture_output=True,
+                              text=True, check=True).stdout  # fmt: skip
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-e", "-t", "b")
+
+    def wait(self, needle: str, timeout: float = 60) -> float:
+        while time.perf_counter() - self.t0 < timeout:
+            if needle in self.screen():
+                return time.perf_counter() - self.t0
+            time.sleep(0.002)
+        raise SystemExit(f"timed out waiting for {needle!r}:\n{self.screen()}")
+
+    def quiet(self, still: float = 0.15) -> str:
+        """Wait until the screen stops changing (workers done)."""
+        last, since = self.screen(), time.perf_counter()
+        while time.perf_counter() - since < still:
+            now = self.screen()
+            if now != last:
+                last, since = now, time.perf_counter()
+        return last
+
+    def key(self, key: str, literal: bool = False) -> float:
+        before = self.quiet()
+        t0 = time.perf_counter()
+        self.run("send-keys", "-t", "b", *(["-l"] if literal else []), key)
+        while time.perf_counter() - t0 < 30:
+            if self.screen() != before:
+                return time.perf_counter() - t0
+        raise SystemExit(f"no change after {key!r}")
+
+    def close(self) -> None:
+        subprocess.run([self.tmux, "-L", self.sock, "kill-server"], capture_output=True)
+
+
+def in_tmux(image: Path, tmux: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "minimal.py"
+        script.write_text(MINIMAL_APP)
+        firsts = []
+        for _ in range(3):
+            base = Pane(tmux, image, argv=str(script))
+            try:
+                firsts.append(base.wait("Layers"))
+            finally:
+                base.close()
+        out["tmux: minimal Textual app"] = firsts
+        ours = []
+        for _ in range(2):
+            pane = Pane(tmux, image)
+            try:
+                ours.append(pane.wait("Layers"))
+            finally:
+                pane.close()
+    pane = Pane(tmux, image)
+    try:
+        ours.append(pane.wait("Layers"))
+        out["tmux: first frame"] = ours
+        out["tmux: tree shown"] = pane.wait("top0")
+        pane.key("Tab")
+        out["tmux: key j/k"] = [pane.key("k" if i % 4 == 3 else "j") for i in range(40)]
+        out["tmux: key space"] = [pane.key("Space") for _ in range(10)]
+        out["tmux: key ctrl+b"] = [pane.key("C-b") for _ in range(6)]
+        pane.key("C-o")  # by name: /big is the first line
+        pane.key("Home")
+        t0 = time.perf_counter()
+        out["tmux: open /big (key)"] = pane.key("Space")
+        while "file-000000.dat" not in pane.screen():
+            time.sleep(0.002)
+        out["tmux: open /big (lines in)"] = time.perf_counter() - t0
+        out["tmux: j in /big"] = [pane.key("j") for _ in range(20)]
+        pane.key("Home")
+        pane.key("Space")
+        pane.key("/")
+        out["tmux: filter typing"] = [pane.key(c, literal=True) for c in "pkg07/file1"]
+        t0 = time.perf_counter()
+        pane.run("send-keys", "-t", "b", "Enter")
+        pane.quiet(0.3)
+        out["tmux: filter applied"] = time.perf_counter() - t0 - 0.3
+        pane.run("send-keys", "-t", "b", "q")
+    finally:
+        pane.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--entries", type=int, default=300_000)
+    ap.add_argument("--big", type=int, default=50_000)
+    ap.add_argument("--keep", type=Path, help="build the image here and reuse it")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.keep or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        image = build(work, args.entries, args.big)
+        print(
+            f"image {image.name}: {image.stat().st_size / 1e6:.1f} MB, "
+            f"ready in {time.perf_counter() - t0:.1f} s"
+        )
+        result = asyncio.run(headless(image))
+        tmux = shutil.which("tmux")
+        if tmux:
+            result.update(in_tmux(image, tmux))
+    print()
+    for key, value in result.items():
+        if isinstance(value, list):
+            print(f"{key:<30}{stats(value)}  (n={len(value)})")
+        elif isinstance(value, float):
+            print(f"{key:<30}{value * 1000:8.1f} ms")
+        else:
+            print(f"{key:<30}{value}")
+    if not tmux:
+        print("tmux not installed: no real-terminal measurement")
+
+
+if __name__ == "__main__":
+    main()

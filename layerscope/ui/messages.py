@@ -1,0 +1,44 @@
+"""Messages the workers post to the view screen (attributes go down, messages come up)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from layerscope.stack import Stack
+from layerscope.stack_changes import ChangeSet
+from layerscope.ui.preview_model import Preview
+from layerscope.ui.rows import Rows
+
+
+class Progress(Message):
+    """Loading progress; a newer one replaces an older one."""
+
+    def __init__(self, text: str, done: int, total: int) -> None:
+        self.text = text
+        self.done = done
+        self.total = total
+        super().__init__()
+
+
+class Loaded(Message):
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        super().__init__()
+
+
+class TreeReady(Message):
+    """The rows of the tree for (step, mode, filter, sort) generation `generation`."""
+
+    def __init__(self, generation: int, cs: ChangeSet, rows: Rows, cursor_path: str | None):
+        self.generation = generation
+        self.cs = cs
+        self.rows = rows
+        self.cursor_path = cursor_path
+        super().__init__()
+
+
+class PreviewReady(Message):
+    def __init__(self, generation: int, preview: Preview) -> None:
+        self.generation = generation
+        self.preview = preview
+        super().__init__()

@@ -1,0 +1,1 @@
+"""Screens: each owns its state and runs its workers."""

@@ -1,0 +1,43 @@
+"""The image-details panel (`i`): everything `apptainer inspect` shows, and more."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+
+class InspectScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,i,q", "close", "Close", show=True),
+        Binding("j,down", "scroll('down')", "Down", show=False),
+        Binding("k,up", "scroll('up')", "Up", show=False),
+    ]
+
+    def __init__(self, text: Text) -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="inspect-box") as box:
+            box.border_title = "Image details"
+            yield Static(self.text, id="inspect-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#inspect-box").focus()
+
+    def action_scroll(self, direction: str) -> None:
+        box = self.query_one("#inspect-box", VerticalScroll)
+        if direction == "down":
+            box.scroll_down(animate=False)
+        else:
+            box.scroll_up(animate=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

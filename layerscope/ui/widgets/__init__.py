@@ -1,0 +1,1 @@
+"""Widgets: they get data by assignment and report by posting messages."""

@@ -1,48 +1,104 @@
 """Content digests for diffs and duplicate finding: xxh3_128, streamed, memoised.
 
 xxh3_128 was measured 11x faster than sha256 here; it is not a security hash, and nothing
-uses it as one (registry digests are verified with sha256 elsewhere)."""
+uses it as one (registry digests are verified with sha256 elsewhere).
+
+Digests are memoised per layer by content locator (Entry.loc), and persisted through the index cache
+under the layer's cache key (a blob digest, or a SIF/squashfs file's identity), so a
+second diff of the same images reads no content. New digests are written when the hasher
+is flushed, garbage-collected or at interpreter exit."""
 
 from __future__ import annotations
 
+import weakref
+
 import xxhash
 
+from layerscope.cache import IndexCache
 from layerscope.loading import LoadedImage
+from layerscope.model.image import ImageMeta
+
+Memo = dict[int, bytes]  # locator -> digest: ~140 bytes a file, half a tuple-keyed memo's
+# per layer: (memo key, cache to persist into or None, content digest if it has one)
+LayerKeys = list[tuple[str, IndexCache | None, str | None]]
 
 
 class ContentHasher:
-    """Digest of a node's content, memoised by (content layer id, locator)."""
+    """Digest of a node's content, memoised by (content layer key, locator)."""
 
     def __init__(self) -> None:
-        self._memo: dict[tuple[str, int, int], bytes] = {}
+        self._memo: dict[str, Memo] = {}
+        # digests computed here and not yet persisted, by layer key, with their cache
+        self._new: dict[str, Memo] = {}
+        self._caches: dict[str, IndexCache] = {}
+        # id(image) -> (its meta, its layers' keys). A diff asks for ~2 digests per file
+        # of the tree, so the keys are worked out once per image, not per call. The meta
+        # is held to make a reused id() harmless: a new image never has the old meta.
+        self._keys: dict[int, tuple[ImageMeta, LayerKeys]] = {}
+        self._finalizer = weakref.finalize(self, _persist, self._new, self._caches)
 
     def digest(self, img: LoadedImage, node: int) -> bytes:
         tree = img.tree
-        layer = tree.source_layer(node)
-        key = (_layer_key(img, layer), tree.loc[node], tree.size[node])
-        got = self._memo.get(key)
+        key, cache, _ = self._layer_keys(img)[tree.content_layer.get(node, tree.layer[node])]
+        return self._digest(img, node, key, cache)
+
+    def equal(self, a: LoadedImage, na: int, b: LoadedImage, nb: int) -> bool:
+        ta, tb = a.tree, b.tree
+        ka, ca, ida = self._layer_keys(a)[ta.content_layer.get(na, ta.layer[na])]
+        kb, cb, idb = self._layer_keys(b)[tb.content_layer.get(nb, tb.layer[nb])]
+        # The same blob (by content digest) and the same member: equal without reading.
+        if ida is not None and ida == idb and ta.loc[na] == tb.loc[nb]:
+            return True
+        return self._digest(a, na, ka, ca) == self._digest(b, nb, kb, cb)
+
+    def flush(self) -> None:
+        """Persist the digests computed so far."""
+        _persist(self._new, self._caches)
+
+    def _digest(self, img: LoadedImage, node: int, key: str, cache: IndexCache | None) -> bytes:
+        memo = self._memo.get(key)
+        if memo is None:
+            memo = self._memo[key] = cache.load_hashes(key) if cache is not None else {}
+            if cache is not None:
+                self._caches[key] = cache
+        loc = img.tree.loc[node]
+        got = memo.get(loc) if loc >= 0 else None
         if got is None:
             h = xxhash.xxh3_128()
             for chunk in img.iter_content(node):
                 h.update(chunk)
             got = h.digest()
-            self._memo[key] = got
+            if loc >= 0:  # -1: no locator (nothing to read): never shared
+                memo[loc] = got
+                if cache is not None:
+                    self._new.setdefault(key, {})[loc] = got
         return got
 
-    def equal(self, a: LoadedImage, na: int, b: LoadedImage, nb: int) -> bool:
-        la = _layer_key(a, a.tree.source_layer(na))
-        lb = _layer_key(b, b.tree.source_layer(nb))
-        # The same blob (by content digest) and the same member: equal without reading.
-        if la == lb and la.startswith("sha256:") and a.tree.loc[na] == b.tree.loc[nb]:
-            return True
-        return self.digest(a, na) == self.digest(b, nb)
+    def _layer_keys(self, img: LoadedImage) -> LayerKeys:
+        hit = self._keys.get(id(img))
+        if hit is not None and hit[0] is img.meta:
+            return hit[1]
+        keys = [_layer_key(img, i) for i in range(len(img.meta.layers))]
+        self._keys[id(img)] = (img.meta, keys)
+        return keys
 
 
-def _layer_key(img: LoadedImage, layer: int) -> str:
+def _persist(new: dict[str, Memo], caches: dict[str, IndexCache]) -> None:
+    for key, memo in list(new.items()):
+        cache = caches.get(key)
+        if cache is not None and memo:
+            cache.save_hashes(key, memo)
+    new.clear()
+
+
+def _layer_key(img: LoadedImage, layer: int) -> tuple[str, IndexCache | None, str | None]:
+    """The layer's memo key (persistent through the cache when it has one) and its
+    content digest (None for partitions and directories, which have none)."""
     info = img.meta.layers[layer]
-    if info.diff_id:
-        return info.diff_id
-    if info.id.startswith("sha256:"):
-        return info.id
-    # Partitions and directories have no content digest: key them by the image itself.
-    return f"{img.ref}#{layer}"
+    digest = info.diff_id or (info.id if info.id.startswith("sha256:") else None)
+    if img.cache is not None and 0 <= layer < len(img.layer_keys):
+        key = img.layer_keys[layer]
+        if key is not None:
+            return key, img.cache, digest
+    # No persistent key: memoise in memory, by content digest or by the image itself.
+    return digest or f"{img.ref}#{layer}", None, digest

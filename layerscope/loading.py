@@ -6,20 +6,28 @@ a callback and cancellation through an Event, so a UI worker can drive it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from layerscope.cache import CacheCorruptError, IndexCache, disabled_by_env, index_threads
 from layerscope.errors import EntryNotFoundError, LayerscopeError, UsageError
-from layerscope.model.entry import EntryKind
+from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta, LayerInfo
 from layerscope.model.layers import WhiteoutStyle, apply_layer
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions, open_image
 from layerscope.readers.base import ImageReader
 
+if TYPE_CHECKING:
+    from layerscope.cache.prefetch import Prefetcher
+
 Progress = Callable[[str, int, int], None]
+# Image formats whose readers can list several layers at once from worker threads.
+PARALLEL_FORMATS = frozenset({"oci-layout", "oci-archive", "docker-archive", "dir"})
 
 
 class Cancelled(LayerscopeError):
@@ -35,6 +43,9 @@ class LoadedImage:
     meta: ImageMeta
     tree: FileTree
     upto: int  # index of the last layer applied
+    # per layer: the index-cache key (None: not cacheable), and the cache (None: --no-cache)
+    layer_keys: list[str | None] = field(default_factory=list)
+    cache: IndexCache | None = None
 
     def read(self, node: int, limit: int | None = None) -> bytes:
         """A regular file's bytes (the first `limit` bytes if given)."""
@@ -76,8 +87,15 @@ def load_image(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
 ) -> LoadedImage:
-    """Open `ref` and apply its layers 0..upto (all by default) into one tree."""
-    reader = open_image(ref, options)
+    """Open `ref` and apply its layers 0..upto (all by default) into one tree.
+
+    With the index cache (the default; OpenOptions.use_cache=False turns it off) a tree
+    seen before is decoded from the cache without reading any layer, and each layer read
+    is indexed on the way through for the next time."""
+    opts = options or OpenOptions()
+    if opts.use_cache and disabled_by_env():
+        opts = dataclasses.replace(opts, use_cache=False)
+    reader = open_image(ref, opts)
     try:
         meta = reader.describe()
         last = len(meta.layers) - 1
@@ -87,22 +105,130 @@ def load_image(
                     f"--layer {upto}: {ref} has {len(meta.layers)} layer(s) (0..{last})"
                 )
             last = upto % len(meta.layers)
-        tree = FileTree()
-        for info in meta.layers[: last + 1]:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("cancelled")
-            if progress is not None:
-                progress(f"reading layer {info.index}", info.index, len(meta.layers))
-            # A lone layer blob has nothing below it: show its whiteouts as entries.
-            style = "none" if meta.format == "layer" else whiteout_style(info)
-            apply_layer(tree, info.index, reader.iter_entries(info.index), style)
-        loaded = LoadedImage(ref, reader, meta, tree, last)
-        if tree.lookup("/.singularity.d") is not None:
+        cache = IndexCache() if opts.use_cache else None
+        keys: list[str | None] = [None] * len(meta.layers)
+        if cache is not None:
+            keys = cache.layer_keys(meta)
+        build = _Build(reader, meta, last, cache, keys, progress, cancel)
+        loaded = LoadedImage(ref, reader, meta, build.run(), last, keys, cache)
+        if loaded.tree.lookup("/.singularity.d") is not None:
             _fill_singularity_meta(loaded)
         return loaded
     except BaseException:
         reader.close()
         raise
+
+
+class _Build:
+    """Layers 0..last into one tree: from the tree cache, else layer by layer (each from
+    its cached index or from the reader, indexed on the way)."""
+
+    def __init__(
+        self,
+        reader: ImageReader,
+        meta: ImageMeta,
+        last: int,
+        cache: IndexCache | None,
+        keys: list[str | None],
+        progress: Progress | None,
+        cancel: threading.Event | None,
+    ) -> None:
+        self.reader, self.meta, self.last = reader, meta, last
+        self.cache, self.keys = cache, keys
+        self.progress, self.cancel = progress, cancel
+        # A lone layer blob has nothing below it: show its whiteouts as entries.
+        self.styles: list[WhiteoutStyle] = [
+            "none" if meta.format == "layer" else whiteout_style(info)
+            for info in meta.layers[: last + 1]
+        ]
+
+    def run(self) -> FileTree:
+        cache = self.cache
+        tree_key = None
+        if cache is not None:
+            tree_key = cache.tree_key(self.keys[: self.last + 1], self.styles)
+        if cache is not None and tree_key is not None:
+            self._report("reading the index cache", 0)
+            tree = cache.load_tree(tree_key)
+            if tree is not None:
+                return tree
+        try:
+            tree = self._apply_all(use_index=True)
+        except CacheCorruptError:
+            # A layer index failed to decode half-way: start over from the image.
+            tree = self._apply_all(use_index=False)
+        if cache is not None and tree_key is not None:
+            cache.save_tree(tree_key, tree)
+        return tree
+
+    def _apply_all(self, use_index: bool) -> FileTree:
+        tree = FileTree()
+        ahead = self._prefetcher(use_index)
+        try:
+            for info in self.meta.layers[: self.last + 1]:
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Cancelled("cancelled")
+                self._report(f"reading layer {info.index}", info.index)
+                entries = self._entries(info.index, use_index, ahead)
+                apply_layer(tree, info.index, entries, self.styles[info.index])
+        finally:
+            if ahead is not None:
+                ahead.close()
+        return tree
+
+    def _prefetcher(self, use_index: bool) -> Prefetcher | None:
+        """Workers for the layers above 0 that must be read, when there are any and the
+        reader may be read from several threads (local OCI stores: separate files or
+        pread; not the registry, whose pulls share one HTTP session)."""
+        workers = index_threads()
+        if workers <= 0 or self.meta.format not in PARALLEL_FORMATS:
+            return None
+        cache = self.cache
+        todo = [
+            i
+            for i in range(1, self.last + 1)
+            if not (use_index and cache is not None and self._has_index(i))
+        ]
+        if not todo:
+            return None
+        from layerscope.cache.prefetch import Prefetcher
+
+        return Prefetcher(self.reader.iter_entries, todo, workers)
+
+    def _has_index(self, index: int) -> bool:
+        key = self.keys[index]
+        return key is not None and self.cache is not None and self.cache.has_layer(key)
+
+    def _entries(self, index: int, use_index: bool, ahead: Prefetcher | None) -> Iterator[Entry]:
+        key = self.keys[index]
+        cache = self.cache
+        if ahead is not None and index in ahead:
+            chunks = ahead.take(index)
+            if chunks is not None:
+                if cache is not None and key is not None:
+                    cache.save_layer_chunks(key, chunks)
+                from layerscope.cache.prefetch import iter_index
+
+                return iter_index(chunks)
+            # a field the index cannot hold: read the layer directly below
+        if cache is None or key is None:
+            return self.reader.iter_entries(index)
+        if use_index:
+            cached = cache.layer_entries(key)
+            if cached is not None:
+                return cached
+        entries = self.reader.iter_entries(index)
+        # A layer index pays when the layer can recur without this exact tree: a blob
+        # shared by other images, or a lower layer of a stack (--layer N, diff --layer).
+        # A single-layer SIF or squashfs has only its tree cached: indexing it too would
+        # add ~25% to its first open for nothing.
+        if key.startswith("blob|") or len(self.meta.layers) > 1:
+            return cache.record_layer(key, entries)
+        return entries
+
+    def _report(self, what: str, index: int) -> None:
+        if self.progress is not None:
+            self.progress(what, index, len(self.meta.layers))
 
 
 SINGULARITY_FILES = {

@@ -22,9 +22,19 @@ def _fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+def _escape_undecodable() -> None:
+    """Names, labels and messages from images may hold bytes that are not UTF-8 (kept as
+    surrogates): print them backslash-escaped instead of failing on them."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> None:
     from layerscope.cli.commands import cli
 
+    _escape_undecodable()
     try:
         cli.main(args=argv, prog_name="layerscope", standalone_mode=False)
     except click.exceptions.Exit as e:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import click
@@ -15,6 +16,7 @@ from layerscope.errors import UsageError
 from layerscope.loading import LoadedImage, find, load_image
 from layerscope.model.entry import EntryKind, normalize_path
 from layerscope.readers import OpenOptions
+from layerscope.report import entry_encoder
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +32,33 @@ docker-archive:FILE[:REF], dir:DIR (skopeo), a single layer tarball
 (.tar, .tar.gz, .tar.zst) or docker://HOST/REPO[:TAG|@DIGEST]."""
 
 
+def _no_cache(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--no-cache: every load in this command bypasses the caches (loading honours
+    LAYERSCOPE_NO_CACHE, so commands that build their own OpenOptions need no change)."""
+    if not value:
+        return
+    from layerscope.cache import NO_CACHE_ENV
+
+    before = os.environ.get(NO_CACHE_ENV)
+    os.environ[NO_CACHE_ENV] = "1"
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop(NO_CACHE_ENV, None)
+        else:
+            os.environ[NO_CACHE_ENV] = before
+
+    ctx.call_on_close(restore)
+
+
 def source_options(f: F) -> F:
+    f = click.option(
+        "--no-cache",
+        is_flag=True,
+        expose_value=False,
+        callback=_no_cache,
+        help="Do not read or write the index cache (nor keep pulled registry blobs).",
+    )(f)
     f = click.option(
         "--platform",
         metavar="OS/ARCH[/VARIANT]",
@@ -78,17 +106,21 @@ def ls_cmd(
     try:
         tree = img.tree
         top = find(img, normalize_path(path))
-        nodes = [top] if not tree.is_dir(top) else list(tree.walk(top))
+        if tree.is_dir(top):
+            nodes: Iterable[tuple[int, str]] = tree.walk_paths(top)
+        else:
+            nodes = [(top, tree.path(top))]
         if as_json:
-            links = tree.link_counts()
-            entries = [render.entry_json(tree, n, links) for n in nodes]
-            render.dump_json(
-                {"schema": "layerscope.ls/1", "image": render.image_json(img), "entries": entries}
+            encode = entry_encoder(tree, tree.link_counts())
+            render.stream_json(
+                {"schema": "layerscope.ls/1", "image": render.image_json(img)},
+                "entries",
+                (encode(n, p) for n, p in nodes),
             )
             return
         out = sys.stdout
-        for n in nodes:
-            out.write(render.safe_text(render.ls_line(tree, n, tree.path(n))) + "\n")
+        ls_line, safe = render.ls_line, render.safe_text
+        out.writelines(safe(ls_line(tree, n, p)) + "\n" for n, p in nodes)
     finally:
         img.close()
 
@@ -122,11 +154,17 @@ def cat_cmd(
 
 
 def _register() -> None:
+    from layerscope.cli.cache_cmd import cache_cmd
+    from layerscope.cli.check_cmd import check_cmd
     from layerscope.cli.diff_cmd import diff_cmd
     from layerscope.cli.inspect_cmd import inspect_cmd
+    from layerscope.cli.view_cmd import view_cmd
 
     cli.add_command(inspect_cmd)
     cli.add_command(diff_cmd)
+    cli.add_command(view_cmd)
+    cli.add_command(check_cmd)
+    cli.add_command(cache_cmd)
 
 
 _register()

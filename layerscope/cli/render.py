@@ -24,7 +24,10 @@ FLUSH_EVERY = 2048
 @functools.lru_cache(maxsize=4096)
 def _stamp(mtime: int) -> str:
     # Images share a handful of mtimes: format each once.
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime))
+    except (OverflowError, OSError, ValueError):
+        return str(mtime)  # beyond what the C library can show (year > 2^31...): as stored
 
 
 @functools.lru_cache(maxsize=512)

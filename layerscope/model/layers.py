@@ -15,6 +15,7 @@ directory (or the reverse) drops the old subtree.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from sys import intern
 from typing import Literal
 
 from layerscope.model.entry import Entry, EntryKind, normalize_path
@@ -80,6 +81,9 @@ def apply_layer(
                     tree.set_attrs(ROOT, e, layer)
                 continue
         parent_path, _, name = path.rpartition("/")
+        # One str per distinct name, shared by every node that bears it: images repeat
+        # names (__init__.py, LC_MESSAGES, ...) and a str costs ~50 bytes + its length.
+        name = intern(name)
         if oci and name[:4] == WH_PREFIX:
             # Whiteouts never create directories: a missing parent has nothing to hide.
             parent = _existing_dir(tree, parent_path or "/")

@@ -1,7 +1,9 @@
 """Apptainer sandbox directories (and any plain directory) as a one-layer image.
 
-Symlinks are recorded, never followed; a directory reached twice (bind mounts, loops) is
-not walked again; files that cannot be read are reported as warnings, not fatal."""
+Symlinks are recorded, never followed (so a symlink loop is just two symlinks); a directory
+reached twice (bind mounts, loops) is not walked again; files that cannot be read are
+reported as warnings, not fatal. Entries, path length and depth are capped like every
+reader's (layerscope.limits)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import os
 import stat
 from collections.abc import Iterator
 
+from layerscope import limits
 from layerscope.errors import CorruptImageError, ReaderError
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta, LayerInfo
@@ -39,6 +42,9 @@ class SandboxReader:
         st = os.lstat(self.root)
         seen.add((st.st_dev, st.st_ino))
         stack = [("", self.root)]
+        max_entries = limits.get("max_entries")
+        paths = limits.PathCap()
+        count = 0
         while stack:
             rel_dir, abs_dir = stack.pop()
             try:
@@ -50,6 +56,13 @@ class SandboxReader:
             subdirs = []
             for item in items:
                 rel = f"{rel_dir}/{item.name}"
+                count += 1
+                if count > max_entries:
+                    raise limits.exceeded(
+                        f"{self.root}: more than {max_entries} entries", "max_entries"
+                    )
+                if len(rel) > paths.quick:
+                    paths.check(rel, self.root)
                 try:
                     st = item.stat(follow_symlinks=False)
                 except OSError as e:

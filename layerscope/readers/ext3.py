@@ -17,11 +17,11 @@ import struct
 from collections.abc import Iterator
 from types import TracebackType
 
+from layerscope import limits
 from layerscope.errors import (
     CorruptImageError,
     EncryptedError,
     EntryNotFoundError,
-    LimitExceededError,
     ReaderError,
     UsageError,
     where,
@@ -59,7 +59,6 @@ _KINDS = {
     stat.S_IFSOCK: EntryKind.SOCKET,
 }
 _ZEROS = bytes(CHUNK)
-MAX_DEPTH = 2048  # PATH_MAX allows ~2048 one-letter levels: deeper means a crafted image
 MAX_SYMLINK = 65536
 _XATTR_CACHE_MAX = 256
 _PARSE_ERRORS = (struct.error, IndexError, ValueError, OverflowError, UnicodeError)
@@ -80,6 +79,8 @@ class Ext3FS:
         self._offset = offset
         self._desc: dict[int, int] = {}
         self._xattr_blocks: dict[int, bytes] = {}
+        self._xbudget = limits.XattrBudget(where(self._source))
+        self._targets: dict[int, tuple[int, str]] = {}  # symlink inode -> (size, target)
         try:
             self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
@@ -260,7 +261,10 @@ class Ext3FS:
 
     # -- directories -----------------------------------------------------------------------
 
-    def _children(self, inode: Inode) -> list[tuple[int, bytes]]:
+    def _children(self, inode: Inode, seen: set[int] | None = None) -> list[tuple[int, bytes]]:
+        """(inode, name) records of a directory. `seen` collects the blocks parsed so far by
+        a walk: a block met twice is refused, or N directory inodes over one big extent
+        would make a small crafted image cost N times its size."""
         sb = self.sb
         if inode.flags & ENCRYPT_FL:
             raise ExtBad(f"directory inode {inode.ino} is encrypted", cls=EncryptedError)
@@ -281,6 +285,10 @@ class Ext3FS:
             if lblk != expected or uninit:
                 raise ExtBad(f"directory inode {inode.ino}: hole at block {expected}")
             for i in range(min(count, nblocks - lblk)):
+                if seen is not None:
+                    if pblk + i in seen:
+                        raise ExtBad(f"directory inode {inode.ino}: block {pblk + i} is shared")
+                    seen.add(pblk + i)
                 out += parse_dir_block(self._block(pblk + i), sb.block_size, filetype, inode.ino)
             expected = lblk + count
         if expected < nblocks:
@@ -306,7 +314,17 @@ class Ext3FS:
     def _walk(self, root: str, hide: tuple[str, ...]) -> Iterator[Entry]:
         top = self._lookup(root)
         visited = {top.ino}
-        stack: list[tuple[str, Iterator[tuple[int, bytes]]]] = [("", iter(self._children(top)))]
+        # A file inode may be listed by any number of directory records: cap the count.
+        max_entries = limits.get("max_entries")
+        self._xbudget = limits.XattrBudget(where(self._source))
+        self._targets.clear()  # fresh per walk
+        # Directory blocks this walk parsed: no two directories may share one.
+        dir_blocks: set[int] = set()
+        paths = limits.PathCap()
+        count = 0
+        stack: list[tuple[str, Iterator[tuple[int, bytes]]]] = [
+            ("", iter(self._children(top, dir_blocks)))
+        ]
         while stack:
             base, it = stack[-1]
             item = next(it, None)
@@ -317,19 +335,22 @@ class Ext3FS:
             name = decode_name(raw_name)
             if len(stack) == 1 and name in hide:
                 continue
+            count += 1
+            if count > max_entries:
+                raise limits.exceeded(
+                    f"{where(self._source)}: more than {max_entries} entries", "max_entries"
+                )
+            path = f"{base}/{name}"
+            if len(path) > paths.quick:
+                paths.check(path, where(self._source))
             inode = self._inode(ino)
-            entry = self._entry(f"{base}/{name}", inode)
+            entry = self._entry(path, inode)
             yield entry
             if entry.kind is EntryKind.DIR:
                 if ino in visited:
                     raise ExtBad(f"directory inode {ino} ({entry.path}) is reached twice: a cycle")
                 visited.add(ino)
-                if len(stack) >= MAX_DEPTH:
-                    raise ExtBad(
-                        f"directories nested deeper than {MAX_DEPTH} at {entry.path}",
-                        cls=LimitExceededError,
-                    )
-                stack.append((entry.path, iter(self._children(inode))))
+                stack.append((entry.path, iter(self._children(inode, dir_blocks))))
 
     def _entry(self, path: str, inode: Inode) -> Entry:
         kind = _KINDS.get(inode.fmt)
@@ -342,8 +363,12 @@ class Ext3FS:
             self._check_file_size(inode)
             size = inode.size
         elif kind is EntryKind.SYMLINK:
-            raw = self._symlink_target(inode)
-            size, target = len(raw), decode_name(raw)
+            # One decoded target per inode, however many directory records name it.
+            hit = self._targets.get(inode.ino)
+            if hit is None:
+                raw = self._symlink_target(inode)
+                hit = self._targets[inode.ino] = (len(raw), decode_name(raw))
+            size, target = hit
         elif kind is EntryKind.CHAR or kind is EntryKind.BLOCK:
             rdev = inode.rdev()
         return Entry(
@@ -365,7 +390,9 @@ class Ext3FS:
 
     def _xattrs(self, inode: Inode) -> dict[str, bytes] | None:
         ea = self._ea_value if self.sb.has_incompat(INCOMPAT_EA_INODE) else None
-        return collect_xattrs(inode, self._xattr_block, ea)
+        found = collect_xattrs(inode, self._xattr_block, ea)
+        self._xbudget.spend(found)  # one shared xattr block may serve every inode
+        return found
 
     def _xattr_block(self, block: int) -> bytes:
         data = self._xattr_blocks.get(block)

@@ -7,9 +7,10 @@ through `zstandard`'s streaming reader. Decoding in a background thread was trie
 nothing measurable on 2 shared cores, so decoding stays on the caller's thread.
 
 Every stream counts what it produced so a decompression bomb stops with LimitExceededError:
-the limit is `max(BOMB_FLOOR, BOMB_RATIO * stored size)` = max(1 GiB, 200x). Deflate cannot
-exceed ~1032:1, so for gzip the ratio only bites on pathological layers; the 1 GiB floor
-keeps real layers with large zero-filled files (lastlog, preallocated images) readable.
+the limit is `max(bomb_floor, bomb_ratio * stored size)` = max(1 GiB, 200x) by default
+(layerscope.limits). Deflate cannot exceed ~1032:1, so for gzip the ratio only bites on
+pathological layers; the 1 GiB floor keeps real layers with large zero-filled files
+(lastlog, preallocated images) readable.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ import zlib
 from types import ModuleType
 from typing import Any, BinaryIO, Protocol, cast
 
-from layerscope.errors import CorruptImageError, LimitExceededError, MissingCodecError, where
+from layerscope import limits
+from layerscope.errors import CorruptImageError, MissingCodecError, where
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-BOMB_RATIO = 200
-BOMB_FLOOR = 1 << 30
 
 
 def _pick_gzip() -> ModuleType:
@@ -88,7 +88,7 @@ def sniff_compression(head: bytes) -> str:
 def bomb_limit(stored_size: int | None) -> int | None:
     if stored_size is None:
         return None
-    return max(BOMB_FLOOR, BOMB_RATIO * stored_size)
+    return max(limits.get("bomb_floor"), limits.get("bomb_ratio") * stored_size)
 
 
 def open_decoded(
@@ -165,10 +165,12 @@ class _CodecStream:
             ) from e
         self._pos += got
         if self._limit is not None and self._pos > self._limit:
-            raise LimitExceededError(
-                f"{self._name}: more than {self._limit} uncompressed bytes "
-                f"(limit max({BOMB_FLOOR >> 30} GiB, {BOMB_RATIO}x the stored size)): "
-                "a decompression bomb?"
+            # The cap is max(bomb_floor, bomb_ratio x the stored size): name both.
+            raise limits.exceeded(
+                f"{self._name}: {self.compression} data inflates past {self._limit} "
+                "uncompressed bytes: a decompression bomb?",
+                "bomb_floor",
+                "bomb_ratio",
             )
         return got
 

@@ -26,7 +26,8 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from layerscope.errors import CorruptImageError, LimitExceededError, UnsupportedFormatError, where
+from layerscope import limits
+from layerscope.errors import CorruptImageError, UnsupportedFormatError, where
 from layerscope.model.entry import Entry, EntryKind, decode_name, normalize_path
 from layerscope.readers.inflate import DecodedStream, open_decoded
 from layerscope.readers.layer_tar_fields import (
@@ -35,8 +36,10 @@ from layerscope.readers.layer_tar_fields import (
     check_header,
     ext_path,
     parse_ids,
+    parse_mtime,
     parse_num,
     parse_pax,
+    parse_size,
     path_of,
     pax_overrides,
     sparse_size,
@@ -44,7 +47,6 @@ from layerscope.readers.layer_tar_fields import (
 
 WINDOW = 1 << 20
 BLOCK = 512
-MAX_EXT = 16 << 20  # PAX / GNU long-name payloads larger than this are refused
 CONTENT_CHUNK = 1 << 20
 
 _FILE, _DIR, _SYMLINK = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
@@ -118,6 +120,11 @@ def iter_tar(stream: DecodedStream, name: str) -> Iterator[Entry]:
     mtime_cache: dict[bytes, int] = {}
     chk_cache: dict[bytes, int] = {}
     size_cache: dict[bytes, int] = {}
+    max_entries = limits.get("max_entries")
+    count = 0
+    paths = limits.PathCap()
+    quick = paths.quick
+    xbudget = limits.XattrBudget(name)  # a global PAX header applies its xattrs to every member
     while True:
         if pos >= end:
             if end < WINDOW:
@@ -152,7 +159,7 @@ def iter_tar(stream: DecodedStream, name: str) -> Iterator[Entry]:
         szf = hdr[124:136]
         size = size_cache.get(szf)  # directories, links and small files repeat sizes
         if size is None:
-            size = parse_num(szf, name, hoff, "size")
+            size = parse_size(szf, name, hoff)
             if len(size_cache) < 8192:
                 size_cache[szf] = size
         if flag in _EXT_TYPES:
@@ -182,6 +189,13 @@ def iter_tar(stream: DecodedStream, name: str) -> Iterator[Entry]:
                 path = "/" + raw_name.decode("utf-8", "surrogateescape")
         else:
             path = ext_path(hdr, ext, long_name)
+        if len(path) > quick:
+            paths.check(path, where(name, hoff))
+        count += 1
+        if count > max_entries:
+            raise limits.exceeded(
+                f"{where(name, hoff)}: more than {max_entries} tar members", "max_entries"
+            )
         # mode/uid/gid and mtime repeat across a layer: parse each distinct field once.
         mug = hdr[100:124]
         ids = id_cache.get(mug)
@@ -193,7 +207,7 @@ def iter_tar(stream: DecodedStream, name: str) -> Iterator[Entry]:
         mt = hdr[136:148]
         mtime = mtime_cache.get(mt)
         if mtime is None:
-            mtime = parse_num(mt, name, hoff, "mtime")
+            mtime = parse_mtime(mt, name, hoff)
             if len(mtime_cache) < 4096:
                 mtime_cache[mt] = mtime
         kind = kinds.get(flag, _FILE)  # POSIX: unknown types read as regular files
@@ -217,6 +231,7 @@ def iter_tar(stream: DecodedStream, name: str) -> Iterator[Entry]:
             )
         if glob is not None or ext is not None:
             uid, gid, mtime, size, xattrs = pax_overrides(glob, ext, uid, gid, mtime, size)
+            xbudget.spend(xattrs)
         data_size = 0 if flag in no_data else size
         loc = base + pos
         if flag == 83 or (ext is not None and ext.sparse_size is not None):
@@ -326,8 +341,11 @@ def _take(
     hoff: int,
 ) -> tuple[bytes, int, int, int]:
     """Read an extension member's payload (which may cross window reads)."""
-    if size > MAX_EXT:
-        raise LimitExceededError(f"{where(name, hoff)}: tar extension header of {size} bytes")
+    cap = limits.get("max_tar_header_bytes")
+    if size > cap:
+        raise limits.exceeded(
+            f"{where(name, hoff)}: tar extension header of {size} bytes", "max_tar_header_bytes"
+        )
     padded = (size + BLOCK - 1) & ~(BLOCK - 1)
     if pos + padded <= end:
         return bytes(buf[pos : pos + size]), base, end, pos + padded

@@ -9,6 +9,18 @@ from urllib.parse import unquote_to_bytes
 from layerscope.errors import CorruptImageError, where
 from layerscope.model.entry import decode_name, normalize_path
 
+# What the model's columns hold (uid/gid: u32; size, mtime: i64). GNU base-256 and PAX
+# numbers can say anything; beyond these ranges the header is damaged, not exotic.
+MAX_ID = (1 << 32) - 1
+MAX_SIZE = (1 << 63) - 1
+MIN_TIME = -(1 << 63)
+
+
+def _checked(value: int, low: int, high: int, what: str, name: str, hoff: int) -> int:
+    if not low <= value <= high:
+        raise CorruptImageError(f"{where(name, hoff)}: tar {what} {value} out of range")
+    return value
+
 
 class PaxRecords:
     """The PAX keys layerscope uses, merged over the records seen so far."""
@@ -76,22 +88,23 @@ def _apply(rec: PaxRecords, key: bytes, value: bytes, name: str, hoff: int) -> N
         elif key == b"linkpath":
             rec.linkpath = decode_name(value)
         elif key == b"size":
-            rec.size = int(value)
+            rec.size = _checked(int(value), 0, MAX_SIZE, "PAX size", name, hoff)
         elif key == b"uid":
-            rec.uid = int(value)
+            rec.uid = _checked(int(value), 0, MAX_ID, "PAX uid", name, hoff)
         elif key == b"gid":
-            rec.gid = int(value)
+            rec.gid = _checked(int(value), 0, MAX_ID, "PAX gid", name, hoff)
         elif key == b"mtime":
             # "1700000000.123456789": the fraction is dropped; int() of the whole part avoids
             # float rounding on large values.
-            rec.mtime = int(value.split(b".", 1)[0] or b"0")
+            mtime = int(value.split(b".", 1)[0] or b"0")
+            rec.mtime = _checked(mtime, MIN_TIME, MAX_SIZE, "PAX mtime", name, hoff)
         elif key.startswith(b"SCHILY.xattr."):
             rec.xattrs[decode_name(key[13:])] = value
         elif key.startswith(b"LIBARCHIVE.xattr."):
             xname = decode_name(unquote_to_bytes(key[17:]))
             rec.xattrs[xname] = base64.b64decode(value + b"=" * (-len(value) % 4))
         elif key in (b"GNU.sparse.size", b"GNU.sparse.realsize"):
-            rec.sparse_size = int(value)
+            rec.sparse_size = _checked(int(value), 0, MAX_SIZE, "sparse size", name, hoff)
     except (ValueError, binascii.Error) as e:
         raise CorruptImageError(
             f"{where(name, hoff)}: bad PAX value for {decode_name(key)}: {value[:40]!r}"
@@ -119,9 +132,17 @@ def path_of(raw: bytes) -> str:
 def parse_ids(field: bytes, name: str, hoff: int) -> tuple[int, int, int]:
     return (
         parse_num(field[0:8], name, hoff, "mode") & 0o7777,
-        parse_num(field[8:16], name, hoff, "uid"),
-        parse_num(field[16:24], name, hoff, "gid"),
+        _checked(parse_num(field[8:16], name, hoff, "uid"), 0, MAX_ID, "uid", name, hoff),
+        _checked(parse_num(field[16:24], name, hoff, "gid"), 0, MAX_ID, "gid", name, hoff),
     )
+
+
+def parse_size(field: bytes, name: str, hoff: int) -> int:
+    return _checked(parse_num(field, name, hoff, "size"), 0, MAX_SIZE, "size", name, hoff)
+
+
+def parse_mtime(field: bytes, name: str, hoff: int) -> int:
+    return _checked(parse_num(field, name, hoff, "mtime"), MIN_TIME, MAX_SIZE, "mtime", name, hoff)
 
 
 def pax_overrides(
@@ -181,4 +202,5 @@ def check_header(hdr: bytes, name: str, hoff: int) -> None:
 def sparse_size(hdr: bytes, ext: PaxRecords | None, name: str, hoff: int) -> int:
     if ext is not None and ext.sparse_size is not None:
         return ext.sparse_size
-    return parse_num(hdr[483:495], name, hoff, "realsize")
+    real = parse_num(hdr[483:495], name, hoff, "realsize")
+    return _checked(real, 0, MAX_SIZE, "realsize", name, hoff)

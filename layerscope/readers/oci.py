@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO, Protocol
 
+from layerscope import limits
 from layerscope.errors import (
     CorruptImageError,
     EncryptedError,
@@ -29,6 +30,7 @@ from layerscope.readers.oci_select import (
     Selection,
     load_json_blob,
     parse_json,
+    read_json_file,
     resolve_document,
     select_image,
 )
@@ -228,8 +230,7 @@ def _open_layout(
             layout = parse_json(f.read(1 << 16), "oci-layout", source)
         if not isinstance(layout, dict) or layout.get("imageLayoutVersion") != "1.0.0":
             raise UnsupportedFormatError(f"{source}: unsupported oci-layout {layout!r}")
-    with files.open_path("index.json") as f:
-        index = parse_json(f.read(64 << 20), "index.json", source)
+    index = read_json_file(files, "index.json", source)
     if not isinstance(index, dict):
         raise CorruptImageError(f"{source}: index.json is not a JSON object")
     sel = select_image(store, index, ref, opts.platform, source)
@@ -252,8 +253,11 @@ def _open_skopeo_dir(path: str, ref: str | None, opts: OpenOptions) -> OciImageR
     if ref:
         raise UsageError(f"{path}: a dir: image has no tags (got :{ref})")
     files = DirFiles(path)
+    cap = limits.get("max_json_bytes")
+    if files.size_of("manifest.json") > cap:
+        raise limits.exceeded(f"{path}: manifest.json is larger than {cap} bytes", "max_json_bytes")
     with files.open_path("manifest.json") as f:
-        data = f.read(64 << 20)
+        data = f.read(cap + 1)
     doc = parse_json(data, "manifest.json", path)
     if not isinstance(doc, dict):
         raise CorruptImageError(f"{path}: manifest.json is not a JSON object")
@@ -276,7 +280,9 @@ def _open_archive(
     files: TarFiles, transport: str, path: str, ref: str | None, opts: OpenOptions
 ) -> OciImageReader:
     has_index = files.exists("index.json")
-    has_docker = files.exists("manifest.json") and files.size_of("manifest.json") < 64 << 20
+    has_docker = files.exists("manifest.json") and files.size_of("manifest.json") <= limits.get(
+        "max_json_bytes"
+    )
     if transport == "tar":
         if has_docker and _is_docker_manifest(files, path):
             transport = "docker-archive"
@@ -296,8 +302,8 @@ def _open_archive(
 def _is_docker_manifest(files: TarFiles, path: str) -> bool:
     """A root manifest.json that is a JSON list: `docker save`, not a layer's own file."""
     with files.open_path("manifest.json") as f:
-        data = f.read()
+        data = f.read(limits.get("max_json_bytes") + 1)
     try:
         return isinstance(json.loads(data), list)
-    except (ValueError, UnicodeError):
+    except (ValueError, UnicodeError, RecursionError):
         return False

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from layerscope import limits
 from layerscope.errors import CorruptImageError, UsageError
 from layerscope.readers import OpenOptions
 from layerscope.readers.oci import OciImageReader, _open_layout
 from layerscope.readers.oci_select import (
     _same_ref,
     load_json_blob,
-    parse_json,
+    read_json_file,
     ref_names,
 )
 from layerscope.readers.oci_stores import FilesBlobStore
@@ -32,8 +33,7 @@ def open_docker_archive(
 ) -> OciImageReader:
     files = store.files
     if files.exists("index.json") and files.exists("oci-layout"):
-        with files.open_path("index.json") as f:
-            index = parse_json(f.read(64 << 20), "index.json", path)
+        index = read_json_file(files, "index.json", path)
         items = index.get("manifests") if isinstance(index, dict) else None
         tagged = (
             ref is not None
@@ -44,8 +44,7 @@ def open_docker_archive(
             return _open_layout(store, path, ref, opts, "docker-archive")
     if not files.exists("manifest.json"):
         raise CorruptImageError(f"{path}: docker-archive without manifest.json or index.json")
-    with files.open_path("manifest.json") as f:
-        entries = parse_json(f.read(64 << 20), "manifest.json", path)
+    entries = read_json_file(files, "manifest.json", path)
     if (
         not isinstance(entries, list)
         or not entries
@@ -61,7 +60,7 @@ def _tagged(desc: dict[str, Any], ref: str) -> bool:
 
 
 def _choose(entries: list[dict[str, Any]], ref: str | None, path: str) -> dict[str, Any]:
-    tags = [[t for t in e.get("RepoTags") or [] if isinstance(t, str)] for e in entries]
+    tags = [_repo_tags(e) for e in entries]
     listing = ", ".join(t[0] if t else f"@{i}" for i, t in enumerate(tags))
     if ref is None:
         if len(entries) == 1:
@@ -91,6 +90,10 @@ def _legacy_reader(store: FilesBlobStore, entry: dict[str, Any], path: str) -> O
     layer_paths = entry.get("Layers")
     if not isinstance(cfg_path, str) or not isinstance(layer_paths, list):
         raise CorruptImageError(f"{path}: manifest.json entry without Config/Layers")
+    if len(layer_paths) > limits.get("max_layers"):
+        raise limits.exceeded(
+            f"{path}: manifest.json lists {len(layer_paths)} layers", "max_layers"
+        )
     if not files.exists(cfg_path):
         raise CorruptImageError(f"{path}: config {cfg_path} missing from the archive")
     cfg_key = _key_for(cfg_path, None)
@@ -120,7 +123,7 @@ def _legacy_reader(store: FilesBlobStore, entry: dict[str, Any], path: str) -> O
         "config": {"mediaType": DOCKER_CONFIG, "digest": cfg_key, "size": files.size_of(cfg_path)},
         "layers": layers,
     }
-    tags = [t for t in entry.get("RepoTags") or [] if isinstance(t, str)]
+    tags = _repo_tags(entry)
     return OciImageReader(
         legacy,
         manifest,
@@ -129,6 +132,11 @@ def _legacy_reader(store: FilesBlobStore, entry: dict[str, Any], path: str) -> O
         config_doc=config,
         extras={"repo_tags": tags, "docker_manifest": entry},
     )
+
+
+def _repo_tags(entry: dict[str, Any]) -> list[str]:
+    tags = entry.get("RepoTags")
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else []
 
 
 def _key_for(member: str, digest: Any) -> str:

@@ -6,8 +6,9 @@ import hashlib
 import json
 import platform as _platform
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
+from layerscope import limits
 from layerscope.errors import CorruptImageError, UnsupportedFormatError, UsageError
 
 if TYPE_CHECKING:
@@ -21,8 +22,6 @@ INDEX_TYPES = frozenset(
 )
 REF_NAME = "org.opencontainers.image.ref.name"
 CONTAINERD_NAME = "io.containerd.image.name"
-MAX_JSON = 64 << 20
-MAX_DEPTH = 8
 
 # platform.machine() -> GOARCH (the names OCI platforms use)
 _GOARCH = {
@@ -51,23 +50,56 @@ class Selection:
     ref: str | None = None
 
 
+class FileTree(Protocol):
+    """Named files of a layout or archive (oci_stores.DirFiles / TarFiles)."""
+
+    def size_of(self, rel: str) -> int: ...
+
+    def open_path(self, rel: str) -> BinaryIO: ...
+
+
 def parse_json(data: bytes, what: str, source: str) -> Any:
     try:
         return json.loads(data)
+    except RecursionError as e:
+        raise CorruptImageError(f"{source}: {what} nests too deeply to be parsed") from e
     except (ValueError, UnicodeError) as e:
         raise CorruptImageError(f"{source}: {what} is not valid JSON: {e}") from e
 
 
+def _too_large(what: str, size: int, source: str) -> Exception:
+    return limits.exceeded(f"{source}: {what} is {size} bytes", "max_json_bytes")
+
+
+def read_json_file(files: FileTree, rel: str, source: str) -> Any:
+    """Parse a JSON file of a layout or archive (index.json, manifest.json), size-capped."""
+    cap = limits.get("max_json_bytes")
+    size = files.size_of(rel)
+    if size > cap:
+        raise _too_large(rel, size, source)
+    try:
+        with files.open_path(rel) as f:
+            data = f.read(cap + 1)
+    except OSError as e:
+        raise CorruptImageError(f"{source}: cannot read {rel}: {e}") from e
+    if len(data) > cap:  # the file grew after it was measured
+        raise _too_large(rel, len(data), source)
+    return parse_json(data, rel, source)
+
+
 def load_json_blob(store: BlobStore, digest: str, what: str, source: str) -> Any:
     """Read a small JSON blob, check its digest (sha256/sha512) and parse it."""
+    cap = limits.get("max_json_bytes")
     try:
         size = store.size(digest)
-        if size > MAX_JSON:
-            raise CorruptImageError(f"{source}: {what} {digest} is {size} bytes (too large)")
+        if size > cap:
+            raise _too_large(f"{what} {digest}", size, source)
         with store.open(digest) as f:
-            data = f.read(MAX_JSON + 1)
+            data = f.read(cap + 1)
     except OSError as e:
         raise CorruptImageError(f"{source}: cannot read {what} {digest}: {e}") from e
+    if len(data) > cap:
+        raise _too_large(f"{what} {digest}", len(data), source)
     alg, _, expect = digest.partition(":")
     if alg in ("sha256", "sha512") and hashlib.new(alg, data).hexdigest() != expect:
         raise CorruptImageError(f"{source}: {what} {digest} does not match its digest")
@@ -83,6 +115,8 @@ def descriptors(doc: dict[str, Any], source: str, what: str = "index") -> list[d
         isinstance(d, dict) and isinstance(d.get("digest"), str) for d in items
     ):
         raise CorruptImageError(f"{source}: {what} has no valid 'manifests' list")
+    if len(items) > limits.get("max_layers"):
+        raise limits.exceeded(f"{source}: {what} lists {len(items)} images", "max_layers")
     return items
 
 
@@ -146,7 +180,10 @@ def resolve_document(
     depth: int = 0,
 ) -> Selection:
     """A manifest stays; an index (OCI or Docker list) is narrowed to one platform."""
-    if doc.get("mediaType") in INDEX_TYPES or ("manifests" in doc and "layers" not in doc):
+    media = doc.get("mediaType")
+    if (isinstance(media, str) and media in INDEX_TYPES) or (
+        "manifests" in doc and "layers" not in doc
+    ):
         return _pick_platform(store, doc, platform, source, digest, depth)
     check_manifest(doc, digest or "manifest", source)
     return Selection(doc, digest)
@@ -160,6 +197,8 @@ def check_manifest(doc: dict[str, Any], what: str, source: str) -> None:
         isinstance(d, dict) and isinstance(d.get("digest"), str) for d in layers
     ):
         raise CorruptImageError(f"{source}: {what} has no valid 'layers' list")
+    if len(layers) > limits.get("max_layers"):
+        raise limits.exceeded(f"{source}: {what} lists {len(layers)} layers", "max_layers")
     cfg = doc.get("config")
     if cfg is not None and not (isinstance(cfg, dict) and isinstance(cfg.get("digest"), str)):
         raise CorruptImageError(f"{source}: {what} has an invalid 'config' descriptor")
@@ -173,8 +212,11 @@ def _pick_platform(
     digest: str | None,
     depth: int,
 ) -> Selection:
-    if depth >= MAX_DEPTH:
-        raise CorruptImageError(f"{source}: image indexes nested more than {MAX_DEPTH} deep")
+    max_depth = limits.get("max_index_depth")
+    if depth >= max_depth:
+        raise limits.exceeded(
+            f"{source}: image indexes nested more than {max_depth} deep", "max_index_depth"
+        )
     items = [d for d in descriptors(index, source) if not _is_attestation(d)]
     offered = [(d, format_platform(d.get("platform"))) for d in items]
     names = [p for _, p in offered if p]

@@ -23,13 +23,13 @@ import oras.container
 import oras.provider
 import requests
 
+from layerscope import limits
 from layerscope.errors import RegistryError
 from layerscope.readers.registry_auth import Credentials
 from layerscope.readers.registry_ref import RegistryRef
 
 # (connect, read) seconds; the read timeout bounds each socket read, not a whole blob.
 TIMEOUT: tuple[float, float] = (10.0, 60.0)
-MAX_MANIFEST_BYTES = 4 << 20
 CHUNK = 1 << 20
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -210,16 +210,21 @@ class RegistryClient:
             return digest, _media_type(resp)
 
     def get_manifest(self, reference: str) -> tuple[bytes, str]:
-        """The manifest's bytes (at most 4 MiB) and its Content-Type."""
+        """The manifest's bytes (at most limits.max_json_bytes) and its Content-Type."""
         headers = {"Accept": ", ".join(MANIFEST_TYPES)}
         resp = self._request(self._container.manifest_url(reference), "GET", headers, True)
         with resp:
             self._check(resp, self._name(reference))
             body = bytearray()
+            cap = limits.get("max_json_bytes")
             for chunk in self._iter(resp, reference):
                 body += chunk
-                if len(body) > MAX_MANIFEST_BYTES:
-                    raise self._fail(f"manifest of {self._name(reference)} larger than 4 MiB")
+                if len(body) > cap:
+                    raise limits.exceeded(
+                        f"registry {self.ref.host}: manifest of {self._name(reference)} "
+                        f"larger than {cap} bytes",
+                        "max_json_bytes",
+                    )
             return bytes(body), _media_type(resp)
 
     def fetch_blob(self, digest: str, sink: Callable[[bytes], None]) -> None:

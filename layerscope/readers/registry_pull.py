@@ -12,9 +12,10 @@ import tempfile
 import threading
 from typing import BinaryIO
 
+from layerscope import limits
 from layerscope.errors import RegistryError
 from layerscope.readers.registry_cache import BlobCache, hex_of
-from layerscope.readers.registry_client import MAX_MANIFEST_BYTES, RegistryClient, sha256_digest
+from layerscope.readers.registry_client import RegistryClient, sha256_digest
 
 
 def fetch_top_manifest(client: RegistryClient, cache: BlobCache) -> tuple[str, bytes]:
@@ -35,7 +36,7 @@ def fetch_top_manifest(client: RegistryClient, cache: BlobCache) -> tuple[str, b
 
 
 def _manifest_by_digest(client: RegistryClient, cache: BlobCache, digest: str, where: str) -> bytes:
-    cached = cache.read(digest, MAX_MANIFEST_BYTES)
+    cached = cache.read(digest, limits.get("max_json_bytes"))
     if cached is not None:
         return cached
     data, _ = client.get_manifest(digest)

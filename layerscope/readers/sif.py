@@ -18,11 +18,11 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, Protocol, TypeVar
 
+from layerscope import limits
 from layerscope.errors import (
     CorruptImageError,
     EncryptedError,
     LayerscopeError,
-    LimitExceededError,
     ReaderError,
     UnsupportedFormatError,
     UsageError,
@@ -33,11 +33,6 @@ from layerscope.readers import sif_format as sf
 from layerscope.readers.sif_meta import definition_summary, fill_metadata
 
 __all__ = ["SifReader"]
-
-# Apptainer makes 48; a bogus count must not make us read (or allocate) gigabytes.
-MAX_DESCRIPTORS = 65536
-# Metadata objects (definition, JSON) are read whole; larger ones are skipped with a warning.
-MAX_METADATA_BYTES = 16 << 20
 
 _MEDIA_TYPES = {
     sf.FS_SQUASHFS: "squashfs",
@@ -183,9 +178,10 @@ class SifReader:
             raise CorruptImageError(
                 f"{self._path}: bad descriptor table in header: {total} descriptors at byte {off}"
             )
-        if total > MAX_DESCRIPTORS:
-            raise LimitExceededError(
-                f"{self._path}: header claims {total} descriptors (limit {MAX_DESCRIPTORS})"
+        # Apptainer makes 48; a bogus count must not make us read (or allocate) gigabytes.
+        if total > limits.get("max_sif_descriptors"):
+            raise limits.exceeded(
+                f"{self._path}: header claims {total} descriptors", "max_sif_descriptors"
             )
         need = total * sf.DESCRIPTOR.size
         if h.descriptors_size < need:
@@ -223,10 +219,13 @@ class SifReader:
     def _read_object(self, d: sf.SifDescriptor, warnings: list[str]) -> bytes | None:
         if d.id in self._bad:
             return None  # already in the warnings
-        if d.size > MAX_METADATA_BYTES:
+        # Metadata objects are read whole; larger ones are skipped with a warning.
+        cap = limits.get("max_sif_object_bytes")
+        if d.size > cap:
             warnings.append(
                 f"{self._path}: descriptor {d.id}: {d.size} bytes, larger than the "
-                f"{MAX_METADATA_BYTES}-byte limit for metadata objects; not read"
+                f"{cap}-byte limit for metadata objects; not read "
+                f"({limits.hint('max_sif_object_bytes')})"
             )
             return None
         return self._pread(d.offset, d.size)

@@ -12,6 +12,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
+from layerscope import limits
 from layerscope.errors import (
     CorruptImageError,
     MissingCodecError,
@@ -48,9 +49,6 @@ from layerscope.readers.squashfs_xattr import XattrTable
 
 __all__ = ["SquashFS", "SquashfsImageReader"]
 
-# Absolute cap on entries per image, on top of the structural one (a directory record is
-# at least 9 bytes, so a well-formed table never yields more than len(table) // 9).
-MAX_ENTRIES = 50_000_000
 _FRAGMENT_CACHE = 8
 
 
@@ -169,8 +167,12 @@ class SquashFS:
     def iter_entries(self) -> Iterator[Entry]:
         """Every entry except the root, parents before children, absolute paths."""
         tables = self._load_tables()
-        limit = min(MAX_ENTRIES, len(tables.dtab) // 9 + 1)
-        yield from walk(tables, self._sb.root_inode, limit)
+        self._xattrs.budget = limits.XattrBudget(where(self._src.name, self._src.base))
+        # The limits.max_entries cap, and a structural one: a directory record is at least
+        # 9 bytes, so a well-formed table never yields more than len(table) // 9 entries.
+        yield from walk(
+            tables, self._sb.root_inode, limits.get("max_entries"), len(tables.dtab) // 9 + 1
+        )
 
     # -- content -------------------------------------------------------------------------
 

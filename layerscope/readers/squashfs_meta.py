@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import struct
 
+from layerscope import limits
 from layerscope.errors import CorruptImageError, ReaderError, where
 from layerscope.readers.codecs import Buffer, DecompressError, Decompressor
 from layerscope.readers.squashfs_format import METADATA_SIZE, METADATA_UNCOMPRESSED
@@ -64,7 +65,10 @@ def load_table(src: Source, start: int, end: int, what: str) -> tuple[bytes, dic
     """Inflate every metadata block in [start, end) into one buffer.
 
     Returns the buffer and {block position relative to start: offset in the buffer}.
+    A table inflating past limits.max_metadata_bytes is refused (each block alone is
+    capped at 8 KiB by the format; a hostile table of tiny blocks may still be huge).
     """
+    cap = limits.get("max_metadata_bytes")
     raw = src.pread(start, end - start)
     view = memoryview(raw)
     limit = len(raw)
@@ -91,6 +95,11 @@ def load_table(src: Source, start: int, end: int, what: str) -> tuple[bytes, dic
         positions[p] = total
         parts.append(block)
         total += len(block)
+        if total > cap:
+            raise limits.exceeded(
+                f"{where(src.name, src.base + start)}: {what} inflates to more than {cap} bytes",
+                "max_metadata_bytes",
+            )
         p = q
     return b"".join(parts), positions
 

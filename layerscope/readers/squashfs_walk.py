@@ -9,7 +9,8 @@ come before children.
 Hostile input is bounded: a directory inode is entered at most once (a reference back into
 an ancestor is reported as a loop), every table offset is checked by the slicing/unpacking
 that uses it (IndexError, KeyError and struct.error become CorruptImageError at the
-boundary), and the number of entries is capped.
+boundary), and the number of entries and the length and depth of paths are capped
+(layerscope.limits).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Iterator, Mapping
 
-from layerscope.errors import CorruptImageError, LimitExceededError
+from layerscope.errors import CorruptImageError
+from layerscope.limits import PathCap, exceeded
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.readers.squashfs_format import (
     DIR_HEADER,
@@ -35,6 +37,8 @@ from layerscope.readers.squashfs_format import (
     W_XDIR,
     W_XFILE,
 )
+
+_MAX_SIZE = (1 << 63) - 1  # what the model's size column holds (a u64 on disk)
 
 XattrLookup = Callable[[int], "dict[str, bytes] | None"]
 
@@ -73,8 +77,11 @@ class Tables:
         self.where = where
 
 
-def walk(t: Tables, root_ref: int, max_entries: int) -> Iterator[Entry]:
-    """Yield every entry below the root directory, parents before children."""
+def walk(t: Tables, root_ref: int, max_entries: int, structural: int) -> Iterator[Entry]:
+    """Yield every entry below the root directory, parents before children.
+
+    More than `max_entries` (limits.max_entries) is a LimitExceededError; more than
+    `structural` (what the directory table can hold) means listings are walked twice."""
     try:
         root_pos = t.imap[root_ref >> 16] + (root_ref & 0xFFFF)
         rtype = t.itab[root_pos]
@@ -88,11 +95,25 @@ def walk(t: Tables, root_ref: int, max_entries: int) -> Iterator[Entry]:
     except (IndexError, KeyError, struct.error) as e:
         raise CorruptImageError(f"{t.where}: bad root inode reference ({e})") from e
     if size > 3:
-        yield from _walk(t, [("/", start, start + size - 3)], {root_pos}, max_entries)
+        stack = [("", "", start, start + size - 3)]
+        yield from _walk(t, stack, {root_pos}, max_entries, structural)
+
+
+def _too_many(where: str, max_entries: int, structural: int) -> Exception:
+    if max_entries <= structural:
+        return exceeded(f"{where}: more than {max_entries} entries", "max_entries")
+    return CorruptImageError(
+        f"{where}: directory listings yield more than the {structural} entries "
+        "the directory table can hold (listings shared or walked twice)"
+    )
 
 
 def _walk(
-    t: Tables, stack: list[tuple[str, int, int]], visited: set[int], max_entries: int
+    t: Tables,
+    stack: list[tuple[str, str, int, int]],
+    visited: set[int],
+    max_entries: int,
+    structural: int,
 ) -> Iterator[Entry]:
     itab, imap, dtab, dmap, ids, xattrs = t.itab, t.imap, t.dtab, t.dmap, t.ids, t.xattrs
     hdr, dent = DIR_HEADER.unpack_from, W_DIR_ENTRY.unpack_from
@@ -113,11 +134,19 @@ def _walk(
     # step with Entry, and a test checks every slot is set.
     new, cls = object.__new__, Entry
     count = 0
+    cap_count = min(max_entries, structural)
+    paths = PathCap()
+    quick = paths.quick
+    targets: dict[int, str] = {}
     path = ""
     try:
         while stack:
-            prefix, p, end = stack.pop()
-            subdirs: list[tuple[str, int, int]] = []
+            # Pending directories keep their parent's prefix (one shared string) and their
+            # own name, not a full path each: 100,000 subdirectories of a directory with a
+            # 60 KiB path would otherwise hold 6 GB of paths until they are walked.
+            parent, dname, p, end = stack.pop()
+            prefix = f"{parent}{dname}/"
+            subdirs: list[tuple[str, str, int, int]] = []
             while p < end:
                 n, iblock, _ = hdr(dtab, p)
                 p += 12
@@ -125,8 +154,8 @@ def _walk(
                 if n > MAX_DIR_COUNT:
                     raise CorruptImageError(f"{where}: directory header with {n} entries")
                 count += n
-                if count > max_entries:
-                    raise LimitExceededError(f"{where}: more than {max_entries} entries")
+                if count > cap_count:
+                    raise _too_many(where, max_entries, structural)
                 ibase = imap[iblock]
                 refbase = iblock << 16
                 for _ in range(n):
@@ -137,7 +166,10 @@ def _walk(
                     # 47 is "/"; an int membership test is far cheaper than b"/" in raw
                     if 47 in raw or len(raw) <= nlen or (nlen < 2 and raw in (b".", b"..")):
                         raise CorruptImageError(f"{where}: bad name {raw!r} in {prefix}")
-                    path = prefix + raw.decode("utf-8", "surrogateescape")
+                    name = raw.decode("utf-8", "surrogateescape")
+                    path = prefix + name
+                    if len(path) > quick:
+                        paths.check(path, where)
                     ipos = ibase + ioff
                     itype = itab[ipos]
                     target = rdev = xa = None
@@ -158,22 +190,30 @@ def _walk(
                         visited.add(ipos)
                         if dsize > 3:
                             start = dmap[blk] + off
-                            subdirs.append((path + "/", start, start + dsize - 3))
+                            subdirs.append((prefix, name, start, start + dsize - 3))
                         kind = k_dir
                         size = 0
                     elif itype == 3 or itype == 10:
                         mode, u, g, mtime, ino, size = w_pair(itab, ipos)
                         tpos = ipos + 24
-                        traw = itab[tpos : tpos + size]
-                        if len(traw) != size:
-                            raise CorruptImageError(f"{where}: symlink target of {path} cut off")
-                        target = traw.decode("utf-8", "surrogateescape")
+                        # One decoded target per inode, however many entries link to it
+                        # (memory would otherwise grow with entries x target length).
+                        target = targets.get(ipos)
+                        if target is None:
+                            traw = itab[tpos : tpos + size]
+                            if len(traw) != size:
+                                raise CorruptImageError(
+                                    f"{where}: symlink target of {path} cut off"
+                                )
+                            target = targets[ipos] = traw.decode("utf-8", "surrogateescape")
                         if itype == 10:
                             (xi,) = u32(itab, tpos + size)
                             xa = xattrs(xi) if xi != none else None
                         kind = k_link
                     elif itype == 9:
                         mode, u, g, mtime, ino, size, xi = w_xfile(itab, ipos)
+                        if size > _MAX_SIZE:
+                            raise CorruptImageError(f"{where}: {path}: file size {size}")
                         xa = xattrs(xi) if xi != none else None
                         kind = k_file
                     elif itype == 4 or itype == 5 or itype == 11 or itype == 12:

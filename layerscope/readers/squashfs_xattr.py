@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 
+from layerscope.limits import XattrBudget, xattr_cost
 from layerscope.readers.squashfs_format import (
     U32,
     XATTR_ID_TABLE,
@@ -31,7 +32,9 @@ class XattrTable:
         self._ids = b""
         self._kv = b""
         self._kmap: dict[int, int] = {}
-        self._cache: dict[int, dict[str, bytes]] = {}
+        self._cache: dict[int, tuple[dict[str, bytes], int]] = {}
+        # Many inodes may share one set: what they are handed out counts, per walk.
+        self.budget: XattrBudget | None = None
 
     def _load(self) -> None:
         src, pos = self._src, self._pos
@@ -56,8 +59,11 @@ class XattrTable:
                 self._load()
             if index >= self._count:
                 raise self._src.corrupt(self._pos, f"xattr index {index} >= {self._count}")
-            hit = self._cache[index] = self._parse(index)
-        return dict(hit)
+            attrs = self._parse(index)
+            hit = self._cache[index] = (attrs, xattr_cost(attrs))
+        if self.budget is not None:
+            self.budget.spend(hit[0], hit[1])
+        return dict(hit[0])
 
     def _parse(self, index: int) -> dict[str, bytes]:
         kv, kmap = self._kv, self._kmap

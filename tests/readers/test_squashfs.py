@@ -24,7 +24,6 @@ from layerscope.errors import (
     UsageError,
 )
 from layerscope.model.entry import Entry, EntryKind
-from layerscope.readers import squashfs as squashfs_module
 from layerscope.readers.squashfs import SquashFS, SquashfsImageReader
 from tests.conftest import EXPECTED, FIXTURES, require_tool
 from tests.readers.sqfs_reference import entry_row, parse_lln, read_all, reference_cat
@@ -227,8 +226,11 @@ def test_directory_loop_is_an_error(tmp_path: Path) -> None:
 
 
 def test_entry_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(squashfs_module, "MAX_ENTRIES", 10)
-    with SquashFS(str(FIXTURES / "sqfs" / "plain.sqfs")) as fs, pytest.raises(LimitExceededError):
+    monkeypatch.setenv("LAYERSCOPE_MAX_ENTRIES", "10")  # layerscope.limits
+    with (
+        SquashFS(str(FIXTURES / "sqfs" / "plain.sqfs")) as fs,
+        pytest.raises(LimitExceededError, match="LAYERSCOPE_MAX_ENTRIES"),
+    ):
         list(fs.iter_entries())
 
 

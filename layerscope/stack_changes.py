@@ -53,6 +53,7 @@ class ChangeSet:
         self._removed_under: dict[int, list[int]] = {}
         self._removed_parent: dict[int, int] = {}
         self._removed_cache: set[int] | None = None
+        self._deltas: dict[int, int] = {}
         gone = {n for _, n in diff.removed}
         for path, n in diff.removed:
             if bt.parent[n] in gone:
@@ -115,6 +116,23 @@ class ChangeSet:
         """Bytes of a file, or under a directory (rolled up in the tree it comes from)."""
         tree, n = self.tree_node(d)
         return tree.rolled_size(n)
+
+    def delta(self, d: int) -> int:
+        """How many bytes the entry grew (a directory: everything under it) from `before`
+        to `after`: rolled-up sizes of both sides, so it agrees with the size column.
+        Call `before.tree.rolled_size(ROOT)` in a worker first (it rolls up on first use)."""
+        got = self._deltas.get(d)
+        if got is None:
+            if d < 0:
+                got = -self.size(d)
+            elif d in self.added:
+                got = self.size(d)
+            else:
+                mod = self.modified.get(d)
+                old = mod.old if mod is not None else self.before.tree.lookup(self.path(d))
+                got = self.size(d) - (self.before.tree.rolled_size(old) if old is not None else 0)
+            self._deltas[d] = got
+        return got
 
     def parent(self, d: int) -> int | None:
         if d == ROOT:

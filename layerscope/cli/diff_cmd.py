@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
@@ -10,7 +11,7 @@ from layerscope.cli import render
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.cli.exitcodes import ExitCode
 from layerscope.compare import ImageDiff, compare_images, diff_json, layer_states
-from layerscope.errors import UsageError
+from layerscope.errors import LayerscopeError, UsageError
 from layerscope.loading import load_image
 from layerscope.model.diff import ALL_FIELDS, DEFAULT_COMPARE, SEMANTIC_IGNORE, parse_fields
 from layerscope.model.entry import EntryKind
@@ -54,6 +55,19 @@ def print_text(d: ImageDiff) -> None:
     )
 
 
+def run_tui(
+    a: str, b: str | None, layer: int | None, opts: OpenOptions, fields: set[str]
+) -> NoReturn:
+    """The diff screen; exits as diff(1) does (130 when quit before the comparison ended)."""
+    from layerscope.ui.app import make_diff_app  # Textual only when the screen opens
+
+    app = make_diff_app(a, b, layer, opts, fields)
+    result = app.run()
+    if isinstance(result, LayerscopeError):
+        raise result
+    raise SystemExit(app.return_code or 0)
+
+
 @click.command("diff", epilog=SOURCES_HELP + "\n\n" + EXIT_HELP)
 @click.argument("a")
 @click.argument("b", required=False)
@@ -78,7 +92,9 @@ def diff_cmd(
 ) -> None:
     """What changed between two images (any formats), or what one layer changed.
 
-    Exit status as diff(1): 0 no differences, 1 differences."""
+    On a terminal (without --json or --summary) this opens the diff screen; `m` shows the
+    metadata differences, `?` every key. Exit status as diff(1): 0 no differences,
+    1 differences (the screen too, when quit after comparing)."""
     try:
         fields = (set(DEFAULT_COMPARE) | parse_fields(compare_)) - parse_fields(ignore)
     except ValueError as e:
@@ -86,13 +102,16 @@ def diff_cmd(
     if semantic:
         fields -= SEMANTIC_IGNORE
     opts = OpenOptions(platform=platform, tls_verify=tls_verify)
+    if b is None and layer is None:
+        raise UsageError("diff needs two images, or one image and --layer N")
+    if b is not None and layer is not None:
+        raise UsageError("--layer takes one image (diff IMAGE --layer N)")
+    if not (as_json or summary) and sys.stdout.isatty() and sys.stdin.isatty():
+        run_tui(a, b, layer, opts, fields)
     if b is None:
-        if layer is None:
-            raise UsageError("diff needs two images, or one image and --layer N")
+        assert layer is not None
         left, right = layer_states(a, layer, opts)
     else:
-        if layer is not None:
-            raise UsageError("--layer takes one image (diff IMAGE --layer N)")
         left = load_image(a, opts)
         try:
             right = load_image(b, opts)

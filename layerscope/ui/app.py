@@ -7,7 +7,7 @@ command palette. State and workers live in the screens (ui/screens/view.py).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import ClassVar
 
@@ -16,8 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from layerscope.errors import LayerscopeError
+from layerscope.model.diff import DEFAULT_COMPARE
 from layerscope.readers import OpenOptions
-from layerscope.ui.keys import APP_KEYS, VIEW_KEYS
+from layerscope.ui.keys import ALL_KEYS, APP_KEYS, DIFF_ALL_KEYS, DIFF_KEYS, VIEW_KEYS
+from layerscope.ui.screens.diff import DiffScreen
 from layerscope.ui.screens.help import HelpScreen
 from layerscope.ui.screens.view import ViewScreen
 
@@ -42,12 +44,17 @@ class LayerscopeApp(App[LayerscopeError | None]):
     ]
 
     def __init__(
-        self, refs: list[str], options: OpenOptions | None = None, theme: str | None = None
+        self,
+        refs: list[str],
+        options: OpenOptions | None = None,
+        theme: str | None = None,
+        first_screen: Callable[[], Screen[None]] | None = None,
     ) -> None:
         super().__init__()
         self.refs = refs
         self.options = options
         self._theme_name = theme
+        self._first_screen = first_screen or (lambda: ViewScreen(self.refs, self.options))
 
     def on_mount(self) -> None:
         # Workers are CPU-bound Python threads; each terminal write hands the interpreter
@@ -56,20 +63,29 @@ class LayerscopeApp(App[LayerscopeError | None]):
         sys.setswitchinterval(SWITCH_INTERVAL)
         if self._theme_name:
             self.theme = self._theme_name
-        self.push_screen(ViewScreen(self.refs, self.options))
+        self.push_screen(self._first_screen())
+
+    def _diff_screen(self) -> DiffScreen | None:
+        found = [s for s in self.screen_stack if isinstance(s, DiffScreen)]
+        return found[-1] if found else None
+
+    async def action_quit(self) -> None:
+        # `layerscope diff` exits like diff(1): 1 when the images differ
+        diff = self._diff_screen()
+        self.exit(None, diff.quit_status if diff is not None else 0)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(DIFF_ALL_KEYS if self._diff_screen() else ALL_KEYS))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        if isinstance(screen, ViewScreen):
-            for key in VIEW_KEYS:
-                if key.palette:
-                    hint = f"{key.description}  [{key.label or key.keys}]"
-                    yield SystemCommand(
-                        key.description, hint, partial(screen.run_action, key.action)
-                    )
+        keys = VIEW_KEYS if isinstance(screen, ViewScreen) else ()
+        if isinstance(screen, DiffScreen):
+            keys = DIFF_KEYS
+        for key in keys:
+            if key.palette:
+                hint = f"{key.description}  [{key.label or key.keys}]"
+                yield SystemCommand(key.description, hint, partial(screen.run_action, key.action))
         yield SystemCommand("Help", "Every key  [?]", self.action_help)
         yield from super().get_system_commands(screen)
 
@@ -79,3 +95,18 @@ def make_app(
 ) -> LayerscopeApp:
     """The app for `layerscope view REFS...` (several refs: a stack of build stages)."""
     return LayerscopeApp(list(refs), options, theme)
+
+
+def make_diff_app(
+    a: str,
+    b: str | None,
+    layer: int | None = None,
+    options: OpenOptions | None = None,
+    compare: frozenset[str] | set[str] = DEFAULT_COMPARE,
+    theme: str | None = None,
+) -> LayerscopeApp:
+    """The app for `layerscope diff A B` (or `diff IMAGE --layer N`, b None)."""
+    refs = [a] if b is None else [a, b]
+    return LayerscopeApp(
+        refs, options, theme, first_screen=lambda: DiffScreen(a, b, layer, options, compare)
+    )

@@ -27,6 +27,13 @@ def human_size(n: int | None) -> str:
     return f"{n} B"  # pragma: no cover - the loop always returns
 
 
+def signed_size(n: int) -> str:
+    """A size delta: "+5.0 MiB", "-47 B"; empty for no change (the eye finds the others)."""
+    if n == 0:
+        return ""
+    return ("+" if n > 0 else "-") + human_size(abs(n))
+
+
 def safe(text: str) -> str:
     """Control characters and undecodable bytes (surrogate-escaped) as visible escapes, so a
     hostile file name can neither move the terminal's cursor nor break the output encoding."""

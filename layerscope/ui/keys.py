@@ -152,3 +152,19 @@ PANE_KEYS: tuple[Key, ...] = (
 )
 
 ALL_KEYS = VIEW_KEYS + PANE_KEYS + APP_KEYS
+
+# The diff screen: the view's tree keys (no layers, so no modes and no inspect) and `m`.
+_NOT_IN_DIFF = ("mode('layer')", "mode('aggregated')", "inspect")
+DIFF_KEYS: tuple[Key, ...] = (
+    *(k for k in VIEW_KEYS if k.action not in _NOT_IN_DIFF),
+    Key(
+        "m",
+        "metadata",
+        "Metadata differences (definition, config, history, labels, packages)",
+        SCREEN,
+        footer=True,
+        label="m",
+        short="Metadata",
+    ),
+)
+DIFF_ALL_KEYS = DIFF_KEYS + PANE_KEYS + APP_KEYS

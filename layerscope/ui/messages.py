@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from layerscope.compare import ImageDiff
 from layerscope.stack import Stack
 from layerscope.stack_changes import ChangeSet
 from layerscope.ui.preview_model import Preview
@@ -41,4 +42,13 @@ class PreviewReady(Message):
     def __init__(self, generation: int, preview: Preview) -> None:
         self.generation = generation
         self.preview = preview
+        super().__init__()
+
+
+class DiffLoaded(Message):
+    """Both images are read and compared."""
+
+    def __init__(self, diff: ImageDiff, cs: ChangeSet) -> None:
+        self.diff = diff
+        self.cs = cs
         super().__init__()

@@ -12,13 +12,14 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from layerscope.ui.app import TEST_THEME, LayerscopeApp, make_app
+from layerscope.ui.app import TEST_THEME, LayerscopeApp, make_app, make_diff_app
 from layerscope.ui.widgets.file_tree import FileTreeView
 
 SIZE = (120, 40)
 BASE = "fixtures/sif/alpine-like-base.sif"
 OCI = "oci:fixtures/oci/app-layout:1.0"
 STAGES = ["fixtures/sif/stage1.sif", "fixtures/sif/stage2.sif", "fixtures/sif/final.sif"]
+OCI_NEXT = "oci:fixtures/oci/app-layout:1.1"
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -65,8 +66,11 @@ class Story:
     refs: list[str]
     steps: list[Step] = field(default_factory=list)
     caption: str = ""
+    diff: bool = False  # `layerscope diff REFS[0] REFS[1]` instead of `view REFS...`
 
     def app(self) -> LayerscopeApp:
+        if self.diff:
+            return make_diff_app(self.refs[0], self.refs[1], theme=TEST_THEME)
         return make_app(self.refs, theme=TEST_THEME)
 
     async def run_before(self, pilot: Pilot[Any]) -> None:
@@ -118,6 +122,27 @@ STORIES = [
         STAGES,
         [keys("down", "down", "tab"), go("/etc/pkgx/config.ini")],
         "Three SIF build stages as one stack: what final.sif changed over stage2.sif.",
+    ),
+    Story(
+        "diff_tree",
+        [OCI, OCI_NEXT],
+        [go("/app/static/js/app.js")],
+        "layerscope diff app:1.0 app:1.1: one tree, A/M/D markers, rolled-up size deltas.",
+        diff=True,
+    ),
+    Story(
+        "diff_text",
+        STAGES[:2],
+        [go("/.singularity.d/Singularity")],
+        "Two SIF build stages: the definition file's unified diff, old and new attributes.",
+        diff=True,
+    ),
+    Story(
+        "diff_metadata",
+        STAGES[:2],
+        [keys("m")],
+        "The metadata tab (m): definition file, environment, runscript and label changes.",
+        diff=True,
     ),
 ]
 BY_NAME = {s.name: s for s in STORIES}

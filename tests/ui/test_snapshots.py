@@ -52,3 +52,15 @@ def test_sif_inspect_panel(snap_compare: Any) -> None:
 
 def test_three_stage_stack(snap_compare: Any) -> None:
     check(snap_compare, "stages")
+
+
+def test_diff_tree_with_deltas(snap_compare: Any) -> None:
+    check(snap_compare, "diff_tree")
+
+
+def test_diff_text_file(snap_compare: Any) -> None:
+    check(snap_compare, "diff_text")
+
+
+def test_diff_metadata_tab(snap_compare: Any) -> None:
+    check(snap_compare, "diff_metadata")

@@ -19,13 +19,15 @@ class InspectScreen(ModalScreen[None]):
         Binding("k,up", "scroll('up')", "Up", show=False),
     ]
 
+    TITLE_TEXT = "Image details"
+
     def __init__(self, text: Text) -> None:
         super().__init__()
         self.text = text
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="inspect-box") as box:
-            box.border_title = "Image details"
+            box.border_title = self.TITLE_TEXT
             yield Static(self.text, id="inspect-text")
         yield Footer()
 
@@ -41,3 +43,10 @@ class InspectScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class MetadataScreen(InspectScreen):
+    """The diff screen's metadata tab (`m`): what the two images say differently."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("m", "close", "Close", show=False)]
+    TITLE_TEXT = "Metadata differences (A → B)"

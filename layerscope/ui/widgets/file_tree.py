@@ -22,7 +22,7 @@ from textual.worker import get_current_worker
 
 from layerscope.model.entry import EntryKind
 from layerscope.stack_changes import ChangeSet, Status
-from layerscope.ui.fmt import bar, human_size, ls_mode, owner, safe
+from layerscope.ui.fmt import bar, human_size, ls_mode, owner, safe, signed_size
 from layerscope.ui.rows import Rows
 
 STATUS_CLASS = {
@@ -55,6 +55,8 @@ class FileTreeView(ScrollView, can_focus=True):
         "filetree--cursor",
         "filetree--dim",
         "filetree--bar",
+        "filetree--grew",
+        "filetree--shrank",
     }
 
     class Highlighted(Message):
@@ -70,6 +72,7 @@ class FileTreeView(ScrollView, can_focus=True):
         self.rows: Rows | None = None
         self.cursor = 0
         self.show_attrs = False
+        self.show_deltas = False  # the diff screen's column: how much each entry grew
         self._pending: set[int] = set()  # directories being sorted in a worker
         self._posted: int | None = None
 
@@ -274,6 +277,12 @@ class FileTreeView(ScrollView, can_focus=True):
         if self.show_attrs:
             segs.append(Segment(f"{ls_mode(tree, n)} {owner(tree, n):>11} ", dim))
         segs.append(Segment(f"{human_size(size):>10} ", base))
+        if self.show_deltas:
+            delta = cs.delta(d)
+            grew = "filetree--grew" if delta > 0 else "filetree--shrank"
+            segs.append(
+                Segment(f"{signed_size(delta):>10} ", base + self.get_component_rich_style(grew))
+            )
         if self.size.width >= BAR_MIN_WIDTH:  # in a narrow pane the names need the room
             segs.append(
                 Segment(

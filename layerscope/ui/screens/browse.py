@@ -1,0 +1,243 @@
+"""What the view and diff screens share: a change set shown as a file tree with filters,
+sort and regex, a preview read in a worker, saving. Subclasses say where the change set
+comes from and what the side panes show; the state lives here, widgets get it assigned."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+
+from textual import on, work
+from textual.screen import Screen
+from textual.widgets import Input
+from textual.worker import Worker, WorkerState
+
+from layerscope.loading import Cancelled
+from layerscope.model.entry import EntryKind
+from layerscope.stack_changes import ChangeSet, Status
+from layerscope.ui.jobs import DONE, Jobs
+from layerscope.ui.messages import PreviewReady, Progress, TreeReady
+from layerscope.ui.preview_model import build_preview
+from layerscope.ui.rows import SORT_NAME, SORT_SIZE, Rows
+from layerscope.ui.screens.error import ErrorScreen
+from layerscope.ui.screens.save import save_flow
+from layerscope.ui.widgets.file_tree import FileTreeView
+from layerscope.ui.widgets.loading import LoadingBar
+from layerscope.ui.widgets.preview import PreviewView
+
+LETTERS = {s.letter: s for s in Status}
+# A change set for a tree job, made in the worker (it may read and compare images).
+ChangeSource = Callable[[threading.Event], ChangeSet]
+SHOWN_ORDER = (Status.ADDED, Status.MODIFIED, Status.REMOVED, Status.UNCHANGED)
+
+
+class BrowseScreen(Screen[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sort = SORT_SIZE
+        self.pattern = ""
+        self.show_attrs = False
+        self.hex_mode = False
+        self.cs: ChangeSet | None = None
+        self._tree_gen = 0
+        self._preview_gen = 0
+        self.jobs = Jobs()
+
+    # -- what subclasses provide ---------------------------------------------------------
+
+    def is_loaded(self) -> bool:
+        raise NotImplementedError
+
+    def hidden_now(self) -> set[Status]:
+        """The statuses hidden in the current tree (a set the toggles edit in place)."""
+        raise NotImplementedError
+
+    def change_source(self) -> ChangeSource | None:
+        """How the tree job gets its change set (None: nothing loaded yet)."""
+        raise NotImplementedError
+
+    def preview_labels(self, cs: ChangeSet) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def show_details(self) -> None:
+        """Fill the side panes from the current state."""
+
+    def show_titles(self) -> None:
+        """Set the tree's border title and subtitle."""
+
+    def shown_text(self) -> str:
+        hidden = self.hidden_now()
+        shown = " ".join(s.letter for s in SHOWN_ORDER if s not in hidden)
+        sub = f"sort: {self.sort} · showing: {shown or 'nothing'}"
+        if self.pattern:
+            sub += f" · /{self.pattern}/"
+        return sub
+
+    # -- workers ------------------------------------------------------------------------
+
+    @work(thread=True, group="tree", exit_on_error=False)
+    def build_tree(
+        self,
+        cancel: threading.Event,
+        gen: int,
+        source: ChangeSource,
+        hidden: frozenset[Status],
+        pattern: re.Pattern[str] | None,
+        sort: str,
+        expanded: set[str],
+        expand_all: bool | None,
+        cursor: str | None,
+    ) -> None:
+        cs = source(cancel)
+        rows = Rows(cs, cs.visible(hidden, pattern, cancel), sort)
+        rows.build(expanded, expand_all, cancel)
+        if not cancel.is_set():
+            self.post_message(TreeReady(gen, cs, rows, cursor))
+
+    @work(thread=True, group="preview", exit_on_error=False)
+    def build_preview(
+        self, cancel: threading.Event, gen: int, cs: ChangeSet, node: int, hex_mode: bool
+    ) -> None:
+        preview = build_preview(cs, node, hex_mode, self.preview_labels(cs), cancel)
+        if not cancel.is_set():
+            self.post_message(PreviewReady(gen, preview))
+
+    def on_unmount(self) -> None:
+        self.jobs.cancel_all()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state in DONE:
+            self.jobs.finished(event.worker)
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, Cancelled):
+            return
+        assert isinstance(error, BaseException)
+        self.app.push_screen(ErrorScreen(error, fatal=event.worker.group == "load"))
+
+    # -- worker results -----------------------------------------------------------------
+
+    def on_progress(self, message: Progress) -> None:
+        self.query_one(LoadingBar).show_progress(message.text, message.done, message.total)
+
+    def on_tree_ready(self, message: TreeReady) -> None:
+        if message.generation != self._tree_gen:
+            return
+        self.cs = message.cs
+        self.query_one(FileTreeView).set_rows(message.rows, message.cursor_path)
+        self.show_details()
+        self.show_titles()
+
+    def on_preview_ready(self, message: PreviewReady) -> None:
+        if message.generation == self._preview_gen:
+            self.query_one(PreviewView).set_preview(message.preview)
+            self.query_one("#preview").border_title = f"Preview: {message.preview.kind}"
+
+    # -- state changes --------------------------------------------------------------------
+
+    def refresh_tree(self, expand_all: bool | None = None, keep_expanded: bool = True) -> None:
+        source = self.change_source()
+        if source is None:
+            return
+        tree = self.query_one(FileTreeView)
+        expanded = tree.rows.expanded_paths() if tree.rows and keep_expanded else set()
+        self._tree_gen += 1
+        pattern = re.compile(self.pattern) if self.pattern else None
+        args = (self._tree_gen, source, frozenset(self.hidden_now()), pattern, self.sort,
+                expanded, expand_all, tree.cursor_path())  # fmt: skip
+        self.jobs.submit("tree", lambda cancel: self.build_tree(cancel, *args))
+        self.show_titles()
+
+    @on(FileTreeView.Highlighted)
+    def _entry_highlighted(self, message: FileTreeView.Highlighted) -> None:
+        self._preview_gen += 1
+        preview = self.query_one(PreviewView)
+        if message.cs is None or message.node is None:
+            preview.set_preview(None, "nothing to show: every entry is filtered out")
+            return
+        if preview.display:
+            args = (self._preview_gen, message.cs, message.node, self.hex_mode)
+            self.jobs.submit("preview", lambda cancel: self.build_preview(cancel, *args))
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        try:
+            re.compile(event.value)
+        except re.error as e:
+            event.input.add_class("-invalid")
+            event.input.border_title = f"invalid regex: {e}"
+            return
+        event.input.remove_class("-invalid")
+        event.input.border_title = None
+        self.pattern = event.value
+        self.refresh_tree(expand_all=None)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(FileTreeView).focus()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("hidden")
+        box.focus()
+
+    def action_close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if not self.is_loaded():
+            self.app.exit(Cancelled("loading cancelled"), 130)
+            return
+        if box.has_class("hidden"):
+            return
+        box.add_class("hidden")
+        self.query_one(FileTreeView).focus()
+        if box.value:
+            box.value = ""  # Input.Changed clears the filter
+
+    def action_toggle_attributes(self) -> None:
+        self.show_attrs = not self.show_attrs
+        self.query_one(FileTreeView).set_attributes(self.show_attrs)
+
+    def action_toggle_sort(self) -> None:
+        self.sort = SORT_NAME if self.sort == SORT_SIZE else SORT_SIZE
+        self.refresh_tree(expand_all=False)
+
+    def action_toggle_status(self, letter: str) -> None:
+        self.hidden_now().symmetric_difference_update({LETTERS[letter]})
+        self.refresh_tree(expand_all=None)
+
+    def action_toggle_all(self) -> None:
+        rows = self.query_one(FileTreeView).rows
+        if rows is None:
+            return
+        if rows.expanded:
+            self.refresh_tree(expand_all=False, keep_expanded=False)
+        else:
+            self.refresh_tree(expand_all=True)
+
+    def action_toggle_preview(self) -> None:
+        preview = self.query_one(PreviewView)
+        preview.display = not preview.display
+        if preview.display:
+            self._repreview()
+
+    def action_toggle_hex(self) -> None:
+        self.hex_mode = not self.hex_mode
+        self._repreview()
+
+    def _repreview(self) -> None:
+        tree = self.query_one(FileTreeView)
+        self._entry_highlighted(FileTreeView.Highlighted(self.cs, tree.node))
+
+    def action_save(self) -> None:
+        tree = self.query_one(FileTreeView)
+        cs, node = self.cs, tree.node
+        if cs is None or node is None:
+            return
+        if cs.kind(node) != EntryKind.FILE:
+            self.notify("only regular files can be saved", severity="warning")
+            return
+        save_flow(self, cs, node)

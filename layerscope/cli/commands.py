@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import click
 
@@ -81,7 +82,32 @@ def open_source(
     return load_image(image, opts, upto=upto)
 
 
+class LazyGroup(click.Group):
+    """Commands defined in other modules are imported only when run (or listed in help):
+    `layerscope ls` and the TUI's first frame do not pay for every command's imports."""
+
+    LAZY: ClassVar[dict[str, tuple[str, str]]] = {
+        "inspect": ("layerscope.cli.inspect_cmd", "inspect_cmd"),
+        "diff": ("layerscope.cli.diff_cmd", "diff_cmd"),
+        "view": ("layerscope.cli.view_cmd", "view_cmd"),
+        "check": ("layerscope.cli.check_cmd", "check_cmd"),
+        "cache": ("layerscope.cli.cache_cmd", "cache_cmd"),
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module, attr = self.LAZY[cmd_name]
+            command = getattr(importlib.import_module(module), attr)
+            assert isinstance(command, click.Command)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
 @click.group(
+    cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog=EXIT_HELP,
 )
@@ -152,21 +178,5 @@ def cat_cmd(
     finally:
         img.close()
 
-
-def _register() -> None:
-    from layerscope.cli.cache_cmd import cache_cmd
-    from layerscope.cli.check_cmd import check_cmd
-    from layerscope.cli.diff_cmd import diff_cmd
-    from layerscope.cli.inspect_cmd import inspect_cmd
-    from layerscope.cli.view_cmd import view_cmd
-
-    cli.add_command(inspect_cmd)
-    cli.add_command(diff_cmd)
-    cli.add_command(view_cmd)
-    cli.add_command(check_cmd)
-    cli.add_command(cache_cmd)
-
-
-_register()
 
 __all__ = ["ExitCode", "cli", "open_source", "source_options"]

@@ -33,16 +33,23 @@ class ImageDiff:
     packages: dict[str, Any] = field(default_factory=dict)
 
 
+PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "conda-meta"})
+
+
 def image_packages(img: LoadedImage) -> Packages:
     """The package databases the image carries (dpkg, apk, Python, conda)."""
     tree = img.tree
     paths = [p for p in (DPKG_STATUS, APK_INSTALLED) if tree.lookup(p) is not None]
-    for node in tree.walk():
-        name = tree.name[node]
-        if name.endswith((".dist-info", ".egg-info")) or (
-            name.endswith(".json") and tree.name[tree.parent[node]] == "conda-meta"
-        ):
-            paths.append(tree.path(node))
+    # Only directories can hold Python or conda records: scan those (a tenth of the nodes)
+    # and look at the children of the few that matter.
+    for d in list(tree.children):
+        name = tree.name[d]
+        if name not in PACKAGE_DIRS or not tree.is_live(d):
+            continue
+        base = tree.path(d)
+        for child in tree.children[d]:
+            if name == "conda-meta" or child.endswith((".dist-info", ".egg-info")):
+                paths.append(f"{base}/{child}")
 
     def read(path: str) -> str | None:
         node = tree.lookup(path)

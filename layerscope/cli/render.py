@@ -61,8 +61,10 @@ def _encode(obj: Any) -> bytes:
 
 
 def dump_json(doc: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(doc, ensure_ascii=True, indent=1))
-    sys.stdout.write("\n")
+    out = sys.stdout.buffer
+    out.write(msgspec.json.format(_encode(doc), indent=1))
+    out.write(b"\n")
+    out.flush()
 
 
 def stream_json(head: dict[str, Any], key: str, items: Iterable[dict[str, Any]]) -> None:

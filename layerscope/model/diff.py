@@ -66,6 +66,15 @@ def diff_trees(
     each with its own path, as sqfsdiff does."""
     out = TreeDiff()
     stack: list[tuple[int, int, str]] = [(top_a, top_b, "")]
+    kind_a, kind_b, mode_a, mode_b = a.kind, b.kind, a.mode, b.mode
+    uid_a, uid_b, gid_a, gid_b = a.uid, b.uid, a.gid, b.gid
+    size_a, size_b = a.size, b.size
+    dir_kind, file_kind = EntryKind.DIR, EntryKind.FILE
+    # With neither mtime nor xattrs compared, a directory or a same-size file whose type,
+    # mode and owner agree needs no further look unless content must be compared.
+    shortcut = not ({"mtime", "xattrs"} & compare)
+    content = "content" in compare and content_equal is not None
+    for_sure_same_files = shortcut and not content
     while stack:
         da, db, prefix = stack.pop()
         kids_a = a.children.get(da, {})
@@ -77,20 +86,34 @@ def diff_trees(
             if nb is None:
                 assert na is not None
                 _subtree(a, na, path, out.removed)
-            elif na is None:
+                continue
+            if na is None:
                 _subtree(b, nb, path, out.added)
-            else:
-                changes = _changes(a, na, b, nb, compare, content_equal)
-                if changes:
-                    out.modified.append(Modified(path, changes, na, nb))
-                a_dir = a.kind[na] == EntryKind.DIR
-                b_dir = b.kind[nb] == EntryKind.DIR
-                if a_dir and b_dir:
+                continue
+            ka = kind_a[na]
+            if (
+                shortcut
+                and ka == kind_b[nb]
+                and mode_a[na] == mode_b[nb]
+                and uid_a[na] == uid_b[nb]
+                and gid_a[na] == gid_b[nb]
+            ):
+                if ka == dir_kind:
                     stack.append((na, nb, path))
-                elif a_dir:
-                    _children(a, na, path, out.removed)
-                elif b_dir:
-                    _children(b, nb, path, out.added)
+                    continue
+                if ka == file_kind and for_sure_same_files and size_a[na] == size_b[nb]:
+                    continue
+            changes = _changes(a, na, b, nb, compare, content_equal)
+            if changes:
+                out.modified.append(Modified(path, changes, na, nb))
+            a_dir = ka == dir_kind
+            b_dir = kind_b[nb] == dir_kind
+            if a_dir and b_dir:
+                stack.append((na, nb, path))
+            elif a_dir:
+                _children(a, na, path, out.removed)
+            elif b_dir:
+                _children(b, nb, path, out.added)
     for lst in (out.added, out.removed):
         lst.sort(key=lambda item: item[0].split("/"))
     out.modified.sort(key=lambda m: m.path.split("/"))

@@ -22,7 +22,7 @@ import contextlib
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -127,7 +127,7 @@ class Store:
         except OSError:
             return None
 
-    def write(self, kind: str, key: str, parts: list[Buffer], compress: bool = False) -> bool:
+    def write(self, kind: str, key: str, parts: Iterable[Buffer], compress: bool = False) -> bool:
         w = self.writer(kind, key, compress)
         if w is None:
             return False

@@ -31,8 +31,10 @@ def info_json(info: CacheInfo) -> dict[str, Any]:
             "files": info.index.files,
             "bytes": info.index.bytes,
             "by_kind": {
-                kind: {"files": files, "bytes": size}
-                for kind, (files, size) in sorted(info.index.by_kind.items())
+                kind: dict(
+                    zip(("files", "bytes"), info.index.by_kind.get(kind, (0, 0)), strict=True)
+                )
+                for kind in KINDS
             },
         },
         "blobs": {"files": info.blob_files, "bytes": info.blob_bytes},
@@ -62,7 +64,7 @@ def info_cmd(as_json: bool) -> None:
     w(f"index     {info.index.files} files, {_size(info.index.bytes)}\n")
     for kind, label in KINDS.items():
         files, size = info.index.by_kind.get(kind, (0, 0))
-        w(f"  {label:<15} {files:>6} files  {_size(size):>10}\n")
+        w(f"  {label:<15} {files:>6} file{'' if files == 1 else 's'}  {_size(size):>10}\n")
     w(f"cap       {_size(info.max_bytes)} (index only; set {ENV_MAX} to change)\n")
     w(f"blobs     {info.blob_files} files, {_size(info.blob_bytes)} (registry pulls)\n")
 

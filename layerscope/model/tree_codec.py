@@ -17,14 +17,14 @@ import io
 import struct
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from typing import Protocol
 
 from layerscope.model.tree import Deletion, FileTree
 
 # Bump when the layout below, or what apply_layer puts in a tree, changes meaning.
-TREE_CODEC_VERSION = 1
+TREE_CODEC_VERSION = 2
 
 Buffer = bytes | bytearray | memoryview
 
@@ -44,6 +44,9 @@ _COLUMNS = (
     ("loc", "q"),
 )
 _INT_DICTS = ("link_group", "content_layer", "prev")
+# columns, kind, names (2), children (3), targets (2), rdev (2), xattrs (5), int dicts (2
+# each), shadows (3), deletions (4)
+_SECTION_COUNT = len(_COLUMNS) + 1 + 2 + 3 + 2 + 2 + 5 + 2 * len(_INT_DICTS) + 3 + 4
 
 
 class ByteSource(Protocol):
@@ -112,26 +115,23 @@ def _array(typecode: str, data: Buffer, count: int | None = None) -> array:  # t
 
 
 class _Sections:
-    """Read the sections a payload's first section lists, one at a time, from a file-like
-    object: a large tree is never held as one bytes object next to its decoded arrays."""
+    """Read sections one at a time from a file-like object, each prefixed by its length:
+    a large tree is never held as one bytes object next to its decoded arrays."""
 
     def __init__(self, src: ByteSource) -> None:
         self.src = src
-        fixed = _read(src, _HEAD.size + 4)
-        self.head = _HEAD.unpack_from(fixed)
-        (n,) = struct.unpack_from("<I", fixed, _HEAD.size)
-        self.lengths = _array("Q", _read(src, 8 * n), n)
+        self.head = _HEAD.unpack(_read(src, _HEAD.size))
         self.next = 0
 
     def take(self) -> bytes:
-        if self.next >= len(self.lengths):
-            raise TreeCodecError("tree payload has too few sections")
-        length = self.lengths[self.next]
+        if self.next >= _SECTION_COUNT:
+            raise TreeCodecError("tree payload has too many sections")
         self.next += 1
+        (length,) = _LEN.unpack(_read(self.src, _LEN.size))
         return _read(self.src, length)
 
     def finish(self) -> None:
-        if self.next != len(self.lengths) or self.src.read(1):
+        if self.next != _SECTION_COUNT or self.src.read(1):
             raise TreeCodecError("tree payload has extra sections or bytes")
 
 
@@ -142,48 +142,55 @@ def _read(src: ByteSource, n: int) -> bytes:
     return data
 
 
-def encode_tree(tree: FileTree) -> list[Buffer]:
-    """The tree as sections to be written one after another (their concatenation is what
-    decode_tree reads). Arrays are passed as memoryviews: do not change the tree until the
-    sections are written."""
-    n = len(tree)
-    body: list[Buffer] = []
+def encode_tree(tree: FileTree) -> Iterator[Buffer]:
+    """The tree as buffers to be written one after another (their concatenation is what
+    decode_tree reads). Sections are made one at a time, as they are consumed, so the
+    encoding never holds much beside the tree: it ends a first open, whose peak memory
+    it would otherwise set. Arrays are passed as memoryviews: do not change the tree
+    until everything is written."""
+    yield _HEAD.pack(_MAGIC, TREE_CODEC_VERSION, _ORDER, len(tree), tree.layer_count)
+    for section in _sections(tree):
+        yield _LEN.pack(len(memoryview(section)))
+        yield section
+
+
+def _sections(tree: FileTree) -> Iterator[Buffer]:
     for attr, _ in _COLUMNS:
-        body.append(memoryview(getattr(tree, attr)).cast("B"))
-    body.append(bytes(tree.kind))
+        yield memoryview(getattr(tree, attr)).cast("B")
+    yield bytes(tree.kind)
     # names: each distinct name once, plus one index per node
     table: dict[str, int] = dict.fromkeys(tree.name, 0)
     for i, name in enumerate(table):
         table[name] = i
-    body.append(pack_strs(list(table)))
-    body.append(array("I", map(table.__getitem__, tree.name)).tobytes())
+    yield pack_strs(list(table))
+    yield array("I", map(table.__getitem__, tree.name)).tobytes()
+    del table
     # children, in each dict's own order
-    dirs = array("i", tree.children.keys())
-    counts = array("I", map(len, tree.children.values()))
+    yield array("i", tree.children.keys()).tobytes()
+    yield array("I", map(len, tree.children.values())).tobytes()
     kids = array("i")
     for d in tree.children.values():
         kids.extend(d.values())
-    body += [dirs.tobytes(), counts.tobytes(), kids.tobytes()]
-    body += [array("i", tree.target.keys()).tobytes(), pack_strs(list(tree.target.values()))]
-    rdev_keys = array("i", tree.rdev.keys())
-    rdev_vals = array("q", [x for pair in tree.rdev.values() for x in pair])
-    body += [rdev_keys.tobytes(), rdev_vals.tobytes()]
-    body += _encode_xattrs(tree.xattrs)
+    yield kids.tobytes()
+    del kids
+    yield array("i", tree.target.keys()).tobytes()
+    yield pack_strs(list(tree.target.values()))
+    yield array("i", tree.rdev.keys()).tobytes()
+    yield array("q", [x for pair in tree.rdev.values() for x in pair]).tobytes()
+    yield from _encode_xattrs(tree.xattrs)
     for attr in _INT_DICTS:
         pairs: dict[int, int] = getattr(tree, attr)
-        body += [array("i", pairs.keys()).tobytes(), array("i", pairs.values()).tobytes()]
-    sh_keys = array("i", tree.shadows.keys())
-    sh_counts = array("I", map(len, tree.shadows.values()))
-    sh_flat = array("i", [x for v in tree.shadows.values() for x in v])
-    body += [sh_keys.tobytes(), sh_counts.tobytes(), sh_flat.tobytes()]
+        yield array("i", pairs.keys()).tobytes()
+        yield array("i", pairs.values()).tobytes()
+    yield array("i", tree.shadows.keys()).tobytes()
+    yield array("I", map(len, tree.shadows.values())).tobytes()
+    yield array("i", [x for v in tree.shadows.values() for x in v]).tobytes()
     reasons: dict[str, int] = {}
-    dl = array("i", [d.layer for d in tree.deletions])
-    dn = array("i", [d.node for d in tree.deletions])
-    dr = array("I", [reasons.setdefault(d.reason, len(reasons)) for d in tree.deletions])
-    body += [pack_strs(list(reasons)), dl.tobytes(), dn.tobytes(), dr.tobytes()]
-    frame = _HEAD.pack(_MAGIC, TREE_CODEC_VERSION, _ORDER, n, tree.layer_count)
-    frame += struct.pack("<I", len(body)) + array("Q", [len(memoryview(b)) for b in body]).tobytes()
-    return [frame, *body]
+    rows = array("I", [reasons.setdefault(d.reason, len(reasons)) for d in tree.deletions])
+    yield pack_strs(list(reasons))
+    yield array("i", [d.layer for d in tree.deletions]).tobytes()
+    yield array("i", [d.node for d in tree.deletions]).tobytes()
+    yield rows.tobytes()
 
 
 def _encode_xattrs(xattrs: dict[int, dict[str, bytes]]) -> list[Buffer]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from layerscope.errors import ReaderError, UnsupportedFormatError, UsageError
 from layerscope.readers.base import ImageReader
@@ -18,11 +18,16 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 TRANSPORTS = ("oci", "oci-archive", "docker-archive", "dir", "docker", "sif", "squashfs", "sandbox")
 
 
+def _cache_wanted() -> bool:
+    # `--no-cache` sets this for the whole command, so every reader it opens agrees.
+    return os.environ.get("LAYERSCOPE_NO_CACHE", "") in ("", "0")
+
+
 @dataclass(slots=True)
 class OpenOptions:
     platform: str | None = None
     tls_verify: bool = True
-    use_cache: bool = True
+    use_cache: bool = field(default_factory=_cache_wanted)
 
 
 def split_transport(ref: str) -> tuple[str | None, str]:

@@ -62,7 +62,13 @@ def _encode(obj: Any) -> bytes:
 
 def dump_json(doc: dict[str, Any]) -> None:
     out = sys.stdout.buffer
-    out.write(msgspec.json.format(_encode(doc), indent=1))
+    try:
+        data = msgspec.json.format(msgspec.json.encode(doc), indent=1)
+    except UnicodeEncodeError:
+        # Undecodable names/labels: json escapes their lone surrogates ("\udcff"), which
+        # msgspec.json.format would refuse to read back, so json indents them too.
+        data = json.dumps(doc, ensure_ascii=True, indent=1).encode("ascii")
+    out.write(data)
     out.write(b"\n")
     out.flush()
 

@@ -41,7 +41,9 @@ def _pick_gzip() -> ModuleType:
     try:  # pragma: no cover
         from zlib_ng import gzip_ng
 
-        return gzip_ng
+        # typed as a module whether or not zlib-ng (an optional extra) is installed
+        module: ModuleType = gzip_ng
+        return module
     except ImportError:  # pragma: no cover
         return gzip
 

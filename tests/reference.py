@@ -96,15 +96,7 @@ def partition(name: str, kind: str = "Squashfs") -> tuple[int, int]:
 
 def parse_rootfs_tsv(path: Path) -> dict[str, dict[str, Any]]:
     """umoci unpack rootfs listing: path, type, octal mode, uid:gid, size, nlink, target."""
-    kinds = {
-        "f": "file",
-        "d": "dir",
-        "l": "symlink",
-        "c": "char",
-        "b": "block",
-        "p": "fifo",
-        "s": "socket",
-    }
+    kinds = {("f" if k == "-" else k): v for k, v in TYPES.items()}  # find -printf %y
     out: dict[str, dict[str, Any]] = {}
     for line in path.read_text().splitlines():
         rel, kind, mode, owner, size, nlink, target = line.split("\t")

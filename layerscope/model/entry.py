@@ -36,7 +36,7 @@ class EntryKind(enum.IntEnum):
     def from_st_mode(cls, mode: int) -> EntryKind:
         fmt = stat.S_IFMT(mode)
         try:
-            return _FROM_IFMT[fmt]
+            return KIND_OF_IFMT[fmt]
         except KeyError:
             raise ValueError(f"unknown file type bits {fmt:#o}") from None
 
@@ -60,7 +60,7 @@ _LS_CHARS = {
     EntryKind.FIFO: "p",
     EntryKind.SOCKET: "s",
 }
-_FROM_IFMT = {
+KIND_OF_IFMT = {
     stat.S_IFREG: EntryKind.FILE,
     stat.S_IFDIR: EntryKind.DIR,
     stat.S_IFLNK: EntryKind.SYMLINK,
@@ -69,7 +69,7 @@ _FROM_IFMT = {
     stat.S_IFIFO: EntryKind.FIFO,
     stat.S_IFSOCK: EntryKind.SOCKET,
 }
-IFMT_OF_KIND = {v: k for k, v in _FROM_IFMT.items()}
+IFMT_OF_KIND = {v: k for k, v in KIND_OF_IFMT.items()}
 
 PERM_MASK = 0o7777
 

@@ -26,7 +26,14 @@ from layerscope.errors import (
     UsageError,
     where,
 )
-from layerscope.model.entry import Entry, EntryKind, decode_name, encode_name, normalize_path
+from layerscope.model.entry import (
+    KIND_OF_IFMT,
+    Entry,
+    EntryKind,
+    decode_name,
+    encode_name,
+    normalize_path,
+)
 from layerscope.readers.base import CHUNK
 from layerscope.readers.ext3_dir import parse_dir_block
 from layerscope.readers.ext3_inode import ENCRYPT_FL, EXTENTS_FL, INLINE_DATA_FL, Inode
@@ -49,15 +56,7 @@ from layerscope.readers.ext3_xattr import check_xattr_block, collect_xattrs, inl
 
 __all__ = ["Ext3FS"]
 
-_KINDS = {
-    stat.S_IFREG: EntryKind.FILE,
-    stat.S_IFDIR: EntryKind.DIR,
-    stat.S_IFLNK: EntryKind.SYMLINK,
-    stat.S_IFCHR: EntryKind.CHAR,
-    stat.S_IFBLK: EntryKind.BLOCK,
-    stat.S_IFIFO: EntryKind.FIFO,
-    stat.S_IFSOCK: EntryKind.SOCKET,
-}
+_KINDS = KIND_OF_IFMT
 _ZEROS = bytes(CHUNK)
 MAX_SYMLINK = 65536
 _XATTR_CACHE_MAX = 256

@@ -9,8 +9,10 @@ import threading
 from collections.abc import Callable
 
 from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from layerscope.loading import Cancelled
@@ -45,6 +47,21 @@ class BrowseScreen(Screen[None]):
         self.jobs = Jobs()
 
     # -- what subclasses provide ---------------------------------------------------------
+
+    def compose_browser(self) -> ComposeResult:
+        """The right-hand column both screens share: tree, filter box, preview."""
+        with Vertical(id="right"):
+            yield FileTreeView(id="tree")
+            yield Input(
+                placeholder="regex on the full path (Enter: keep, Esc: clear)",
+                id="filter",
+                classes="hidden",
+            )
+            yield PreviewView(id="preview")
+
+    def compose_status(self) -> ComposeResult:
+        yield LoadingBar(id="loading")
+        yield Footer(compact=True)
 
     def is_loaded(self) -> bool:
         raise NotImplementedError

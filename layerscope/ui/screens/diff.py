@@ -17,7 +17,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from layerscope.compare import ImageDiff, compare_images
@@ -36,7 +36,6 @@ from layerscope.ui.screens.view import key_bindings
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.loading import LoadingBar
-from layerscope.ui.widgets.preview import PreviewView
 
 # diff(1)'s statuses, as layerscope.cli.exitcodes.ExitCode numbers them (the UI does not
 # import the CLI): the images are the same / differ; quit before the comparison finished.
@@ -68,16 +67,8 @@ class DiffScreen(BrowseScreen):
             with Vertical(id="left"):
                 yield DetailsPane(id="diff-summary")
                 yield DetailsPane(id="entry")
-            with Vertical(id="right"):
-                yield FileTreeView(id="tree")
-                yield Input(
-                    placeholder="regex on the full path (Enter: keep, Esc: clear)",
-                    id="filter",
-                    classes="hidden",
-                )
-                yield PreviewView(id="preview")
-        yield LoadingBar(id="loading")
-        yield Footer(compact=True)
+            yield from self.compose_browser()
+        yield from self.compose_status()
 
     def on_mount(self) -> None:
         self.query_one("#diff-summary").border_title = "Diff summary"

@@ -10,7 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from layerscope.readers import OpenOptions
@@ -25,7 +25,6 @@ from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.layers import LayersTable
 from layerscope.ui.widgets.loading import LoadingBar
-from layerscope.ui.widgets.preview import PreviewView
 
 
 def key_bindings(keys: tuple[Key, ...]) -> list[BindingType]:
@@ -60,16 +59,8 @@ class ViewScreen(BrowseScreen):
                 yield LayersTable(id="layers")
                 yield DetailsPane(id="layer-details")
                 yield DetailsPane(id="image-details")
-            with Vertical(id="right"):
-                yield FileTreeView(id="tree")
-                yield Input(
-                    placeholder="regex on the full path (Enter: keep, Esc: clear)",
-                    id="filter",
-                    classes="hidden",
-                )
-                yield PreviewView(id="preview")
-        yield LoadingBar(id="loading")
-        yield Footer(compact=True)
+            yield from self.compose_browser()
+        yield from self.compose_status()
 
     def on_mount(self) -> None:
         self.query_one("#layers").border_title = "Layers"

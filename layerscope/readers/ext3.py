@@ -56,7 +56,6 @@ from layerscope.readers.ext3_xattr import check_xattr_block, collect_xattrs, inl
 
 __all__ = ["Ext3FS"]
 
-_KINDS = KIND_OF_IFMT
 _ZEROS = bytes(CHUNK)
 MAX_SYMLINK = 65536
 _XATTR_CACHE_MAX = 256
@@ -352,7 +351,7 @@ class Ext3FS:
                 stack.append((entry.path, iter(self._children(inode, dir_blocks))))
 
     def _entry(self, path: str, inode: Inode) -> Entry:
-        kind = _KINDS.get(inode.fmt)
+        kind = KIND_OF_IFMT.get(inode.fmt)
         if kind is None:
             raise ExtBad(f"inode {inode.ino} ({path}): unknown file type {inode.fmt:#o}")
         size = 0

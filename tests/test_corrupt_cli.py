@@ -9,6 +9,7 @@ itself, both made here. Each runs as a child process that reports its own peak R
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -197,3 +198,6 @@ def test_undecodable_labels_are_escaped() -> None:
     r = run_cli("inspect", "--no-cache", f"oci:{layout}")
     assert r.code == 0 and r.err == "", r.err
     assert b"\\udcff: \\ud800 label" in r.out
+    r = run_cli("inspect", "--json", "--no-cache", f"oci:{layout}")
+    assert r.code == 0 and r.err == "", r.err
+    assert json.loads(r.out)["labels"] == {"\udcff": "\ud800 label"}

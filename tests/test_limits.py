@@ -113,6 +113,8 @@ def test_entry_limit_from_the_cli(ref: str) -> None:
         ({"LAYERSCOPE_MAX_JSON_BYTES": "100"}, f"oci:{FIXTURES}/oci/app-layout:1.0", None),
         ({"LAYERSCOPE_MAX_LAYERS": "2"}, f"oci:{FIXTURES}/oci/app-layout:1.0", None),
         ({"LAYERSCOPE_MAX_SIF_DESCRIPTORS": "4"}, f"{FIXTURES}/sif/final.sif", None),
+        ({"LAYERSCOPE_MAX_XATTR_BYTES": "50"}, f"{FIXTURES}/sqfs/plain.sqfs", None),
+        ({"LAYERSCOPE_MAX_XATTR_BYTES": "10"}, f"{FIXTURES}/sif/with-overlay.sif", None),
     ],
 )
 def test_each_limit_stops_with_its_name(env: dict[str, str], ref: str, name: str | None) -> None:
@@ -129,6 +131,8 @@ def test_tar_extension_header_limit(tmp_path: Path) -> None:
     assert proc("ls", "--no-cache", str(pax)).code == 0
     r = proc("ls", "--no-cache", str(pax), env={"LAYERSCOPE_MAX_TAR_HEADER_BYTES": "10"})
     _one_line_limit(r, "max_tar_header_bytes")
+    r = proc("ls", "--no-cache", str(pax), env={"LAYERSCOPE_MAX_XATTR_BYTES": "10"})
+    _one_line_limit(r, "max_xattr_bytes")
 
 
 def test_bomb_limit_names_both_knobs(tmp_path: Path) -> None:

@@ -10,13 +10,19 @@ with the damage is checked against the error contract, not against these readers
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import shutil
 import struct
+import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from layerscope.readers import sif_format as sf
 from layerscope.readers.ext3 import Ext3FS
+from layerscope.readers.ext3_inode import INLINE_DATA_FL
 from layerscope.readers.squashfs_format import SUPERBLOCK
 from tests.conftest import FIXTURES
 
@@ -98,7 +104,7 @@ def _ext_layout(path: Path, data: bytes, base: int, size: int) -> tuple[list[Spa
             pos = base + table * bs + index * sb.inode_size
             regions.append((pos, pos + sb.inode_size))
             fields += [(pos + o, w) for o, w in _EXT_INODE_FIELDS]
-            if entry.kind.name == "DIR" or inode.file_acl:
+            if entry.kind.name == "DIR" and not inode.flags & INLINE_DATA_FL:
                 for _l, pblk, count, _u in fs._runs(inode, max(1, inode.size // bs)):
                     regions.append((base + pblk * bs, base + (pblk + count) * bs))
             if inode.file_acl:
@@ -191,10 +197,57 @@ def squashfs_seeds() -> tuple[Seed, ...]:
 
 @functools.cache
 def ext3_seeds() -> tuple[Seed, ...]:
-    """The overlay partition of with-overlay.sif (ext3, 1 KiB blocks, journal)."""
+    """The overlay partition of with-overlay.sif (ext3, 1 KiB blocks, journal, block maps)
+    and, where mke2fs is installed, ext4 images with what ext3 lacks: extent trees, inline
+    data, xattr values in their own inodes (ea_inode), 64-bit group descriptors."""
     path = FIXTURES / "sif" / "with-overlay.sif"
     off, size = _partition(path, sf.FS_EXT3)
     regions, fields = _ext_layout(path, path.read_bytes(), off, size)
     data = path.read_bytes()[off : off + size]
     shift = [(a - off, b - off) for a, b in regions]
-    return (Seed("with-overlay.ext3", data, tuple(shift), tuple((a - off, w) for a, w in fields)),)
+    seeds = [Seed("with-overlay.ext3", data, tuple(shift), tuple((a - off, w) for a, w in fields))]
+    mke2fs = shutil.which("mke2fs")
+    if mke2fs is not None:
+        with tempfile.TemporaryDirectory(prefix="layerscope-ext4-seed-") as tmp:
+            seeds += [_ext4_seed(mke2fs, Path(tmp), name, args) for name, args in EXT4_SEEDS]
+    return tuple(seeds)
+
+
+EXT4_SEEDS = (
+    ("ext4-4k-inline", ["-t", "ext4", "-b", "4096", "-O", "inline_data,^has_journal"]),
+    ("ext4-1k-ea-inode", ["-t", "ext4", "-b", "1024", "-I", "256",
+                          "-O", "ea_inode,64bit,^has_journal"]),
+)  # fmt: skip
+
+
+def _ext4_seed(mke2fs: str, tmp: Path, name: str, args: list[str]) -> Seed:
+    src = tmp / name / "upper"
+    (src / "etc").mkdir(parents=True)
+    (src / "etc" / "hostname").write_bytes(b"seed\n")  # inline data
+    (src / "big.bin").write_bytes(bytes(range(256)) * 200)  # extents
+    with open(src / "sparse.bin", "wb") as f:  # several extents
+        for i in range(6):
+            f.seek(i * 65536)
+            f.write(b"x" * 5000)
+    os.symlink("etc/hostname", src / "link")
+    os.symlink("/" + "long-target/" * 20, src / "longlink")
+    # Without root (or on a file system without xattrs) these are left out.
+    with contextlib.suppress(OSError):
+        os.setxattr(src / "etc", "trusted.overlay.opaque", b"y")
+    with contextlib.suppress(OSError):
+        os.setxattr(src / "big.bin", "user.big", b"v" * 3000)  # ea_inode where enabled
+    with contextlib.suppress(OSError):
+        os.mknod(src / "gone", 0o20000, 0)  # an overlayfs whiteout (char 0/0)
+    for p in [src / "etc" / "hostname", src / "big.bin", src / "sparse.bin", src / "etc", src]:
+        os.utime(p, (1_700_000_000, 1_700_000_000))
+    image = tmp / f"{name}.img"
+    env = {**os.environ, "E2FSPROGS_FAKE_TIME": "1700000000"}
+    subprocess.run(
+        [mke2fs, "-q", "-F", *args, "-U", "0a1e5c0f-0000-4000-8000-00000000e4e4",
+         "-E", "hash_seed=0a1e5c0f-0000-4000-8000-00000000e4e5", "-N", "64",
+         "-d", str(src.parent), str(image), "2M"],
+        check=True, capture_output=True, env=env,
+    )  # fmt: skip
+    data = image.read_bytes()
+    regions, fields = _ext_layout(image, data, 0, len(data))
+    return Seed(name, data, tuple(regions), tuple(fields))

@@ -163,9 +163,9 @@ def reset_limits() -> None:
 
 
 def hint(*names: str) -> str:
-    """'limit max_entries=10000000; raise with LAYERSCOPE_MAX_ENTRIES=N'."""
+    """'limit max_entries=10000000; raise with LAYERSCOPE_MAX_ENTRIES=N or --limit ...'."""
     parts = [f"{n}={get(n)}" for n in names]
-    envs = " or ".join(f"{_limit(n).env}=N" for n in names)
+    envs = " or ".join(f"{_limit(n).env}=N or --limit {n}=N" for n in names)
     noun = "limits" if len(names) > 1 else "limit"
     return f"{noun} {', '.join(parts)}; raise with {envs}"
 

@@ -255,7 +255,7 @@ def _fill_singularity_meta(img: LoadedImage) -> None:
         if text:
             try:
                 labels = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 meta.warnings.append("/.singularity.d/labels.json is not valid JSON")
             else:
                 if isinstance(labels, dict):

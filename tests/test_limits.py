@@ -197,3 +197,20 @@ def test_index_nesting_limit(tmp_path: Path) -> None:
     )
     r = proc("ls", "--no-cache", f"oci:{layout}")
     _one_line_limit(r, "max_index_depth")
+
+
+def test_limit_option_on_the_command_line(tmp_path: Path) -> None:
+    image = f"{FIXTURES}/sif/alpine-like-base.sif"
+    r = proc("ls", "--no-cache", "--limit", "max_entries=5", image)
+    assert r.code == 3 and "--limit max_entries=N" in r.err and r.err.count("\n") == 1
+    r = proc("ls", "--no-cache", "--limit", "max_entries=100", image)
+    assert r.code == 0, r.err
+    r = proc("ls", "--limit", "no_such_limit=1", image)
+    assert r.code == 2
+
+
+def test_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "image.sif"
+    os.mkfifo(fifo)
+    r = proc("ls", str(fifo), timeout=10)
+    assert r.code == 3 and "not a regular file" in r.err

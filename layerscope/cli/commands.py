@@ -52,7 +52,28 @@ def _no_cache(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     ctx.call_on_close(restore)
 
 
+def _limits(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> None:
+    """--limit NAME=N: raise (or lower) one safety limit for this command."""
+    from layerscope import limits
+
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or name.strip() not in limits.LIMITS:
+            known = ", ".join(sorted(limits.LIMITS))
+            raise click.BadParameter(f"{item!r}: expected NAME=N with NAME one of {known}")
+        limits.set_limit(name.strip(), value.strip())
+
+
 def source_options(f: F) -> F:
+    f = click.option(
+        "--limit",
+        "limit_overrides",
+        metavar="NAME=N",
+        multiple=True,
+        expose_value=False,
+        callback=_limits,
+        help="Raise a safety limit (see layerscope/limits.py), e.g. --limit max_entries=50000000.",
+    )(f)
     f = click.option(
         "--no-cache",
         is_flag=True,

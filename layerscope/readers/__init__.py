@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 
 from layerscope.errors import ReaderError, UnsupportedFormatError, UsageError
@@ -68,6 +69,9 @@ def sniff(path: str) -> str:
             return "dir"
         return "sandbox"
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            # A FIFO or device would block or never end: not an image file.
+            raise UnsupportedFormatError(f"{path}: not a regular file or directory")
         with open(path, "rb") as f:
             head = f.read(512)
     except FileNotFoundError:

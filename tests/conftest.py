@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,11 @@ def _isolated_cache(
 ) -> None:
     """Keep every test's cache out of the user's ~/.cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts of layer and partition reads made through the readers (cache tests)."""
+    from tests.cache_support import count_reads
+
+    return count_reads(monkeypatch)

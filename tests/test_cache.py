@@ -25,7 +25,6 @@ from tests.cache_support import (
     STAGE2,
     cache_dir,
     cache_files,
-    count_reads,
     flip,
     fresh,
     layer_reads,
@@ -34,12 +33,6 @@ from tests.cache_support import (
 from tests.cli.run import cli
 from tests.conftest import ROOT
 from tests.model.test_tree_codec import assert_same
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    return count_reads(monkeypatch)
-
 
 # -- hit and miss ------------------------------------------------------------------------
 

@@ -28,18 +28,12 @@ from tests.cache_support import (
     STAGE2,
     Counting,
     cache_files,
-    count_reads,
     flip,
     fresh,
     layer_reads,
     load,
 )
 from tests.model.test_tree_codec import assert_same
-
-
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
-    return count_reads(monkeypatch)
 
 
 def test_layer_indexes_serve_other_trees(reads: Counter[str]) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 from textual.widgets import DataTable, Input
 
 from layerscope.stack import Mode
 from layerscope.stack_changes import Status
 from layerscope.ui.widgets.layers import LayersTable
 from layerscope.ui.widgets.preview import PreviewView
-from tests.conftest import ROOT
 from tests.ui.helpers import (
     DEF,
     cursor_path,
@@ -21,11 +19,6 @@ from tests.ui.helpers import (
     tree_of,
 )
 from tests.ui.stories import BASE, OCI, goto, settle
-
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)  # the fixtures are named relative to the repository
 
 
 @sync

@@ -19,7 +19,6 @@ from layerscope.ui.screens.inspect import InspectScreen
 from layerscope.ui.screens.save import ConfirmScreen, SaveScreen
 from layerscope.ui.widgets.layers import LayersTable
 from layerscope.ui.widgets.preview import PreviewView
-from tests.conftest import ROOT
 from tests.ui.helpers import (
     DEF,
     current,
@@ -29,11 +28,6 @@ from tests.ui.helpers import (
     tree_of,
 )
 from tests.ui.stories import BASE, OCI, SIZE, STAGES, goto, settle
-
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)  # the fixtures are named relative to the repository
 
 
 @sync

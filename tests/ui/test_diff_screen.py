@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 
 from layerscope.stack_changes import Status
@@ -29,10 +28,6 @@ from tests.ui.stories import OCI, OCI_NEXT, SIZE, STAGES, goto, settle
 
 DEFS = ROOT / "fixtures" / "sif" / "defs"
 
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)
 
 
 @asynccontextmanager

@@ -8,17 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from tests.conftest import ROOT
 from tests.ui.stories import BY_NAME, SIZE
 
 SnapCompare = Callable[..., bool]
 
-
-@pytest.fixture(autouse=True)
-def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(ROOT)  # stories use paths relative to the repository
 
 
 def check(snap_compare: SnapCompare, name: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -119,6 +119,17 @@ def load_image(
         raise
 
 
+CANCEL_CHECK_EVERY = 4096
+
+
+def _cancellable(entries: Iterable[Entry], cancel: threading.Event) -> Iterator[Entry]:
+    """Stop a long layer part-way when the caller cancels (a UI quitting mid-load)."""
+    for i, e in enumerate(entries):
+        if not i % CANCEL_CHECK_EVERY and cancel.is_set():
+            raise Cancelled("cancelled")
+        yield e
+
+
 class _Build:
     """Layers 0..last into one tree: from the tree cache, else layer by layer (each from
     its cached index or from the reader, indexed on the way)."""
@@ -170,6 +181,8 @@ class _Build:
                     raise Cancelled("cancelled")
                 self._report(f"reading layer {info.index}", info.index)
                 entries = self._entries(info.index, use_index, ahead)
+                if self.cancel is not None:
+                    entries = _cancellable(entries, self.cancel)
                 apply_layer(tree, info.index, entries, self.styles[info.index])
         finally:
             if ahead is not None:

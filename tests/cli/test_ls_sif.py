@@ -124,3 +124,27 @@ def test_corrupt_inputs_exit_3_with_one_line(image: Path, command: str) -> None:
     assert "Traceback" not in r.err
     if command == "ls":
         assert r.out == b""
+
+
+def test_load_can_be_cancelled_inside_a_layer() -> None:
+    import threading
+
+    from layerscope.loading import Cancelled, load_image
+    from layerscope.readers import OpenOptions
+
+    cancel = threading.Event()
+    seen = 0
+
+    def progress(_msg: str, _i: int, _n: int) -> None:
+        nonlocal seen
+        seen += 1
+        cancel.set()  # cancel as soon as layer 0 starts: the layer itself must stop
+
+    with pytest.raises(Cancelled):
+        load_image(
+            str(FIXTURES / "sif" / "alpine-like-base.sif"),
+            OpenOptions(use_cache=False),
+            progress=progress,
+            cancel=cancel,
+        )
+    assert seen == 1

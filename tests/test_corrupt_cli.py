@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import subprocess
 import sys
 import tarfile
@@ -23,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT, require_tool
+from tests.conftest import FIXTURES, ROOT
 from tests.fuzz.targets import cli_ref
 from tests.fuzz.test_regressions import findings
+from tests.readers.sqfs_reference import looping_squashfs
 
 TIME_LIMIT = 2.0
 RSS_LIMIT = 200 << 20
@@ -140,26 +140,6 @@ def test_gzip_bomb_stops_at_the_limit(tmp_path: Path) -> None:
     r = run_cli("ls", "--no-cache", str(bomb))
     assert_bad_input(r, "gzip bomb")
     assert "decompression bomb" in r.err and "LAYERSCOPE_BOMB_FLOOR" in r.err
-
-
-def looping_squashfs(tmp_path: Path) -> Path:
-    """mksquashfs of /a/sub/, then sub's directory entry pointed at a's inode: a cycle."""
-    tool = require_tool("mksquashfs")
-    src = tmp_path / "tree"
-    (src / "a" / "sub").mkdir(parents=True)
-    (src / "a" / "file").write_text("x\n")
-    image = tmp_path / "loop.sqfs"
-    # Uncompressed tables (-noI -noD ...), so the directory entries can be patched in place.
-    flags = ["-noI", "-noD", "-noF", "-noX", "-noappend", "-no-progress", "-quiet"]
-    subprocess.run([tool, str(src), str(image), *flags], check=True, capture_output=True)
-    raw = bytearray(image.read_bytes())
-    (dir_table,) = struct.unpack_from("<Q", raw, 72)
-    # entry: inode offset u16, inode number delta s16, type u16 (1 = dir), name size - 1, name
-    a = raw.index(b"\x01\x00\x00\x00a", dir_table) - 4
-    sub = raw.index(b"\x01\x00\x02\x00sub", dir_table) - 4
-    raw[sub : sub + 2] = raw[a : a + 2]
-    image.write_bytes(bytes(raw))
-    return image
 
 
 def test_squashfs_directory_cycle_stops(tmp_path: Path) -> None:

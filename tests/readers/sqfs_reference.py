@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,3 +70,23 @@ def reference_cat(image: Path, paths: list[str]) -> bytes:
 
 def read_all(fs: SquashFS, e: Entry) -> bytes:
     return b"".join(fs.read_content(e.loc, e.size))
+
+
+def looping_squashfs(tmp_path: Path) -> Path:
+    """mksquashfs of /a/sub/, then sub's directory entry pointed at a's inode: a cycle."""
+    tool = require_tool("mksquashfs")
+    src = tmp_path / "tree"
+    (src / "a" / "sub").mkdir(parents=True)
+    (src / "a" / "file").write_text("x\n")
+    image = tmp_path / "loop.sqfs"
+    # Uncompressed tables (-noI -noD ...), so the directory entries can be patched in place.
+    flags = ["-noI", "-noD", "-noF", "-noX", "-noappend", "-no-progress", "-quiet"]
+    subprocess.run([tool, str(src), str(image), *flags], check=True, capture_output=True)
+    raw = bytearray(image.read_bytes())
+    (dir_table,) = struct.unpack_from("<Q", raw, 72)
+    # entry: inode offset u16, inode number delta s16, type u16 (1 = dir), name size - 1, name
+    a = raw.index(b"\x01\x00\x00\x00a", dir_table) - 4
+    sub = raw.index(b"\x01\x00\x02\x00sub", dir_table) - 4
+    raw[sub : sub + 2] = raw[a : a + 2]
+    image.write_bytes(bytes(raw))
+    return image

@@ -8,7 +8,6 @@ import os
 import random
 import re
 import struct
-import subprocess
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -25,8 +24,14 @@ from layerscope.errors import (
 )
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.readers.squashfs import SquashFS, SquashfsImageReader
-from tests.conftest import EXPECTED, FIXTURES, require_tool
-from tests.readers.sqfs_reference import entry_row, parse_lln, read_all, reference_cat
+from tests.conftest import EXPECTED, FIXTURES
+from tests.readers.sqfs_reference import (
+    entry_row,
+    looping_squashfs,
+    parse_lln,
+    read_all,
+    reference_cat,
+)
 
 _FS_ROW = re.compile(r"\|(\d+)-(\d+)\s+\|FS \(Squashfs")
 
@@ -208,19 +213,7 @@ def test_sif_corrupt_partitions() -> None:
 
 
 def test_directory_loop_is_an_error(tmp_path: Path) -> None:
-    tool = require_tool("mksquashfs")
-    src = tmp_path / "src"
-    (src / "a" / "b").mkdir(parents=True)
-    image = tmp_path / "loop.sqfs"
-    flags = ["-noI", "-noD", "-noF", "-noX", "-noappend", "-no-progress", "-quiet"]
-    subprocess.run([tool, str(src), str(image), *flags], check=True, capture_output=True)
-    raw = bytearray(image.read_bytes())
-    (dir_table,) = struct.unpack_from("<Q", raw, 72)
-    # entries are (inode offset, inode delta, type=1, name size-1=0, name): point b at a
-    a = raw.index(b"\x01\x00\x00\x00a", dir_table) - 4
-    b = raw.index(b"\x01\x00\x00\x00b", dir_table) - 4
-    raw[b : b + 2] = raw[a : a + 2]
-    image.write_bytes(bytes(raw))
+    image = looping_squashfs(tmp_path)
     with SquashFS(str(image)) as fs, pytest.raises(CorruptImageError, match="loop"):
         list(fs.iter_entries())
 

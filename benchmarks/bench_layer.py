@@ -110,7 +110,7 @@ def members(size_mb: int, entries: int) -> Iterator[tuple[tarfile.TarInfo, bytes
             yield info, None
 
 
-def _info(name: str, kind: bytes, size: int = 0) -> tarfile.TarInfo:
+def _info(name: str, kind: bytes = tarfile.REGTYPE, size: int = 0) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type = kind
     info.size = size

@@ -42,19 +42,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_layer import _info  # noqa: E402
 from gen_sif import write_sif  # noqa: E402
 
-MTIME = 1_700_000_000
 DEFINITION = "Bootstrap: docker\nFrom: alpine:3.18\n\n%post\n    echo benchmark\n"
-
-
-def _info(name: str, kind: bytes = tarfile.REGTYPE, size: int = 0) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.size = size
-    info.mtime = MTIME
-    info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
-    return info
 
 
 def members(entries: int, big: int) -> Iterator[tuple[tarfile.TarInfo, bytes]]:

@@ -20,7 +20,7 @@ from layerscope.model.image import ImageMeta, LayerInfo
 from layerscope.model.layers import WhiteoutStyle, apply_layer
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions, open_image
-from layerscope.readers.base import ImageReader
+from layerscope.readers.base import ColumnLister, ImageReader
 
 if TYPE_CHECKING:
     from layerscope.cache.prefetch import Prefetcher
@@ -122,6 +122,20 @@ def load_image(
 CANCEL_CHECK_EVERY = 4096
 
 
+def first_layer_tree(
+    reader: ImageReader, index: int, style: WhiteoutStyle, cancel: threading.Event | None
+) -> FileTree | None:
+    """The tree of layer `index` alone, listed column-wise when the reader can (squashfs):
+    no Entry per entry and no path lookups, a third of the cost of apply_layer. Only for a
+    layer with nothing below it and no whiteouts to interpret; None otherwise."""
+    if style != "none" or not isinstance(reader, ColumnLister):
+        return None
+    cols = reader.layer_columns(index, None if cancel is None else cancel.is_set)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
+    return None if cols is None else FileTree.adopt(cols, index)
+
+
 def _cancellable(entries: Iterable[Entry], cancel: threading.Event) -> Iterator[Entry]:
     """Stop a long layer part-way when the caller cancels (a UI quitting mid-load)."""
     for i, e in enumerate(entries):
@@ -180,6 +194,13 @@ class _Build:
                 if self.cancel is not None and self.cancel.is_set():
                     raise Cancelled("cancelled")
                 self._report(f"reading layer {info.index}", info.index)
+                if len(tree) == 1:
+                    first = first_layer_tree(
+                        self.reader, info.index, self.styles[info.index], self.cancel
+                    )
+                    if first is not None:
+                        tree = first
+                        continue
                 entries = self._entries(info.index, use_index, ahead)
                 if self.cancel is not None:
                     entries = _cancellable(entries, self.cancel)

@@ -242,7 +242,8 @@ def test_cache_info_and_clear(
     on_disk = sum(p.stat().st_size for p in cache_files())
     assert info["index"]["bytes"] == on_disk > 0
     assert info["index"]["by_kind"]["tree"]["files"] == 1
-    assert info["index"]["by_kind"]["layer"]["files"] == 2
+    # the overlay's index only: a squashfs layer is listed column-wise, faster than an index
+    assert info["index"]["by_kind"]["layer"]["files"] == 1
     assert info["blobs"] == {"files": 1, "bytes": 10}
     text = cli(capsysbinary, "cache", "info")
     assert str(cache_dir()) in text.out.decode() and "64.0 MiB" in text.out.decode()

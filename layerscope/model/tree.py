@@ -12,6 +12,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry, EntryKind
 
 ROOT = 0
@@ -60,6 +61,48 @@ class FileTree:
 
     def __len__(self) -> int:
         return len(self.name)
+
+    @classmethod
+    def adopt(cls, cols: LayerColumns, layer: int) -> FileTree:
+        """The tree of one first layer listed column-wise. The columns are taken over, not
+        copied: their rows become the nodes, so the caller must not use `cols` again."""
+        tree = cls()
+        tree.parent, tree.name, tree.kind = cols.parent, cols.name, cols.kind
+        tree.mode, tree.uid, tree.gid = cols.mode, cols.uid, cols.gid
+        tree.size, tree.mtime, tree.loc = cols.size, cols.mtime, cols.loc
+        layers = array("h", [layer]) * len(cols)
+        layers[ROOT] = -1
+        tree.layer = layers
+        names = cols.name
+        children: dict[int, dict[str, int]] = {}
+        for directory, first, end in cols.spans:
+            kids = dict(zip(names[first:end], range(first, end), strict=True))
+            if len(kids) != end - first:
+                tree._drop_repeated_names(kids, first, end, layer)
+            children[directory] = kids
+        for directory in cols.dirs:
+            if directory not in children:
+                children[directory] = {}
+        tree.children = children
+        tree.target, tree.rdev, tree.xattrs = cols.target, cols.rdev, cols.xattrs
+        first_of: dict[int, int] = {}
+        groups = tree.link_group
+        for row, ino in cols.ino.items():
+            first = first_of.setdefault(ino, row)
+            if first != row:
+                groups[first] = first
+                groups[row] = first
+        tree.layer_count = layer + 1
+        return tree
+
+    def _drop_repeated_names(self, kids: dict[str, int], first: int, end: int, layer: int) -> None:
+        # A corrupt listing naming one entry twice: the last one wins, as when a layer
+        # writes a path twice, and the others are recorded as replaced by it.
+        for row in range(first, end):
+            winner = kids[self.name[row]]
+            if winner != row:
+                self.deletions.append(Deletion(layer, row, "replaced"))
+                self.prev.setdefault(winner, row)
 
     # -- building (used by model.layers) -------------------------------------------------
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Protocol, runtime_checkable
 
+from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta
 
 CHUNK = 1 << 20
+Cancel = Callable[[], bool]
 
 
 class ImageReader(Protocol):
@@ -30,3 +32,13 @@ class ImageReader(Protocol):
     def read_content(self, layer: int, loc: int, size: int) -> Iterator[bytes]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ColumnLister(Protocol):
+    """Optional, for readers that walk their own directory structure (squashfs):
+    layer_columns(i, cancel) lists layer i column-wise (model.columns) without an Entry per
+    entry, or returns None when it cannot for that layer. `cancel` is polled as it goes;
+    when it returns True the listing stops early and is incomplete."""
+
+    def layer_columns(self, layer: int, cancel: Cancel | None) -> LayerColumns | None: ...

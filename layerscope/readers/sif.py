@@ -27,9 +27,11 @@ from layerscope.errors import (
     UnsupportedFormatError,
     UsageError,
 )
+from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta, LayerInfo
 from layerscope.readers import sif_format as sf
+from layerscope.readers.base import Cancel
 from layerscope.readers.sif_meta import definition_summary, fill_metadata
 
 __all__ = ["SifReader"]
@@ -122,6 +124,20 @@ class SifReader:
         info, d = self._layer(layer)
         fs = self._open_fs(info, d)
         return self._guard(d, fs.iter_entries())
+
+    def layer_columns(self, layer: int, cancel: Cancel | None) -> LayerColumns | None:
+        info, d = self._layer(layer)
+        fs = self._open_fs(info, d)
+        columns = getattr(fs, "columns", None)  # squashfs partitions only
+        if columns is None:
+            return None
+        try:
+            cols: LayerColumns = columns(cancel)
+        except LayerscopeError:
+            raise
+        except (*_DATA_ERRORS, OSError) as e:
+            raise self._translate(d, e) from e
+        return cols
 
     def read_content(self, layer: int, loc: int, size: int) -> Iterator[bytes]:
         info, d = self._layer(layer)

@@ -21,9 +21,11 @@ from layerscope.errors import (
     UsageError,
     where,
 )
+from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta, LayerInfo
 from layerscope.readers import codecs
+from layerscope.readers.base import Cancel
 from layerscope.readers.squashfs_format import (
     DATA_SIZE_MASK,
     DATA_UNCOMPRESSED,
@@ -164,15 +166,23 @@ class SquashFS:
             )
         return self._tables
 
-    def iter_entries(self) -> Iterator[Entry]:
-        """Every entry except the root, parents before children, absolute paths."""
+    def columns(self, cancel: Cancel | None = None) -> LayerColumns:
+        """Every entry except the root, column-wise (model.columns), parents first."""
         tables = self._load_tables()
         self._xattrs.budget = limits.XattrBudget(where(self._src.name, self._src.base))
         # The limits.max_entries cap, and a structural one: a directory record is at least
         # 9 bytes, so a well-formed table never yields more than len(table) // 9 entries.
-        yield from walk(
-            tables, self._sb.root_inode, limits.get("max_entries"), len(tables.dtab) // 9 + 1
+        return walk(
+            tables,
+            self._sb.root_inode,
+            limits.get("max_entries"),
+            len(tables.dtab) // 9 + 1,
+            cancel,
         )
+
+    def iter_entries(self) -> Iterator[Entry]:
+        """Every entry except the root, parents before children, absolute paths."""
+        yield from self.columns().entries()
 
     # -- content -------------------------------------------------------------------------
 
@@ -299,6 +309,10 @@ class SquashfsImageReader:
     def iter_entries(self, layer: int) -> Iterator[Entry]:
         self._check(layer)
         return self._fs.iter_entries()
+
+    def layer_columns(self, layer: int, cancel: Cancel | None) -> LayerColumns:
+        self._check(layer)
+        return self._fs.columns(cancel)
 
     def read_content(self, layer: int, loc: int, size: int) -> Iterator[bytes]:
         self._check(layer)

@@ -23,6 +23,8 @@ from layerscope.errors import (
     UsageError,
 )
 from layerscope.model.entry import Entry, EntryKind
+from layerscope.model.layers import apply_layers
+from layerscope.model.tree import FileTree
 from layerscope.readers.squashfs import SquashFS, SquashfsImageReader
 from tests.conftest import EXPECTED, FIXTURES
 from tests.readers.sqfs_reference import (
@@ -75,6 +77,29 @@ def test_listing_matches_unsquashfs(case: tuple[str, Path, int, int | None, Path
     for e in entries:  # parents before children
         assert (e.path.rsplit("/", 1)[0] or "/") in seen, e.path
         seen.add(e.path)
+
+
+def test_column_tree_equals_entry_tree(case: tuple[str, Path, int, int | None, Path]) -> None:
+    """FileTree.adopt of the column walk (how loading builds a squashfs tree) gives the same
+    nodes, ids, attributes and hard-link groups as applying the Entry stream."""
+    _, image, offset, size, _ = case
+    with SquashFS(str(image), offset, size) as fs:
+        adopted = FileTree.adopt(fs.columns(), 0)
+        applied = apply_layers([(fs.iter_entries(), "none")])
+
+    def rows(tree: FileTree) -> list[tuple[int, str, Entry, int]]:
+        return [(n, p, tree.entry(n, p), tree.layer[n]) for n, p in tree.walk_paths()]
+
+    assert rows(adopted) == rows(applied) != []
+    assert adopted.link_group == applied.link_group
+    assert len(adopted) == len(applied) and adopted.layer_count == applied.layer_count == 1
+    assert adopted.total_size() == applied.total_size()
+
+
+def test_column_walk_stops_when_cancelled() -> None:
+    with SquashFS(str(FIXTURES / "sqfs" / "plain.sqfs")) as fs:
+        assert len(fs.columns(lambda: True)) == 1  # the root row only
+        assert len(fs.columns(lambda: False)) > 1
 
 
 def test_counts_match(case: tuple[str, Path, int, int | None, Path]) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+import msgspec
 
 from layerscope.loading import LoadedImage
 from layerscope.model.entry import EntryKind
@@ -13,42 +15,61 @@ from layerscope.model.tree import FileTree
 _KINDS = [k.json_name for k in EntryKind]
 
 
+class LsEntry(msgspec.Struct):
+    """One `ls --json` entry (schema layerscope.ls/1), fields in output order. A Struct,
+    not a dict: twice as fast to build and encode, 300,000 times in a big listing."""
+
+    path: str
+    type: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime: int
+    target: str | None
+    rdev: list[int] | None
+    links: int
+    xattrs: dict[str, str]
+    layer: int
+
+
 def entry_json(
     tree: FileTree, node: int, links: dict[int, int], path: str | None = None
 ) -> dict[str, Any]:
-    return entry_encoder(tree, links)(node, tree.path(node) if path is None else path)
+    found = ls_entries(tree, [(node, tree.path(node) if path is None else path)], links)
+    return msgspec.structs.asdict(next(found))
 
 
-def entry_encoder(tree: FileTree, links: dict[int, int]) -> Callable[[int, str], dict[str, Any]]:
-    """A function node, path -> the `ls --json` entry, with the tree's columns bound once
-    (it runs once per entry of listings with hundreds of thousands of them)."""
+def ls_entries(
+    tree: FileTree, nodes: Iterable[tuple[int, str]], links: dict[int, int]
+) -> Iterator[LsEntry]:
+    """The `ls --json` entry of each (node, path), with the tree's columns bound once (it
+    runs once per entry of listings with hundreds of thousands of them)."""
     kinds, modes, uids, gids = tree.kind, tree.mode, tree.uid, tree.gid
     sizes, mtimes, layers = tree.size, tree.mtime, tree.layer
     targets, rdevs, xattrs, groups = tree.target, tree.rdev, tree.xattrs, tree.link_group
     rolled = tree.rolled_size
     dir_kind = EntryKind.DIR
-
-    def encode(node: int, path: str) -> dict[str, Any]:
+    names = _KINDS
+    for node, path in nodes:
         kind = kinds[node]
         group = groups.get(node) if groups else None
         rdev = rdevs.get(node) if rdevs else None
         xa = xattrs.get(node) if xattrs else None
-        return {
-            "path": path,
-            "type": _KINDS[kind],
-            "mode": modes[node],
-            "uid": uids[node],
-            "gid": gids[node],
-            "size": rolled(node) if kind == dir_kind else sizes[node],
-            "mtime": mtimes[node],
-            "target": targets.get(node),
-            "rdev": None if rdev is None else list(rdev),
-            "links": 1 if group is None else links.get(group, 1),
-            "xattrs": {} if not xa else {k: _b64(v) for k, v in sorted(xa.items())},
-            "layer": layers[node],
-        }
-
-    return encode
+        yield LsEntry(
+            path,
+            names[kind],
+            modes[node],
+            uids[node],
+            gids[node],
+            rolled(node) if kind == dir_kind else sizes[node],
+            mtimes[node],
+            targets.get(node),
+            None if rdev is None else list(rdev),
+            1 if group is None else links.get(group, 1),
+            {} if not xa else {k: _b64(v) for k, v in sorted(xa.items())},
+            layers[node],
+        )
 
 
 def _b64(value: bytes) -> str:

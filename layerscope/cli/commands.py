@@ -17,7 +17,7 @@ from layerscope.errors import UsageError
 from layerscope.loading import LoadedImage, find, load_image
 from layerscope.model.entry import EntryKind, normalize_path
 from layerscope.readers import OpenOptions
-from layerscope.report import entry_encoder
+from layerscope.report import ls_entries
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -158,11 +158,10 @@ def ls_cmd(
         else:
             nodes = [(top, tree.path(top))]
         if as_json:
-            encode = entry_encoder(tree, tree.link_counts())
             render.stream_json(
                 {"schema": "layerscope.ls/1", "image": render.image_json(img)},
                 "entries",
-                (encode(n, p) for n, p in nodes),
+                ls_entries(tree, nodes, tree.link_counts()),
             )
             return
         out = sys.stdout

@@ -18,7 +18,7 @@ from layerscope.report import entry_json, image_json
 __all__ = ["dump_json", "entry_json", "image_json", "ls_line", "safe_text", "stream_json"]
 
 _LS_CHARS = [k.ls_char for k in EntryKind]
-FLUSH_EVERY = 2048
+FLUSH_BYTES = 1 << 18
 
 
 @functools.lru_cache(maxsize=4096)
@@ -57,7 +57,7 @@ def _encode(obj: Any) -> bytes:
         return msgspec.json.encode(obj)
     except UnicodeEncodeError:
         # surrogateescape'd names are not valid UTF-8: JSON-escape them instead.
-        return json.dumps(obj, ensure_ascii=True).encode("ascii")
+        return json.dumps(msgspec.to_builtins(obj), ensure_ascii=True).encode("ascii")
 
 
 def dump_json(doc: dict[str, Any]) -> None:
@@ -73,20 +73,26 @@ def dump_json(doc: dict[str, Any]) -> None:
     out.flush()
 
 
-def stream_json(head: dict[str, Any], key: str, items: Iterable[dict[str, Any]]) -> None:
+def stream_json(head: dict[str, Any], key: str, items: Iterable[Any]) -> None:
     """Write `head` with `key` holding a list, one item per line, without holding the list."""
     out = sys.stdout.buffer
     opening = _encode({**head, key: []})
     assert opening.endswith(b"[]}")
-    out.write(opening[:-2] + b"\n")
-    buf: list[bytes] = []
-    first = True
+    buf = bytearray(opening[:-2])
+    encode_into = msgspec.json.Encoder().encode_into
+    sep = b"\n"
     for item in items:
-        buf.append(_encode(item) if first else b",\n" + _encode(item))
-        first = False
-        if len(buf) >= FLUSH_EVERY:
-            out.write(b"".join(buf))
+        mark = len(buf)
+        buf += sep
+        try:
+            encode_into(item, buf, -1)
+        except UnicodeEncodeError:
+            del buf[mark:]
+            buf += sep + _encode(item)
+        sep = b",\n"
+        if len(buf) >= FLUSH_BYTES:
+            out.write(buf)
             buf.clear()
-    buf.append(b"\n]}\n")
-    out.write(b"".join(buf))
+    buf += b"\n]}\n"
+    out.write(buf)
     out.flush()

@@ -30,7 +30,7 @@ from layerscope.readers import OpenOptions
 from layerscope.readers import registry as registry_module
 from layerscope.readers.ext3 import Ext3FS
 from layerscope.readers.registry_ref import RegistryRef
-from layerscope.report import entry_encoder
+from layerscope.report import ls_entries
 from tests.fuzz.jsonmut import LayoutCase, RegistryCase, layout_cases, registry_cases
 from tests.fuzz.mutate import mutated
 from tests.fuzz.seeds import ext3_seeds, sif_seeds, squashfs_seeds
@@ -64,8 +64,8 @@ def exercise_tree(tree: FileTree, read: Callable[[int], Iterator[bytes]] | None)
     with strict_stdout() as out:
         for node, path in tree.walk_paths():
             out.write(render.safe_text(render.ls_line(tree, node, path)) + "\n")
-        encode = entry_encoder(tree, tree.link_counts())
-        render.stream_json({"schema": "x"}, "entries", (encode(n, p) for n, p in tree.walk_paths()))
+        entries = ls_entries(tree, tree.walk_paths(), tree.link_counts())
+        render.stream_json({"schema": "x"}, "entries", entries)
     if read is None:
         return
     for node, _ in tree.walk_paths():

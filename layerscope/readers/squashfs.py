@@ -172,13 +172,21 @@ class SquashFS:
         self._xattrs.budget = limits.XattrBudget(where(self._src.name, self._src.base))
         # The limits.max_entries cap, and a structural one: a directory record is at least
         # 9 bytes, so a well-formed table never yields more than len(table) // 9 entries.
-        return walk(
-            tables,
-            self._sb.root_inode,
-            limits.get("max_entries"),
-            len(tables.dtab) // 9 + 1,
-            cancel,
-        )
+        try:
+            return walk(
+                tables,
+                self._sb.root_inode,
+                limits.get("max_entries"),
+                len(tables.dtab) // 9 + 1,
+                cancel,
+            )
+        finally:
+            # The inflated tables take ~50 bytes an entry; content reads afterwards find
+            # their inode through MetaReader's few cached blocks instead. Dropping them
+            # here, before the caller indexes the listing, is what keeps peak memory
+            # under the tree's own size plus one copy of the tables.
+            self._tables = self._itab = None
+            self._imap = {}
 
     def iter_entries(self) -> Iterator[Entry]:
         """Every entry except the root, parents before children, absolute paths."""

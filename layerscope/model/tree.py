@@ -8,6 +8,7 @@ unlinked from their parent, so diffs and waste analyses can still see them.
 
 from __future__ import annotations
 
+import re
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -271,25 +272,38 @@ class FileTree:
     def _roll_up(self) -> dict[int, int]:
         # A child always has a larger id than its live parent (nodes are appended as they
         # are created, and a replaced path gets a new node), so visiting directories from
-        # the highest id down sees every subdirectory's total before its parent's.
+        # the highest id down completes every subdirectory's total before it is added to
+        # its parent's. A directory's own files are summed in one C-level pass over a
+        # column holding regular files' sizes (0 for anything else); only directories
+        # holding hard links take the per-child loop that counts an inode once.
+        file_size = array("q", self.size)
+        for found in re.finditer(rb"[^\x00]", self.kind):  # every kind but FILE (0)
+            file_size[found.start()] = 0
+        own = file_size.__getitem__
         totals: dict[int, int] = {}
         seen_groups: set[int] = set()
-        kinds, sizes, groups = self.kind, self.size, self.link_group
-        dir_kind, file_kind = EntryKind.DIR, EntryKind.FILE
-        for node in sorted(self.children, reverse=True):
-            total = 0
-            for kid in self.children[node].values():
-                kind = kinds[kid]
-                if kind == dir_kind:
-                    total += totals[kid]
-                elif kind == file_kind:
-                    group = groups.get(kid) if groups else None
-                    if group is not None:
+        groups = self.link_group
+        children, parents, names = self.children, self.parent, self.name
+        file_kind = EntryKind.FILE
+        for node in sorted(children, reverse=True):
+            kids = children[node].values()
+            if groups and not groups.keys().isdisjoint(kids):
+                total = 0
+                for kid in kids:
+                    group = groups.get(kid)
+                    if group is not None and self.kind[kid] == file_kind:
                         if group in seen_groups:
                             continue
                         seen_groups.add(group)
-                    total += sizes[kid]
+                    total += own(kid)
+            else:
+                total = sum(map(own, kids))
+            total += totals.get(node, 0)
             totals[node] = total
+            if node != ROOT:
+                parent = parents[node]
+                if children.get(parent, {}).get(names[node]) == node:  # still linked
+                    totals[parent] = totals.get(parent, 0) + total
         return totals
 
     def total_size(self) -> int:

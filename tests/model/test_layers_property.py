@@ -86,7 +86,9 @@ def entry(draw: st.DrawFn, style: WhiteoutStyle) -> Entry:
     if what == "file":
         return Entry(path, EntryKind.FILE, mode=mode, size=draw(st.integers(0, 9)))
     if what == "symlink":
-        return Entry(path, EntryKind.SYMLINK, mode=0o777, target=draw(st.sampled_from(NAMES)))
+        # a symlink's size is its target's length (as squashfs reports it): never file bytes
+        target = draw(st.sampled_from(NAMES))
+        return Entry(path, EntryKind.SYMLINK, mode=0o777, size=len(target), target=target)
     if what == "dir":
         return Entry(path, EntryKind.DIR, mode=mode)
     parent, _, name = path.rpartition("/")
@@ -108,3 +110,16 @@ def layer(draw: st.DrawFn) -> tuple[list[Entry], WhiteoutStyle]:
 @given(st.lists(layer(), min_size=1, max_size=4))
 def test_model_equals_reference(layers: list[tuple[list[Entry], WhiteoutStyle]]) -> None:
     assert _model(layers) == _reference(layers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(layer(), min_size=1, max_size=4))
+def test_rolled_sizes_equal_reference(layers: list[tuple[list[Entry], WhiteoutStyle]]) -> None:
+    """A live directory's rolled-up size is the regular-file bytes of the reference's paths
+    under it, after whiteouts and replacements."""
+    tree = apply_layers(layers)
+    state = _reference(layers)
+    for node, path in [(0, ""), *tree.walk_paths()]:
+        if tree.is_dir(node):
+            files = [a[2] for p, a in state.items() if a[0] == "file" and p.startswith(path + "/")]
+            assert tree.rolled_size(node) == sum(files), path or "/"

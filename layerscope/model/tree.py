@@ -274,8 +274,8 @@ class FileTree:
         # are created, and a replaced path gets a new node), so visiting directories from
         # the highest id down completes every subdirectory's total before it is added to
         # its parent's. A directory's own files are summed in one C-level pass over a
-        # column holding regular files' sizes (0 for anything else); only directories
-        # holding hard links take the per-child loop that counts an inode once.
+        # column holding regular files' sizes (0 for anything else); hard links are then
+        # taken out again, all but the first link of an inode met.
         file_size = array("q", self.size)
         for found in re.finditer(rb"[^\x00]", self.kind):  # every kind but FILE (0)
             file_size[found.start()] = 0
@@ -287,17 +287,16 @@ class FileTree:
         file_kind = EntryKind.FILE
         for node in sorted(children, reverse=True):
             kids = children[node].values()
+            total = sum(map(own, kids))
             if groups and not groups.keys().isdisjoint(kids):
-                total = 0
-                for kid in kids:
-                    group = groups.get(kid)
-                    if group is not None and self.kind[kid] == file_kind:
+                # Links of one inode share its size: drop all but the first one met.
+                for kid in filter(groups.__contains__, kids):
+                    if self.kind[kid] == file_kind:
+                        group = groups[kid]
                         if group in seen_groups:
-                            continue
-                        seen_groups.add(group)
-                    total += own(kid)
-            else:
-                total = sum(map(own, kids))
+                            total -= own(kid)
+                        else:
+                            seen_groups.add(group)
             total += totals.get(node, 0)
             totals[node] = total
             if node != ROOT:

@@ -75,21 +75,22 @@ def diff_trees(
     shortcut = not ({"mtime", "xattrs"} & compare)
     content = "content" in compare and content_equal is not None
     for_sure_same_files = shortcut and not content
+    children_a, children_b = a.children, b.children
+    empty: dict[str, int] = {}
     while stack:
         da, db, prefix = stack.pop()
-        kids_a = a.children.get(da, {})
-        kids_b = b.children.get(db, {})
-        for name in sorted(kids_a.keys() | kids_b.keys(), reverse=True):
-            na = kids_a.get(name)
-            nb = kids_b.get(name)
-            path = f"{prefix}/{name}"
+        kids_a = children_a.get(da) or empty
+        kids_b = children_b.get(db) or empty
+        in_b = kids_b.get
+        both = 0
+        # Children are visited in any order (the lists are sorted at the end) and a path
+        # is only built for what is reported or descended into.
+        for name, na in kids_a.items():
+            nb = in_b(name)
             if nb is None:
-                assert na is not None
-                _subtree(a, na, path, out.removed)
+                _subtree(a, na, f"{prefix}/{name}", out.removed)
                 continue
-            if na is None:
-                _subtree(b, nb, path, out.added)
-                continue
+            both += 1
             ka = kind_a[na]
             if (
                 shortcut
@@ -99,10 +100,11 @@ def diff_trees(
                 and gid_a[na] == gid_b[nb]
             ):
                 if ka == dir_kind:
-                    stack.append((na, nb, path))
+                    stack.append((na, nb, f"{prefix}/{name}"))
                     continue
                 if ka == file_kind and for_sure_same_files and size_a[na] == size_b[nb]:
                     continue
+            path = f"{prefix}/{name}"
             changes = _changes(a, na, b, nb, compare, content_equal)
             if changes:
                 out.modified.append(Modified(path, changes, na, nb))
@@ -114,6 +116,9 @@ def diff_trees(
                 _children(a, na, path, out.removed)
             elif b_dir:
                 _children(b, nb, path, out.added)
+        if both != len(kids_b):
+            for name in kids_b.keys() - kids_a.keys():
+                _subtree(b, kids_b[name], f"{prefix}/{name}", out.added)
     for lst in (out.added, out.removed):
         lst.sort(key=lambda item: item[0].split("/"))
     out.modified.sort(key=lambda m: m.path.split("/"))

@@ -8,11 +8,11 @@ unlinked from their parent, so diffs and waste analyses can still see them.
 
 from __future__ import annotations
 
-import re
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from layerscope.model import sizes
 from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry, EntryKind
 
@@ -59,6 +59,7 @@ class FileTree:
         self.deletions: list[Deletion] = []
         self.layer_count = 0
         self._rolled: dict[int, int] | None = None
+        self._lazy_work = 0  # nodes rolled_size walked without computing every directory
 
     def __len__(self) -> int:
         return len(self.name)
@@ -254,56 +255,32 @@ class FileTree:
         return self.link_counts().get(group, 1)
 
     def link_counts(self) -> dict[int, int]:
-        counts: dict[int, int] = {}
-        for node, group in self.link_group.items():
-            if self.is_live(node):
-                counts[group] = counts.get(group, 0) + 1
-        return counts
+        """Live links per hard-link group."""
+        return sizes.link_counts(self)
 
     def rolled_size(self, node: int) -> int:
-        """Regular-file bytes under a directory (its own size for a non-directory);
-        hard-linked content counts once, in the first place the walk meets it."""
+        """Regular-file bytes under a directory (its own size for a non-directory), as
+        `du -s` counts them: a hard-linked inode once in each directory holding it.
+
+        Every directory's size is computed at once and kept (until the tree changes)
+        unless only a few are asked for: a diff reporting a handful of directories walks
+        just their subtrees, within a budget of 1/32 of the tree (what a full listing
+        wastes before it computes every directory at once)."""
         if self.kind[node] != EntryKind.DIR:
             return self.size[node]
         if self._rolled is None:
-            self._rolled = self._roll_up()
+            if node == ROOT:
+                whole = sizes.live_total(self)
+                if whole is not None:
+                    return whole
+            else:
+                budget = len(self) // 32 - self._lazy_work
+                found = sizes.subtree_total(self, node, budget) if budget > 0 else None
+                if found is not None:
+                    self._lazy_work += found[1]
+                    return found[0]
+            self._rolled = sizes.roll_up(self)
         return self._rolled.get(node, 0)
-
-    def _roll_up(self) -> dict[int, int]:
-        # A child always has a larger id than its live parent (nodes are appended as they
-        # are created, and a replaced path gets a new node), so visiting directories from
-        # the highest id down completes every subdirectory's total before it is added to
-        # its parent's. A directory's own files are summed in one C-level pass over a
-        # column holding regular files' sizes (0 for anything else); hard links are then
-        # taken out again, all but the first link of an inode met.
-        file_size = array("q", self.size)
-        for found in re.finditer(rb"[^\x00]", self.kind):  # every kind but FILE (0)
-            file_size[found.start()] = 0
-        own = file_size.__getitem__
-        totals: dict[int, int] = {}
-        seen_groups: set[int] = set()
-        groups = self.link_group
-        children, parents, names = self.children, self.parent, self.name
-        file_kind = EntryKind.FILE
-        for node in sorted(children, reverse=True):
-            kids = children[node].values()
-            total = sum(map(own, kids))
-            if groups and not groups.keys().isdisjoint(kids):
-                # Links of one inode share its size: drop all but the first one met.
-                for kid in filter(groups.__contains__, kids):
-                    if self.kind[kid] == file_kind:
-                        group = groups[kid]
-                        if group in seen_groups:
-                            total -= own(kid)
-                        else:
-                            seen_groups.add(group)
-            total += totals.get(node, 0)
-            totals[node] = total
-            if node != ROOT:
-                parent = parents[node]
-                if children.get(parent, {}).get(names[node]) == node:  # still linked
-                    totals[parent] = totals.get(parent, 0) + total
-        return totals
 
     def total_size(self) -> int:
         return self.rolled_size(ROOT)

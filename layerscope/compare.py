@@ -83,7 +83,7 @@ def compare_images(
     with_meta: bool = True,
 ) -> ImageDiff:
     h = hasher or ContentHasher()
-    tree = diff_trees(a.tree, b.tree, compare, lambda na, nb: h.equal(a, na, b, nb))
+    tree = diff_trees(a.tree, b.tree, compare, h.comparer(a, b))
     meta = meta_diff(a.meta, b.meta) if with_meta else {}
     packages = packages_diff(image_packages(a), image_packages(b))
     return ImageDiff(a, b, tree, meta, shared_layers(a, b), packages)

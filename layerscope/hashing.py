@@ -11,6 +11,7 @@ is flushed, garbage-collected or at interpreter exit."""
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 import xxhash
 
@@ -43,13 +44,32 @@ class ContentHasher:
         return self._digest(img, node, key, cache)
 
     def equal(self, a: LoadedImage, na: int, b: LoadedImage, nb: int) -> bool:
+        return self.comparer(a, b)(na, nb)
+
+    def comparer(self, a: LoadedImage, b: LoadedImage) -> Callable[[int, int], bool]:
+        """equal() for nodes of `a` and `b`, with both images' layer keys and the memos
+        bound once: a diff of two big images calls it for every same-size file pair."""
         ta, tb = a.tree, b.tree
-        ka, ca, ida = self._layer_keys(a)[ta.content_layer.get(na, ta.layer[na])]
-        kb, cb, idb = self._layer_keys(b)[tb.content_layer.get(nb, tb.layer[nb])]
-        # The same blob (by content digest) and the same member: equal without reading.
-        if ida is not None and ida == idb and ta.loc[na] == tb.loc[nb]:
-            return True
-        return self._digest(a, na, ka, ca) == self._digest(b, nb, kb, cb)
+        keys_a, keys_b = self._layer_keys(a), self._layer_keys(b)
+        layer_a, layer_b, moved_a, moved_b = ta.layer, tb.layer, ta.content_layer, tb.content_layer
+        loc_a, loc_b = ta.loc, tb.loc
+        memos = self._memo
+        digest = self._digest
+
+        def equal(na: int, nb: int) -> bool:
+            ka, cache_a, ida = keys_a[moved_a.get(na, layer_a[na]) if moved_a else layer_a[na]]
+            kb, cache_b, idb = keys_b[moved_b.get(nb, layer_b[nb]) if moved_b else layer_b[nb]]
+            at_a, at_b = loc_a[na], loc_b[nb]
+            if ida is not None and ida == idb and at_a == at_b:
+                return True
+            memo_a, memo_b = memos.get(ka), memos.get(kb)
+            if memo_a is not None and memo_b is not None:
+                got_a, got_b = memo_a.get(at_a), memo_b.get(at_b)
+                if got_a is not None and got_b is not None:
+                    return got_a == got_b
+            return digest(a, na, ka, cache_a) == digest(b, nb, kb, cache_b)
+
+        return equal
 
     def flush(self) -> None:
         """Persist the digests computed so far."""

@@ -167,16 +167,16 @@ class Stack:
             return cs
 
     def _content_equal(self, a: LoadedImage, b: LoadedImage) -> Callable[[int, int], bool]:
+        by_digest = self.hasher.comparer(a, b)
+        if a.reader is not b.reader:
+            return by_digest
+        ta, tb = a.tree, b.tree
+
         def equal(na: int, nb: int) -> bool:
-            ta, tb = a.tree, b.tree
             # States of one image share node ids and blobs: the same member is the same bytes.
-            if (
-                a.reader is b.reader
-                and ta.source_layer(na) == tb.source_layer(nb)
-                and ta.loc[na] == tb.loc[nb]
-            ):
+            if ta.source_layer(na) == tb.source_layer(nb) and ta.loc[na] == tb.loc[nb]:
                 return True
-            return self.hasher.equal(a, na, b, nb)
+            return by_digest(na, nb)
 
         return equal
 

@@ -102,8 +102,16 @@ def diff_trees(
                 if ka == dir_kind:
                     stack.append((na, nb, f"{prefix}/{name}"))
                     continue
-                if ka == file_kind and for_sure_same_files and size_a[na] == size_b[nb]:
-                    continue
+                if ka == file_kind and size_a[na] == size_b[nb]:
+                    # Type, mode, owner and size agree, and neither mtime nor xattrs
+                    # count: only the content can differ.
+                    if for_sure_same_files:
+                        continue
+                    if content_equal is not None and "content" in compare:
+                        if content_equal(na, nb):
+                            continue
+                        out.modified.append(Modified(f"{prefix}/{name}", ["content"], na, nb))
+                        continue
             path = f"{prefix}/{name}"
             changes = _changes(a, na, b, nb, compare, content_equal)
             if changes:

@@ -42,12 +42,13 @@ def image_packages(img: LoadedImage) -> Packages:
     paths = [p for p in (DPKG_STATUS, APK_INSTALLED) if tree.lookup(p) is not None]
     # Only directories can hold Python or conda records: scan those (a tenth of the nodes)
     # and look at the children of the few that matter.
-    for d in list(tree.children):
-        name = tree.name[d]
+    names = tree.name
+    for d in tree.dir_nodes():
+        name = names[d]
         if name not in PACKAGE_DIRS or not tree.is_live(d):
             continue
         base = tree.path(d)
-        for child in tree.children[d]:
+        for child in tree.kids(d) or ():
             if name == "conda-meta" or child.endswith((".dist-info", ".egg-info")):
                 paths.append(f"{base}/{child}")
 

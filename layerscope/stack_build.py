@@ -166,8 +166,7 @@ def live_nodes(tree: FileTree) -> list[int]:
     out: list[int] = []
     todo = [ROOT]
     while todo:
-        kids = tree.children.get(todo.pop())
-        if kids:
-            out.extend(kids.values())
-            todo.extend(k for k in kids.values() if k in tree.children)
+        kids = tree.child_ids(todo.pop())
+        out.extend(kids)
+        todo.extend(k for k in kids if tree.kind[k] == EntryKind.DIR)
     return out

@@ -145,15 +145,15 @@ class ChangeSet:
     def children(self, d: int) -> list[int]:
         """Displayed children, unsorted: live ones, then the ones this step removed."""
         if d >= 0:
-            kids = list(self.after.tree.children.get(d, {}).values())
+            kids = list(self.after.tree.child_ids(d))
             kids.extend(self._removed_under.get(d, ()))
             return kids
-        return [-1 - k for k in self.before.tree.children.get(-1 - d, {}).values()]
+        return [-1 - k for k in self.before.tree.child_ids(-1 - d)]
 
     def has_children(self, d: int) -> bool:
         if d >= 0:
-            return bool(self.after.tree.children.get(d)) or d in self._removed_under
-        return bool(self.before.tree.children.get(-1 - d))
+            return bool(self.after.tree.child_ids(d)) or d in self._removed_under
+        return bool(self.before.tree.child_ids(-1 - d))
 
     def lookup(self, path: str) -> int | None:
         """The displayed entry at `path` (live first, then removed)."""

@@ -128,7 +128,7 @@ class IndexCache:
         with reader:
             try:
                 stream = reader.checked_stream()
-                tree = decode_tree(stream)
+                tree = decode_tree(stream, reader.length)
                 stream.finish()  # nothing decoded is used unless the checksum holds
                 return tree
             except (TreeCodecError, CacheCorruptError, OSError):

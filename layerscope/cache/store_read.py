@@ -30,7 +30,7 @@ class Reader:
     `verify()` (a streaming pass); both read the same open file, which no writer ever
     modifies (writers replace names)."""
 
-    def __init__(self, f: BinaryIO, kind: str, key: str) -> None:
+    def __init__(self, f: io.BufferedReader, kind: str, key: str) -> None:
         self.f = f
         st = os.fstat(f.fileno())
         self.ino = st.st_ino
@@ -138,6 +138,13 @@ class CheckedStream:
         self._h.update(data)
         self._left -= len(data)
         return data
+
+    def readinto(self, buffer: memoryview) -> int:
+        view = buffer[: self._left]
+        n = self._f.readinto(view)
+        self._h.update(view[:n])
+        self._left -= n
+        return n
 
     def finish(self) -> None:
         while self._left:

@@ -118,7 +118,8 @@ class Provenance:
         x = node
         while x != ROOT and x not in self.live:
             par = tree.parent[x]
-            if tree.children.get(par, {}).get(tree.name[x]) != x:
+            kids = tree.kids(par)
+            if kids is None or kids.get(tree.name[x]) != x:
                 return x
             x = par
         return x

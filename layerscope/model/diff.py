@@ -75,12 +75,11 @@ def diff_trees(
     shortcut = not ({"mtime", "xattrs"} & compare)
     content = "content" in compare and content_equal is not None
     for_sure_same_files = shortcut and not content
-    children_a, children_b = a.children, b.children
     empty: dict[str, int] = {}
     while stack:
         da, db, prefix = stack.pop()
-        kids_a = children_a.get(da) or empty
-        kids_b = children_b.get(db) or empty
+        kids_a = a.kids(da) or empty
+        kids_b = b.kids(db) or empty
         in_b = kids_b.get
         both = 0
         # Children are visited in any order (the lists are sorted at the end) and a path

@@ -98,7 +98,7 @@ def find_junk(
     stack = [ROOT]
     while stack:
         d = stack.pop()
-        kids = tree.children[d]
+        kids = tree.kids(d) or {}
         names = set(kids)
         for name, node in kids.items():
             kind = tree.kind[node]
@@ -126,12 +126,12 @@ def _dir_class(tree: FileTree, node: int, path: str, name: str) -> str | None:
     for cls, rule in _DIR_RULES:
         if rule.search(path):
             return cls
-    kids = tree.children[node]
+    kids = tree.kids(node) or {}
     if "CACHEDIR.TAG" in kids:
         return "build"
     if name == "pkgs":
         parent = tree.parent[node]
-        if "conda-meta" in tree.children[parent] or _CONDA_HOMES.search(tree.name[parent]):
+        if "conda-meta" in (tree.kids(parent) or {}) or _CONDA_HOMES.search(tree.name[parent]):
             return "conda-pkgs"
     return None
 

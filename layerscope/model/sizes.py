@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from array import array
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 from layerscope.model.entry import EntryKind
@@ -43,7 +44,7 @@ class _Liveness:
 
     def linked(self, node: int) -> bool:
         tree = self.tree
-        kids = tree.children.get(tree.parent[node])
+        kids = tree.kids(tree.parent[node])
         return kids is not None and kids.get(tree.name[node]) == node
 
     def dirs_above(self, node: int) -> tuple[int, ...] | None:
@@ -83,19 +84,18 @@ def link_counts(tree: FileTree) -> dict[int, int]:
 
 def roll_up(tree: FileTree) -> dict[int, int]:
     """Every directory's size (removed directories included, for diffs of what they held)."""
-    # A child always has a larger id than its live parent (nodes are appended as they are
+    # A child always has a larger id than its parent (nodes are appended as they are
     # created, and a replaced path gets a new node), so visiting directories from the
-    # highest id down completes every subdirectory's total before it joins its parent's.
+    # highest id down completes every subdirectory's total before its parent pulls it in.
+    # Child ids are read without building directories' name indexes.
     own = file_sizes(tree).__getitem__
     totals: dict[int, int] = {}
-    children, parents, names = tree.children, tree.parent, tree.name
-    for node in sorted(children, reverse=True):
-        total = sum(map(own, children[node].values())) + totals.get(node, 0)
-        totals[node] = total
-        if node != ROOT:
-            parent = parents[node]
-            if children.get(parent, {}).get(names[node]) == node:  # still linked
-                totals[parent] = totals.get(parent, 0) + total
+    sub = totals.get
+    child_ids = tree.child_ids
+    zeros = repeat(0)
+    for node in sorted(tree.dir_nodes(), reverse=True):
+        kids = child_ids(node)
+        totals[node] = sum(map(own, kids)) + sum(map(sub, kids, zeros))
     if tree.link_group:
         _count_links_once(tree, totals)
     return totals
@@ -129,19 +129,17 @@ def _count_links_once(tree: FileTree, totals: dict[int, int]) -> None:
 
 def subtree_total(tree: FileTree, top: int, budget: int) -> tuple[int, int] | None:
     """(top's size, nodes visited), or None once more than `budget` nodes were visited."""
-    kinds, sizes, children, groups = tree.kind, tree.size, tree.children, tree.link_group
+    kinds, sizes, child_ids, groups = tree.kind, tree.size, tree.child_ids, tree.link_group
     dir_kind, file_kind = EntryKind.DIR, EntryKind.FILE
     total = work = 0
     seen: set[int] = set()
     stack = [top]
     while stack:
-        kids = children.get(stack.pop())
-        if not kids:
-            continue
+        kids = child_ids(stack.pop())
         work += len(kids)
         if work > budget:
             return None
-        for kid in kids.values():
+        for kid in kids:
             kind = kinds[kid]
             if kind == file_kind:
                 group = groups.get(kid) if groups else None

@@ -9,7 +9,7 @@ unlinked from their parent, so diffs and waste analyses can still see them.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from layerscope.model import sizes
@@ -44,7 +44,12 @@ class FileTree:
         self.mtime = array("q", [0])
         self.layer = array("h", [-1])
         self.loc = array("q", [-1])
-        self.children: dict[int, dict[str, int]] = {ROOT: {}}
+        self._children: dict[int, dict[str, int]] = {ROOT: {}}
+        # Directories whose name index is not built yet (a tree decoded from the cache):
+        # directory -> (start, count) of its child ids in _kid_ids. kids() builds one
+        # directory's dict on first use; `children` builds them all.
+        self._pending: dict[int, tuple[int, int]] | None = None
+        self._kid_ids: array[int] | None = None
         self.target: dict[int, str] = {}
         self.rdev: dict[int, tuple[int, int]] = {}
         self.xattrs: dict[int, dict[str, bytes]] = {}
@@ -63,6 +68,60 @@ class FileTree:
 
     def __len__(self) -> int:
         return len(self.name)
+
+    # -- directory indexes ------------------------------------------------------------------
+
+    @property
+    def children(self) -> dict[int, dict[str, int]]:
+        """directory node -> {name: child node}, every directory (removed ones included).
+        Building or changing the tree goes through this; readers of a few directories
+        should prefer kids(), which leaves the others unbuilt."""
+        if self._pending is not None:
+            # in the order the directories were encoded, whichever were built already
+            built = self._children
+            self._children = {d: built.get(d) or self._build(d) for d in self._pending}
+            self._pending = self._kid_ids = None
+        return self._children
+
+    @children.setter
+    def children(self, value: dict[int, dict[str, int]]) -> None:
+        self._children = value
+        self._pending = self._kid_ids = None
+
+    def defer_children(self, spans: dict[int, tuple[int, int]], kid_ids: array[int]) -> None:
+        """Index directories lazily: directory -> (start, count) of its children's ids in
+        kid_ids, in the order their dicts are to have (model.tree_codec, on decode)."""
+        self._children = {}
+        self._pending = spans
+        self._kid_ids = kid_ids
+
+    def kids(self, node: int) -> dict[str, int] | None:
+        """A directory's {name: child node} (None for anything else), built on first use."""
+        got = self._children.get(node)
+        if got is None and self._pending is not None and node in self._pending:
+            got = self._children[node] = self._build(node)
+        return got
+
+    def _build(self, node: int) -> dict[str, int]:
+        assert self._pending is not None and self._kid_ids is not None
+        start, count = self._pending[node]
+        ids = self._kid_ids[start : start + count]
+        return dict(zip(map(self.name.__getitem__, ids), ids, strict=True))
+
+    def child_ids(self, node: int) -> Collection[int]:
+        """A directory's child nodes, without building its name index."""
+        got = self._children.get(node)
+        if got is not None:
+            return got.values()
+        if self._pending is not None and self._kid_ids is not None:
+            span = self._pending.get(node)
+            if span is not None:
+                return self._kid_ids[span[0] : span[0] + span[1]]
+        return ()
+
+    def dir_nodes(self) -> list[int]:
+        """Every directory node, removed ones included."""
+        return list(self._children if self._pending is None else self._pending)
 
     @classmethod
     def adopt(cls, cols: LayerColumns, layer: int) -> FileTree:
@@ -155,7 +214,7 @@ class FileTree:
     # -- reading ----------------------------------------------------------------------------
 
     def child(self, node: int, name: str) -> int | None:
-        kids = self.children.get(node)
+        kids = self.kids(node)
         return None if kids is None else kids.get(name)
 
     def lookup(self, path: str) -> int | None:
@@ -164,7 +223,7 @@ class FileTree:
         for part in path.split("/"):
             if not part or part == ".":
                 continue
-            kids = self.children.get(node)
+            kids = self.kids(node)
             if kids is None:
                 return None
             nxt = kids.get(part)
@@ -186,13 +245,14 @@ class FileTree:
     def is_live(self, node: int) -> bool:
         while node != ROOT:
             par = self.parent[node]
-            if self.children.get(par, {}).get(self.name[node]) != node:
+            kids = self.kids(par)
+            if kids is None or kids.get(self.name[node]) != node:
                 return False
             node = par
         return True
 
     def sorted_children(self, node: int) -> list[int]:
-        kids = self.children.get(node)
+        kids = self.kids(node)
         if not kids:
             return []
         return [kids[k] for k in sorted(kids)]
@@ -208,14 +268,13 @@ class FileTree:
                 stack.pop()
                 continue
             yield nxt
-            if nxt in self.children:
+            if self.kind[nxt] == EntryKind.DIR:
                 stack.append(iter(self.sorted_children(nxt)))
 
     def walk_paths(self, node: int = ROOT) -> Iterator[tuple[int, str]]:
         """walk() with each node's absolute path, built incrementally (no parent chasing)."""
         base = "" if node == ROOT else self.path(node)
-        names = self.name
-        children = self.children
+        names, kinds, dir_kind = self.name, self.kind, EntryKind.DIR
         stack: list[tuple[str, Iterator[int]]] = [(base, iter(self.sorted_children(node)))]
         while stack:
             prefix, it = stack[-1]
@@ -225,7 +284,7 @@ class FileTree:
                 continue
             path = f"{prefix}/{names[nxt]}"
             yield nxt, path
-            if nxt in children:
+            if kinds[nxt] == dir_kind:
                 stack.append((path, iter(self.sorted_children(nxt))))
 
     def entry(self, node: int, path: str | None = None) -> Entry:

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerscope.loading import load_image
+from layerscope.model import sizes
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.layers import WhiteoutStyle, apply_layer, apply_layers
 from layerscope.model.tree import FileTree
@@ -113,6 +114,29 @@ def test_rich_tree_roundtrip() -> None:
     assert {d.reason for d in tree.deletions} >= {"whiteout", "opaque", "replaced"}
     assert any("\0" in n for n in tree.name) and any("\udcff" in n for n in tree.name)
     assert_same(tree, roundtrip(tree))
+
+
+def test_decoded_directories_are_indexed_on_first_use() -> None:
+    img = load_image(str(FIXTURES / "sif" / "alpine-like-base.sif"), OpenOptions(use_cache=False))
+    try:
+        built = img.tree
+        tree = roundtrip(built)
+        dirs = len(built.children)
+        assert len(tree._children) == 0 and len(tree.dir_nodes()) == dirs > 10
+        node = tree.lookup("/etc/ssl/cert.pem")
+        assert node == built.lookup("/etc/ssl/cert.pem") is not None
+        assert len(tree._children) == 3  # /, /etc and /etc/ssl only
+        # sizes are rolled up from child ids alone
+        assert tree.total_size() == built.total_size()
+        assert sizes.roll_up(tree) == sizes.roll_up(built)
+        # ... but for the directories above hard links, whose liveness is looked up
+        above_links = {built.lookup(p) for p in ("/", "/etc", "/etc/ssl", "/etc/ssl/certs")}
+        assert set(tree._children) == above_links and dirs > 20
+        assert list(tree.walk()) == list(built.walk())
+        assert tree.children == built.children and list(tree.children) == list(built.children)
+        assert tree._pending is None and tree._kid_ids is None
+    finally:
+        img.close()
 
 
 def test_empty_tree_roundtrip() -> None:

@@ -18,9 +18,10 @@ from layerscope.model.packages import (
     collect,
     packages_diff,
 )
+from layerscope.model.sizes import LazyLinkCounts
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions
-from layerscope.report import entry_json, image_json
+from layerscope.report import LsEntry, image_json, ls_entries
 
 
 @dataclass(slots=True)
@@ -100,21 +101,21 @@ def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[LoadedImage, 
 
 def diff_json(d: ImageDiff) -> dict[str, Any]:
     ta, tb = d.a.tree, d.b.tree
-    links_a, links_b = ta.link_counts(), tb.link_counts()
-    added = [entry_json(tb, n, links_b, p) for p, n in d.tree.added]
-    removed = [entry_json(ta, n, links_a, p) for p, n in d.tree.removed]
+    links_a, links_b = LazyLinkCounts(ta), LazyLinkCounts(tb)
+    # LsEntry structs, not dicts: the document is encoded by msgspec (dump_json), and a
+    # diff of two big images reports tens of thousands of entries
+    added = list(ls_entries(tb, ((n, p) for p, n in d.tree.added), links_b))
+    removed = list(ls_entries(ta, ((n, p) for p, n in d.tree.removed), links_a))
+    mods = d.tree.modified
+    olds = ls_entries(ta, ((m.old, m.path) for m in mods), links_a)
+    news = ls_entries(tb, ((m.new, m.path) for m in mods), links_b)
     modified = [
-        {
-            "path": m.path,
-            "changes": m.changes,
-            "old": entry_json(ta, m.old, links_a, m.path),
-            "new": entry_json(tb, m.new, links_b, m.path),
-        }
-        for m in d.tree.modified
+        {"path": m.path, "changes": m.changes, "old": old, "new": new}
+        for m, old, new in zip(mods, olds, news, strict=True)
     ]
 
-    def file_bytes(rows: list[dict[str, Any]]) -> int:
-        return sum(r["size"] for r in rows if r["type"] == "file")
+    def file_bytes(rows: list[LsEntry]) -> int:
+        return sum(r.size for r in rows if r.type == "file")
 
     return {
         "schema": "layerscope.diff/1",

@@ -33,13 +33,6 @@ class LsEntry(msgspec.Struct):
     layer: int
 
 
-def entry_json(
-    tree: FileTree, node: int, links: dict[int, int], path: str | None = None
-) -> dict[str, Any]:
-    found = ls_entries(tree, [(node, tree.path(node) if path is None else path)], links)
-    return msgspec.structs.asdict(next(found))
-
-
 def ls_entries(
     tree: FileTree, nodes: Iterable[tuple[int, str]], links: dict[int, int]
 ) -> Iterator[LsEntry]:
@@ -66,7 +59,7 @@ def ls_entries(
             mtimes[node],
             targets.get(node),
             None if rdev is None else list(rdev),
-            1 if group is None else links.get(group, 1),
+            1 if group is None else links[group],
             {} if not xa else {k: _b64(v) for k, v in sorted(xa.items())},
             layers[node],
         )

@@ -13,9 +13,9 @@ import msgspec
 
 from layerscope.model.entry import EntryKind, perm_string
 from layerscope.model.tree import FileTree
-from layerscope.report import entry_json, image_json
+from layerscope.report import image_json
 
-__all__ = ["dump_json", "entry_json", "image_json", "ls_line", "safe_text", "stream_json"]
+__all__ = ["dump_json", "image_json", "ls_line", "safe_text", "stream_json"]
 
 _LS_CHARS = [k.ls_char for k in EntryKind]
 FLUSH_BYTES = 1 << 18
@@ -67,7 +67,7 @@ def dump_json(doc: dict[str, Any]) -> None:
     except UnicodeEncodeError:
         # Undecodable names/labels: json escapes their lone surrogates ("\udcff"), which
         # msgspec.json.format would refuse to read back, so json indents them too.
-        data = json.dumps(doc, ensure_ascii=True, indent=1).encode("ascii")
+        data = json.dumps(msgspec.to_builtins(doc), ensure_ascii=True, indent=1).encode("ascii")
     out.write(data)
     out.write(b"\n")
     out.flush()

@@ -82,6 +82,27 @@ def link_counts(tree: FileTree) -> dict[int, int]:
     return counts
 
 
+class LazyLinkCounts(dict[int, int]):
+    """link_counts() for a few groups: each group's live links are counted when it is
+    first looked up with [] (a diff reports a few thousand entries of a large tree)."""
+
+    def __init__(self, tree: FileTree) -> None:
+        super().__init__()
+        self.tree = tree
+        self.live = _Liveness(tree)
+        self.members: dict[int, list[int]] | None = None
+
+    def __missing__(self, group: int) -> int:
+        if self.members is None:
+            self.members = {}
+            for node, g in self.tree.link_group.items():
+                self.members.setdefault(g, []).append(node)
+        alive = self.live.dirs_above
+        count = sum(1 for node in self.members.get(group, ()) if alive(node) is not None)
+        self[group] = count
+        return count
+
+
 def roll_up(tree: FileTree) -> dict[int, int]:
     """Every directory's size (removed directories included, for diffs of what they held)."""
     # A child always has a larger id than its parent (nodes are appended as they are

@@ -168,3 +168,32 @@ def test_same_image_in_two_formats(capsysbinary: pytest.CaptureFixture[bytes], o
     code, doc = _diff(capsysbinary, OCI_SOURCES["layout"], OCI_SOURCES[other])
     assert (doc["added"], doc["removed"], doc["modified"]) == ([], [], [])
     assert code == 0, doc["metadata"]
+
+
+def test_undecodable_names_in_diff_json(
+    capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
+    """Names that are not UTF-8 come out JSON-escaped, in added, removed and modified."""
+    import io
+    import tarfile
+
+    def layer(name: str, members: dict[str, bytes]) -> Path:
+        path = tmp_path / name
+        with tarfile.open(path, "w", format=tarfile.GNU_FORMAT, errors="surrogateescape") as t:
+            for member, data in members.items():
+                info = tarfile.TarInfo(member)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        return path
+
+    a = layer("a.tar", {"d/same-\udcff": b"x", "d/gone-\udcfe": b"1"})
+    b = layer("b.tar", {"d/same-\udcff": b"yy", "d/new-\udcfd": b"2"})
+    r = cli(capsysbinary, "diff", "--json", str(a), str(b))
+    assert r.code == 1, r.err
+    doc = json.loads(r.out)
+    assert [e["path"] for e in doc["added"]] == ["/d/new-\udcfd"]
+    assert [e["path"] for e in doc["removed"]] == ["/d/gone-\udcfe"]
+    assert [(m["path"], m["old"]["size"], m["new"]["size"]) for m in doc["modified"]] == [
+        ("/d/same-\udcff", 1, 2)
+    ]
+    assert doc["summary"]["bytes_added"] == 1 and doc["summary"]["bytes_removed"] == 1

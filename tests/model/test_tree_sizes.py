@@ -40,6 +40,10 @@ def _all_routes(tree: FileTree) -> None:
         if group is not None:
             live_links[group] = live_links.get(group, 0) + 1
     assert tree.link_counts() == live_links
+    lazy = sizes.LazyLinkCounts(tree)
+    assert {g: lazy[g] for g in set(tree.link_group.values())} == {
+        g: live_links.get(g, 0) for g in set(tree.link_group.values())
+    }
 
 
 def test_links_count_once_per_directory_holding_them() -> None:

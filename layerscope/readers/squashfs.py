@@ -220,6 +220,8 @@ class SquashFS:
             raise self._src.corrupt(self._sb.inode_table, f"inode {ref} is not a regular file")
         bs = self._sb.block_size
         nblocks = fsize // bs if frag != NO_INDEX else -(-fsize // bs)
+        if not nblocks:  # all in a fragment (most files): the head is the whole inode
+            return start, fsize, frag, foff, ()
         raw = self._inode_bytes(ref, hlen + 4 * nblocks)
         if len(raw) != hlen + 4 * nblocks:
             raise self._src.corrupt(self._sb.inode_table, f"block list of inode {ref} cut off")

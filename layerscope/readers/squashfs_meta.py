@@ -174,10 +174,12 @@ class MetaReader:
     def read(self, rel: int, offset: int, length: int) -> bytes:
         """`length` bytes from offset `offset` of the block at `rel`, crossing blocks
         (fewer if the table ends first: the caller checks)."""
-        parts = []
         data, nxt = self._block(rel)
+        if offset + length <= len(data):  # within one block: most reads
+            return data[offset : offset + length]
         if offset > len(data):
             raise self.src.corrupt(self.start + rel, f"{self.what}: offset {offset} past block")
+        parts = []
         chunk = data[offset : offset + length]
         parts.append(chunk)
         have = len(chunk)

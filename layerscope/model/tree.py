@@ -261,15 +261,17 @@ class FileTree:
         """Depth-first, children in name order: paths come out sorted component-wise."""
         if include_self:
             yield node
+        kinds, dir_kind = self.kind, EntryKind.DIR
         stack = [iter(self.sorted_children(node))]
         while stack:
-            nxt = next(stack[-1], None)
-            if nxt is None:
+            # a for loop resumes the directory's iterator where a subdirectory interrupted it
+            for nxt in stack[-1]:
+                yield nxt
+                if kinds[nxt] == dir_kind:
+                    stack.append(iter(self.sorted_children(nxt)))
+                    break
+            else:
                 stack.pop()
-                continue
-            yield nxt
-            if self.kind[nxt] == EntryKind.DIR:
-                stack.append(iter(self.sorted_children(nxt)))
 
     def walk_paths(self, node: int = ROOT) -> Iterator[tuple[int, str]]:
         """walk() with each node's absolute path, built incrementally (no parent chasing)."""
@@ -278,14 +280,14 @@ class FileTree:
         stack: list[tuple[str, Iterator[int]]] = [(base, iter(self.sorted_children(node)))]
         while stack:
             prefix, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
+            for nxt in it:
+                path = f"{prefix}/{names[nxt]}"
+                yield nxt, path
+                if kinds[nxt] == dir_kind:
+                    stack.append((path, iter(self.sorted_children(nxt))))
+                    break
+            else:
                 stack.pop()
-                continue
-            path = f"{prefix}/{names[nxt]}"
-            yield nxt, path
-            if kinds[nxt] == dir_kind:
-                stack.append((path, iter(self.sorted_children(nxt))))
 
     def entry(self, node: int, path: str | None = None) -> Entry:
         return Entry(

@@ -4,7 +4,8 @@
 lists /upper as the image's top layer through `Ext3FS.iter_entries("/upper")`. Pure Python,
 positional reads only (thread-safe, never writes). Sibling modules: ext3_super (geometry,
 features), ext3_inode (inode fields), ext3_xattr (extended attributes, ACLs), ext3_map
-(block maps and extents), ext3_dir (directory records).
+(block maps and extents), ext3_dir (directory records), ext3_walk (directory lookup and
+the tree walk).
 
 Locators: `Entry.loc` is the inode number; `read_content(loc, size)` streams that inode.
 """
@@ -21,7 +22,6 @@ from layerscope import limits
 from layerscope.errors import (
     CorruptImageError,
     EncryptedError,
-    EntryNotFoundError,
     ReaderError,
     UsageError,
     where,
@@ -31,19 +31,15 @@ from layerscope.model.entry import (
     Entry,
     EntryKind,
     decode_name,
-    encode_name,
     normalize_path,
 )
 from layerscope.readers.base import CHUNK
-from layerscope.readers.ext3_dir import parse_dir_block
 from layerscope.readers.ext3_inode import ENCRYPT_FL, EXTENTS_FL, INLINE_DATA_FL, Inode
 from layerscope.readers.ext3_map import Run, blockmap_runs, extent_runs
 from layerscope.readers.ext3_super import (
     INCOMPAT_EA_INODE,
-    INCOMPAT_FILETYPE,
     INCOMPAT_LARGEDIR,
     INCOMPAT_RECOVER,
-    ROOT_INO,
     SUPERBLOCK_OFFSET,
     SUPERBLOCK_SIZE,
     ExtBad,
@@ -52,6 +48,7 @@ from layerscope.readers.ext3_super import (
     inode_table_block,
     parse_superblock,
 )
+from layerscope.readers.ext3_walk import DirWalker
 from layerscope.readers.ext3_xattr import check_xattr_block, collect_xattrs, inline_data_rest
 
 __all__ = ["Ext3FS"]
@@ -257,98 +254,14 @@ class Ext3FS:
             return inode.i_block[: inode.size]
         return b"".join(self._data(inode, inode.size))
 
-    # -- directories -----------------------------------------------------------------------
-
-    def _children(self, inode: Inode, seen: set[int] | None = None) -> list[tuple[int, bytes]]:
-        """(inode, name) records of a directory. `seen` collects the blocks parsed so far by
-        a walk: a block met twice is refused, or N directory inodes over one big extent
-        would make a small crafted image cost N times its size."""
-        sb = self.sb
-        if inode.flags & ENCRYPT_FL:
-            raise ExtBad(f"directory inode {inode.ino} is encrypted", cls=EncryptedError)
-        filetype = sb.has_incompat(INCOMPAT_FILETYPE)
-        if inode.flags & INLINE_DATA_FL:
-            # The first 4 bytes hold the parent's inode number; records follow, then go on
-            # in the system.data xattr.
-            data = self._inline(inode)
-            return parse_dir_block(data[4:60], 1024, filetype, inode.ino) + (
-                parse_dir_block(data[60:], 1024, filetype, inode.ino) if len(data) > 60 else []
-            )
-        if inode.size > sb.size_bytes:
-            raise ExtBad(f"directory inode {inode.ino}: size {inode.size} exceeds the filesystem")
-        nblocks = inode.size // sb.block_size
-        out: list[tuple[int, bytes]] = []
-        expected = 0
-        for lblk, pblk, count, uninit in self._runs(inode, nblocks):
-            if lblk != expected or uninit:
-                raise ExtBad(f"directory inode {inode.ino}: hole at block {expected}")
-            for i in range(min(count, nblocks - lblk)):
-                if seen is not None:
-                    if pblk + i in seen:
-                        raise ExtBad(f"directory inode {inode.ino}: block {pblk + i} is shared")
-                    seen.add(pblk + i)
-                out += parse_dir_block(self._block(pblk + i), sb.block_size, filetype, inode.ino)
-            expected = lblk + count
-        if expected < nblocks:
-            raise ExtBad(f"directory inode {inode.ino}: hole at block {expected}")
-        return out
-
-    def _lookup(self, path: str) -> Inode:
-        inode = self._inode(ROOT_INO)
-        for part in [p for p in path.split("/") if p]:
-            if inode.fmt != stat.S_IFDIR:
-                break
-            want = encode_name(part)
-            found = [ino for ino, name in self._children(inode) if name == want]
-            if not found:
-                raise EntryNotFoundError(f"{self._source}: no {path} in the ext filesystem")
-            inode = self._inode(found[0])
-        if inode.fmt != stat.S_IFDIR:
-            if inode.ino == ROOT_INO:
-                raise ExtBad(f"root inode has file type {inode.fmt:#o}, not a directory")
-            raise EntryNotFoundError(f"{self._source}: {path} is not a directory")
-        return inode
+    # -- listing -------------------------------------------------------------------------
 
     def _walk(self, root: str, hide: tuple[str, ...]) -> Iterator[Entry]:
-        top = self._lookup(root)
-        visited = {top.ino}
-        # A file inode may be listed by any number of directory records: cap the count.
-        max_entries = limits.get("max_entries")
+        dirs = DirWalker(self.sb, self._source, self._inode, self._runs, self._block, self._inline)
+        top = dirs.lookup(root)
         self._xbudget = limits.XattrBudget(where(self._source))
         self._targets.clear()  # fresh per walk
-        # Directory blocks this walk parsed: no two directories may share one.
-        dir_blocks: set[int] = set()
-        paths = limits.PathCap()
-        count = 0
-        stack: list[tuple[str, Iterator[tuple[int, bytes]]]] = [
-            ("", iter(self._children(top, dir_blocks)))
-        ]
-        while stack:
-            base, it = stack[-1]
-            item = next(it, None)
-            if item is None:
-                stack.pop()
-                continue
-            ino, raw_name = item
-            name = decode_name(raw_name)
-            if len(stack) == 1 and name in hide:
-                continue
-            count += 1
-            if count > max_entries:
-                raise limits.exceeded(
-                    f"{where(self._source)}: more than {max_entries} entries", "max_entries"
-                )
-            path = f"{base}/{name}"
-            if len(path) > paths.quick:
-                paths.check(path, where(self._source))
-            inode = self._inode(ino)
-            entry = self._entry(path, inode)
-            yield entry
-            if entry.kind is EntryKind.DIR:
-                if ino in visited:
-                    raise ExtBad(f"directory inode {ino} ({entry.path}) is reached twice: a cycle")
-                visited.add(ino)
-                stack.append((entry.path, iter(self._children(inode, dir_blocks))))
+        yield from dirs.walk(top, hide, self._entry)
 
     def _entry(self, path: str, inode: Inode) -> Entry:
         kind = KIND_OF_IFMT.get(inode.fmt)

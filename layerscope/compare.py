@@ -7,7 +7,7 @@ from typing import Any
 
 from layerscope.hashing import ContentHasher
 from layerscope.loading import LoadedImage, load_image
-from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff, diff_trees
+from layerscope.model.diff import DEFAULT_COMPARE, ContentEqual, TreeDiff, diff_trees
 from layerscope.model.entry import EntryKind
 from layerscope.model.metadiff import meta_diff
 from layerscope.model.packages import (
@@ -21,6 +21,7 @@ from layerscope.model.packages import (
 from layerscope.model.sizes import LazyLinkCounts
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions
+from layerscope.readers.base import StreamedContents
 from layerscope.report import LsEntry, image_json, ls_entries
 
 
@@ -84,11 +85,38 @@ def compare_images(
     hasher: ContentHasher | None = None,
     with_meta: bool = True,
 ) -> ImageDiff:
-    h = hasher or ContentHasher()
-    tree = diff_trees(a.tree, b.tree, compare, h.comparer(a, b))
+    tree = tree_diff(a, b, compare, hasher or ContentHasher())
     meta = meta_diff(a.meta, b.meta) if with_meta else {}
     packages = packages_diff(image_packages(a), image_packages(b))
     return ImageDiff(a, b, tree, meta, shared_layers(a, b), packages)
+
+
+def tree_diff(
+    a: LoadedImage,
+    b: LoadedImage,
+    compare: frozenset[str] | set[str],
+    hasher: ContentHasher,
+    same_member: ContentEqual | None = None,
+) -> TreeDiff:
+    """diff_trees of two images, contents compared by digest. Contents in streamed layers
+    (tar) are hashed first, one pass per layer over just the files the diff must compare:
+    a first diff pass collects them without reading. `same_member` may settle a pair
+    before any digest is looked at."""
+
+    def equal(pending: list[tuple[int, int]] | None) -> ContentEqual:
+        by_digest = hasher.comparer(a, b, pending)
+        if same_member is None:
+            return by_digest
+        return lambda na, nb: same_member(na, nb) or by_digest(na, nb)
+
+    streamed = isinstance(a.reader, StreamedContents) or isinstance(b.reader, StreamedContents)
+    if "content" in compare and streamed:
+        pending: list[tuple[int, int]] = []
+        diff_trees(a.tree, b.tree, compare, equal(pending))
+        if pending:
+            hasher.prefetch(a, [na for na, _ in pending])
+            hasher.prefetch(b, [nb for _, nb in pending])
+    return diff_trees(a.tree, b.tree, compare, equal(None))
 
 
 def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[LoadedImage, LoadedImage]:

@@ -11,13 +11,14 @@ is flushed, garbage-collected or at interpreter exit."""
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import xxhash
 
 from layerscope.cache import IndexCache
 from layerscope.loading import LoadedImage
 from layerscope.model.image import ImageMeta
+from layerscope.readers.base import StreamedContents
 
 Memo = dict[int, bytes]  # locator -> digest: ~140 bytes a file, half a tuple-keyed memo's
 # per layer: (memo key, cache to persist into or None, content digest if it has one)
@@ -46,9 +47,14 @@ class ContentHasher:
     def equal(self, a: LoadedImage, na: int, b: LoadedImage, nb: int) -> bool:
         return self.comparer(a, b)(na, nb)
 
-    def comparer(self, a: LoadedImage, b: LoadedImage) -> Callable[[int, int], bool]:
+    def comparer(
+        self, a: LoadedImage, b: LoadedImage, pending: list[tuple[int, int]] | None = None
+    ) -> Callable[[int, int], bool]:
         """equal() for nodes of `a` and `b`, with both images' layer keys and the memos
-        bound once: a diff of two big images calls it for every same-size file pair."""
+        bound once: a diff of two big images calls it for every same-size file pair.
+
+        With `pending`, nothing is read: a pair that would need reading is appended to it
+        and called equal (a first pass that collects what prefetch() is to hash)."""
         ta, tb = a.tree, b.tree
         keys_a, keys_b = self._layer_keys(a), self._layer_keys(b)
         layer_a, layer_b, moved_a, moved_b = ta.layer, tb.layer, ta.content_layer, tb.content_layer
@@ -67,6 +73,9 @@ class ContentHasher:
                 got_a, got_b = memo_a.get(at_a), memo_b.get(at_b)
                 if got_a is not None and got_b is not None:
                     return got_a == got_b
+            if pending is not None:
+                pending.append((na, nb))
+                return True
             return digest(a, na, ka, cache_a) == digest(b, nb, kb, cache_b)
 
         return equal
@@ -75,12 +84,41 @@ class ContentHasher:
         """Persist the digests computed so far."""
         _persist(self._new, self._caches)
 
-    def _digest(self, img: LoadedImage, node: int, key: str, cache: IndexCache | None) -> bytes:
+    def prefetch(self, img: LoadedImage, nodes: Iterable[int]) -> None:
+        """Hash, ahead of their lookups, the contents of `nodes` that live in streamed
+        layers (tar): one pass per layer in member order, where reading them one at a time
+        would decompress each layer up to every member again (quadratic in layer size)."""
+        reader = img.reader
+        if not isinstance(reader, StreamedContents):
+            return
+        tree, keys = img.tree, self._layer_keys(img)
+        todo: dict[int, dict[int, int]] = {}  # layer -> {loc: size}
+        for node in nodes:
+            loc = tree.loc[node]
+            layer = tree.source_layer(node)
+            if loc >= 0 and loc not in self._memo_for(*keys[layer][:2]):
+                todo.setdefault(layer, {})[loc] = tree.size[node]
+        for layer, wanted in todo.items():
+            key, cache, _ = keys[layer]
+            memo = self._memo_for(key, cache)
+            for loc, chunks in reader.read_contents(layer, sorted(wanted.items())):
+                h = xxhash.xxh3_128()
+                for chunk in chunks:
+                    h.update(chunk)
+                memo[loc] = got = h.digest()
+                if cache is not None:
+                    self._new.setdefault(key, {})[loc] = got
+
+    def _memo_for(self, key: str, cache: IndexCache | None) -> Memo:
         memo = self._memo.get(key)
         if memo is None:
             memo = self._memo[key] = cache.load_hashes(key) if cache is not None else {}
             if cache is not None:
                 self._caches[key] = cache
+        return memo
+
+    def _digest(self, img: LoadedImage, node: int, key: str, cache: IndexCache | None) -> bytes:
+        memo = self._memo_for(key, cache)
         loc = img.tree.loc[node]
         got = memo.get(loc) if loc >= 0 else None
         if got is None:

@@ -25,9 +25,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from layerscope.cache import CacheCorruptError
+from layerscope.compare import tree_diff
 from layerscope.hashing import ContentHasher
 from layerscope.loading import LoadedImage, load_image
-from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff, diff_trees
+from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
 from layerscope.model.entry import EntryKind
 from layerscope.model.image import ImageMeta
 from layerscope.model.tree import ROOT, FileTree
@@ -158,27 +159,24 @@ class Stack:
                 # nothing before: everything is added (no paths needed, no walk in order)
                 diff = TreeDiff(added=[("", n) for n in live_nodes(after.tree)])
             else:
-                equal = self._content_equal(before, after)
-                diff = diff_trees(before.tree, after.tree, DEFAULT_COMPARE, equal)
+                same = self._same_member(before, after)
+                diff = tree_diff(before, after, DEFAULT_COMPARE, self.hasher, same)
             cs = ChangeSet(index, mode.value, before, after, diff)
             self._changes[key] = cs
             while len(self._changes) > CHANGE_CACHE:
                 self._changes.popitem(last=False)
             return cs
 
-    def _content_equal(self, a: LoadedImage, b: LoadedImage) -> Callable[[int, int], bool]:
-        by_digest = self.hasher.comparer(a, b)
+    def _same_member(self, a: LoadedImage, b: LoadedImage) -> Callable[[int, int], bool] | None:
         if a.reader is not b.reader:
-            return by_digest
+            return None
         ta, tb = a.tree, b.tree
 
-        def equal(na: int, nb: int) -> bool:
+        def same(na: int, nb: int) -> bool:
             # States of one image share node ids and blobs: the same member is the same bytes.
-            if ta.source_layer(na) == tb.source_layer(nb) and ta.loc[na] == tb.loc[nb]:
-                return True
-            return by_digest(na, nb)
+            return ta.source_layer(na) == tb.source_layer(nb) and ta.loc[na] == tb.loc[nb]
 
-        return equal
+        return same
 
 
 def _layer_steps(ref: str, meta: ImageMeta) -> list[Step]:

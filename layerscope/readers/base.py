@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol, runtime_checkable
 
 from layerscope.model.columns import LayerColumns
@@ -32,6 +32,18 @@ class ImageReader(Protocol):
     def read_content(self, layer: int, loc: int, size: int) -> Iterator[bytes]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StreamedContents(Protocol):
+    """Optional, for readers whose layers are streams (tar, tar+gzip, tar+zstd): reading one
+    member costs decompressing everything before it, so many are read in one pass.
+    read_contents(i, wanted) yields (loc, chunks) for each (loc, size) wanted, in ascending
+    loc order; each member's chunks are to be consumed before the next is asked for."""
+
+    def read_contents(
+        self, layer: int, wanted: Sequence[tuple[int, int]]
+    ) -> Iterator[tuple[int, Iterator[bytes]]]: ...
 
 
 @runtime_checkable

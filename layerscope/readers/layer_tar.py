@@ -23,7 +23,7 @@ GNU sparse members are listed with their real size but their content cannot be r
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 
 from layerscope import limits
@@ -89,17 +89,43 @@ def read_layer_content(
         if stream.skip(loc) < loc:
             raise CorruptImageError(f"{where(name, stream.tell())}: stream ends before member data")
         buf = memoryview(bytearray(min(CONTENT_CHUNK, max(size, 1))))
-        left = size
-        while left > 0:
-            n = stream.readinto(buf[: min(left, len(buf))])
-            if n == 0:
-                raise CorruptImageError(
-                    f"{where(name, stream.tell())}: stream ends inside member data"
-                )
-            left -= n
-            yield bytes(buf[:n])
+        yield from _member_chunks(stream, buf, size, name)
     finally:
         stream.close()
+
+
+def read_layer_contents(
+    raw: BinaryIO, name: str, wanted: Sequence[tuple[int, int]], stored_size: int | None = None
+) -> Iterator[tuple[int, Iterator[bytes]]]:
+    """(loc, chunks) for each (loc, size) of `wanted`, in ascending loc order, from one pass
+    over the layer: reading members one by one would decompress everything before each.
+    Consume each member's chunks (or drop them) before asking for the next member."""
+    stream = open_decoded(raw, name, stored_size)
+    try:
+        buf = memoryview(bytearray(CONTENT_CHUNK))
+        for loc, size in sorted(set(wanted)):
+            if loc < 0:
+                raise UnsupportedFormatError(f"{name}: a member's content cannot be read (sparse?)")
+            gap = loc - stream.tell()
+            if gap < 0:  # overlapping members: not something tar makes
+                raise CorruptImageError(f"{where(name, loc)}: members overlap")
+            if stream.skip(gap) < gap:
+                raise CorruptImageError(
+                    f"{where(name, stream.tell())}: stream ends before member data"
+                )
+            yield loc, _member_chunks(stream, buf, size, name)
+    finally:
+        stream.close()
+
+
+def _member_chunks(stream: DecodedStream, buf: memoryview, size: int, name: str) -> Iterator[bytes]:
+    left = size
+    while left > 0:
+        n = stream.readinto(buf[: min(left, len(buf))])
+        if n == 0:
+            raise CorruptImageError(f"{where(name, stream.tell())}: stream ends inside member data")
+        left -= n
+        yield bytes(buf[:n])
 
 
 def iter_tar(stream: DecodedStream, name: str) -> Iterator[Entry]:

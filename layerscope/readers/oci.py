@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, Protocol
 
 from layerscope import limits
@@ -24,7 +24,11 @@ from layerscope.errors import (
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta
 from layerscope.readers import OpenOptions
-from layerscope.readers.layer_tar import iter_layer_entries, read_layer_content
+from layerscope.readers.layer_tar import (
+    iter_layer_entries,
+    read_layer_content,
+    read_layer_contents,
+)
 from layerscope.readers.oci_meta import build_meta
 from layerscope.readers.oci_select import (
     Selection,
@@ -140,6 +144,14 @@ class OciImageReader:
         name = self.layer_name(layer)
         with self._open_blob(desc["digest"], name) as raw:
             yield from read_layer_content(raw, name, loc, size, self._stored_size(layer))
+
+    def read_contents(
+        self, layer: int, wanted: Sequence[tuple[int, int]]
+    ) -> Iterator[tuple[int, Iterator[bytes]]]:
+        desc = self._check_tar(layer)
+        name = self.layer_name(layer)
+        with self._open_blob(desc["digest"], name) as raw:
+            yield from read_layer_contents(raw, name, wanted, self._stored_size(layer))
 
     def close(self) -> None:
         closer = getattr(self.store, "close", None)

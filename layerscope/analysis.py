@@ -16,24 +16,25 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from layerscope.analysis_reads import BudgetedReads
+from layerscope.cache import CacheCorruptError
 from layerscope.ci_config import Metrics
 from layerscope.errors import LayerscopeError
-from layerscope.hashing import ContentHasher
-from layerscope.loading import Cancelled, LoadedImage, whiteout_style
+from layerscope.loading import Cancelled, LoadedImage, layer_entries, whiteout_style
 from layerscope.model.bloat_dive import DiveResult, dive_efficiency
-from layerscope.model.bloat_dupes import DuplicateReport, find_duplicates
+from layerscope.model.bloat_dupes import DuplicateReport, duplicate_candidates, find_duplicates
 from layerscope.model.bloat_largest import Largest, largest
 from layerscope.model.bloat_waste import (
     PathCache,
     Provenance,
     WasteReport,
-    content_key,
     reclaimable,
 )
 from layerscope.model.entry import EntryKind
 from layerscope.model.junk import DEFAULT_CLASSES, JunkFinding, classify, find_junk
 from layerscope.model.secret_rules import is_candidate
 from layerscope.model.secrets import SecretFinding, find_file_secrets, find_meta_secrets
+from layerscope.readers.base import StreamedContents
 
 Progress = Callable[[str, int, int], None]
 
@@ -79,55 +80,6 @@ class Report:
         return sum(j.bytes for j in self.junk)
 
 
-class _Reads:
-    """Content reads under one budget; a read that fails becomes a note, not an error."""
-
-    def __init__(self, img: LoadedImage, budget: int, notes: list[str]) -> None:
-        self.img = img
-        self.left = budget
-        self.used = 0
-        self.notes = notes
-        self.hasher = ContentHasher()
-        self._exhausted = False
-
-    def _take(self, n: int) -> bool:
-        if n > self.left:
-            if not self._exhausted:
-                self._exhausted = True
-                self.notes.append("content read budget exhausted: some files were not read")
-            return False
-        self.left -= n
-        self.used += n
-        return True
-
-    def read(self, node: int, limit: int) -> bytes | None:
-        want = min(limit, self.img.tree.size[node])
-        if not self._take(want):
-            return None
-        try:
-            return self.img.read(node, want)
-        except LayerscopeError as e:
-            self.notes.append(f"{self.img.tree.path(node)}: not read: {e}")
-            return None
-
-    def digest(self, node: int) -> bytes | None:
-        if not self._take(self.img.tree.size[node]):
-            return None
-        try:
-            return self.hasher.digest(self.img, node)
-        except LayerscopeError as e:
-            self.notes.append(f"{self.img.tree.path(node)}: not hashed: {e}")
-            return None
-
-    def same(self, a: int, b: int) -> bool | None:
-        tree = self.img.tree
-        if content_key(tree, a) == content_key(tree, b):
-            return True
-        da = self.digest(a)
-        db = self.digest(b) if da is not None else None
-        return None if da is None or db is None else da == db
-
-
 def analyze(
     img: LoadedImage,
     options: AnalysisOptions | None = None,
@@ -137,7 +89,7 @@ def analyze(
     opts = options or AnalysisOptions()
     tree = img.tree
     notes: list[str] = []
-    reads = _Reads(img, opts.read_budget, notes)
+    reads = BudgetedReads(img, opts.read_budget, notes)
 
     def step(i: int) -> None:
         if cancel is not None and cancel.is_set():
@@ -149,27 +101,25 @@ def analyze(
     dive = _dive(img, notes) if opts.dive else None
     step(1)
     prov = Provenance(tree)
+    candidates = duplicate_candidates(tree, opts.min_duplicate_size) if opts.duplicates else []
+    deep = opts.deep_secrets if opts.deep_secrets is not None else _random_access(img)
+    order = _secret_order(img, deep) if opts.secrets else []
+    if isinstance(img.reader, StreamedContents):
+        _read_ahead(reads, prov, candidates, deep, order, opts.secret_max_bytes)
     waste = reclaimable(tree, reads.same, prov)
     waste_classes = {w.path: c for w in waste.items if (c := classify(w.path)) is not None}
     step(2)
     junk = find_junk(tree, opts.junk_classes, lambda n: _is_core(reads, n))
     step(3)
-    dupes = (
-        find_duplicates(tree, reads.digest, opts.min_duplicate_size)
-        if opts.duplicates
-        else DuplicateReport()
-    )
+    dupes = DuplicateReport()
+    if opts.duplicates:
+        dupes = find_duplicates(tree, reads.digest, opts.min_duplicate_size, candidates)
     step(4)
-    deep = opts.deep_secrets if opts.deep_secrets is not None else _random_access(img)
     secrets: list[SecretFinding] = []
     if opts.secrets:
         secrets = find_meta_secrets(img.meta)
         secrets += find_file_secrets(
-            tree,
-            lambda n: _secret_read(reads, n, opts.secret_max_bytes),
-            prov,
-            deep,
-            _secret_order(img, deep),
+            tree, lambda n: _secret_read(reads, n, opts.secret_max_bytes), prov, deep, order
         )
     step(5)
     big = largest(tree, opts.top, opts.per_layer, prov.live)
@@ -196,16 +146,42 @@ def analyze(
 
 def _dive(img: LoadedImage, notes: list[str]) -> DiveResult | None:
     layers = img.meta.layers[: img.upto + 1]
+    styles = [whiteout_style(info) for info in layers]
     try:
-        result = dive_efficiency(
-            (img.reader.iter_entries(info.index) for info in layers),
-            [whiteout_style(info) for info in layers],
-        )
+        try:
+            result = dive_efficiency((layer_entries(img, i.index) for i in layers), styles)
+        except CacheCorruptError:
+            result = dive_efficiency(
+                (layer_entries(img, i.index, use_index=False) for i in layers), styles
+            )
     except LayerscopeError as e:
         notes.append(f"dive numbers not computed: {e}")
         return None
     notes.extend(result.notes)
     return result
+
+
+def _read_ahead(
+    reads: BudgetedReads,
+    prov: Provenance,
+    candidates: list[tuple[int, list[int]]],
+    deep: bool,
+    order: list[int],
+    secret_max_bytes: int,
+) -> None:
+    """For an image of streamed layers: dry runs of the waste and secret analyses find what
+    they will read, and everything is read in one pass per layer (BudgetedReads.prefetch),
+    in the budget order of the real runs: waste pairs, then duplicate candidates."""
+    tree = reads.img.tree
+    pairs: list[tuple[int, int]] = []
+    reclaimable(tree, reads.pairs_to_compare(pairs), prov)
+    scanned: list[int] = []
+    if order:
+        find_file_secrets(tree, lambda n: scanned.append(n), prov, deep, order)
+    reads.prefetch(
+        [n for pair in pairs for n in pair] + [n for _, nodes in candidates for n in nodes],
+        [n for n in scanned if tree.size[n] <= secret_max_bytes],
+    )
 
 
 def _random_access(img: LoadedImage) -> bool:
@@ -224,7 +200,7 @@ def _secret_order(img: LoadedImage, deep: bool) -> list[int]:
     return first + [n for n in files if n not in chosen]
 
 
-def _secret_read(reads: _Reads, node: int, max_bytes: int) -> bytes | None:
+def _secret_read(reads: BudgetedReads, node: int, max_bytes: int) -> bytes | None:
     size = reads.img.tree.size[node]
     if size > max_bytes:
         return None
@@ -236,7 +212,7 @@ def _secret_read(reads: _Reads, node: int, max_bytes: int) -> bytes | None:
     return reads.read(node, size)
 
 
-def _is_core(reads: _Reads, node: int) -> bool:
+def _is_core(reads: BudgetedReads, node: int) -> bool:
     head = reads.read(node, 18)
     if head is None or len(head) < 18 or head[:4] != b"\x7fELF":
         return False

@@ -91,23 +91,30 @@ class ContentHasher:
         reader = img.reader
         if not isinstance(reader, StreamedContents):
             return
+        for layer, wanted in self.missing(img, nodes).items():
+            for loc, chunks in reader.read_contents(layer, sorted(wanted.items())):
+                h = xxhash.xxh3_128()
+                for chunk in chunks:
+                    h.update(chunk)
+                self.remember(img, layer, loc, h.digest())
+
+    def missing(self, img: LoadedImage, nodes: Iterable[int]) -> dict[int, dict[int, int]]:
+        """What of `nodes` has no digest yet: {layer: {loc: size}}."""
         tree, keys = img.tree, self._layer_keys(img)
-        todo: dict[int, dict[int, int]] = {}  # layer -> {loc: size}
+        todo: dict[int, dict[int, int]] = {}
         for node in nodes:
             loc = tree.loc[node]
             layer = tree.source_layer(node)
             if loc >= 0 and loc not in self._memo_for(*keys[layer][:2]):
                 todo.setdefault(layer, {})[loc] = tree.size[node]
-        for layer, wanted in todo.items():
-            key, cache, _ = keys[layer]
-            memo = self._memo_for(key, cache)
-            for loc, chunks in reader.read_contents(layer, sorted(wanted.items())):
-                h = xxhash.xxh3_128()
-                for chunk in chunks:
-                    h.update(chunk)
-                memo[loc] = got = h.digest()
-                if cache is not None:
-                    self._new.setdefault(key, {})[loc] = got
+        return todo
+
+    def remember(self, img: LoadedImage, layer: int, loc: int, digest: bytes) -> None:
+        """Record the digest of the content at `loc` in `layer`, computed elsewhere."""
+        key, cache, _ = self._layer_keys(img)[layer]
+        self._memo_for(key, cache)[loc] = digest
+        if cache is not None:
+            self._new.setdefault(key, {})[loc] = digest
 
     def _memo_for(self, key: str, cache: IndexCache | None) -> Memo:
         memo = self._memo.get(key)

@@ -265,6 +265,33 @@ class _Build:
             self.progress(what, index, len(self.meta.layers))
 
 
+def layer_entries(img: LoadedImage, index: int, use_index: bool = True) -> Iterator[Entry]:
+    """Layer `index`'s raw entries, through the index cache (see cached_entries)."""
+    key = img.layer_keys[index] if index < len(img.layer_keys) else None
+    return cached_entries(img.reader, index, img.cache, key, use_index)
+
+
+def cached_entries(
+    reader: ImageReader,
+    index: int,
+    cache: IndexCache | None,
+    key: str | None,
+    use_index: bool = True,
+) -> Iterator[Entry]:
+    """Layer `index`'s raw entries: from its cached index when there is one (a layer blob is
+    then not decompressed again), else from the reader, indexed on the way when the layer
+    is a blob (shared by images, read again by every analysis). The index is verified
+    before its first entry; CacheCorruptError after that means: call with use_index=False."""
+    if cache is not None and key is not None:
+        if use_index:
+            cached = cache.layer_entries(key)
+            if cached is not None:
+                return cached
+        if key.startswith("blob|"):
+            return cache.record_layer(key, reader.iter_entries(index))
+    return reader.iter_entries(index)
+
+
 SINGULARITY_FILES = {
     "runscript": "/.singularity.d/runscript",
     "help": "/.singularity.d/runscript.help",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from layerscope.cache import CacheCorruptError
 from layerscope.errors import EncryptedError
-from layerscope.loading import Cancelled, LoadedImage, whiteout_style
+from layerscope.loading import Cancelled, LoadedImage, layer_entries, whiteout_style
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import LayerInfo
 from layerscope.model.layers import WhiteoutStyle, apply_layer
@@ -115,12 +115,7 @@ class Source:
         return "none" if self.meta.format == "layer" else whiteout_style(info)
 
     def entries(self, layer: int, use_index: bool) -> Iterator[Entry]:
-        key = self.keys[layer] if layer < len(self.keys) else None
-        if use_index and self.cache is not None and key is not None:
-            cached = self.cache.layer_entries(key)
-            if cached is not None:
-                return cached
-        return self.reader.iter_entries(layer)
+        return layer_entries(self.image(FileTree(), -1), layer, use_index)
 
     def apply(
         self, tree: FileTree, layer: int, rep: Reporter, step: Step | None, use_index: bool

@@ -4,38 +4,41 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
 import click
 
+from layerscope.cache import CacheCorruptError, IndexCache
 from layerscope.cli import render
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.errors import EncryptedError, ReaderError
-from layerscope.loading import LoadedImage, load_image
-from layerscope.model.entry import EntryKind
+from layerscope.loading import LoadedImage, cached_entries, load_image
+from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta
 from layerscope.readers import OpenOptions, open_image
 from layerscope.readers.base import ImageReader
 
 
 def layer_stats(
-    reader: ImageReader, meta: ImageMeta, errors: list[ReaderError]
+    reader: ImageReader, meta: ImageMeta, errors: list[ReaderError], cache: IndexCache | None
 ) -> list[dict[str, Any]]:
     """Per layer: the entries it holds and their uncompressed bytes (regular files).
 
     A layer that cannot be read gets null counts and its error; the rest is still shown
     (siftool lists a SIF whose partition is broken, so do we)."""
     out = []
+    keys = cache.layer_keys(meta) if cache is not None else [None] * len(meta.layers)
     for info in meta.layers:
         row = asdict(info)
         row.update({"size": None, "entries": None, "error": None})
         try:
-            n = total = 0
-            for e in reader.iter_entries(info.index):
-                n += 1
-                if e.kind == EntryKind.FILE and e.hardlink is None:
-                    total += e.size
+            key = keys[info.index]
+            try:
+                n, total = _count(cached_entries(reader, info.index, cache, key))
+            except CacheCorruptError:  # the index broke after its check: count again
+                n, total = _count(reader.iter_entries(info.index))
             row.update({"size": total, "entries": n})
         except EncryptedError:
             pass  # shown as encrypted, which is what the user needs to know
@@ -46,8 +49,21 @@ def layer_stats(
     return out
 
 
+def _count(entries: Iterable[Entry]) -> tuple[int, int]:
+    n = total = 0
+    for e in entries:
+        n += 1
+        if e.kind == EntryKind.FILE and e.hardlink is None:
+            total += e.size
+    return n, total
+
+
 def inspect_json(
-    reader: ImageReader, meta: ImageMeta, ref: str, errors: list[ReaderError]
+    reader: ImageReader,
+    meta: ImageMeta,
+    ref: str,
+    errors: list[ReaderError],
+    cache: IndexCache | None = None,
 ) -> dict[str, Any]:
     return {
         "schema": "layerscope.inspect/1",
@@ -62,7 +78,7 @@ def inspect_json(
             "manifest_digest": meta.manifest_digest,
             "config_digest": meta.config_digest,
         },
-        "layers": layer_stats(reader, meta, errors),
+        "layers": layer_stats(reader, meta, errors, cache),
         "platforms": meta.platforms,
         "config": meta.config,
         "history": meta.history,
@@ -179,7 +195,8 @@ def inspect_cmd(
     errors: list[ReaderError] = []
     try:
         meta = reader.describe()
-        doc = inspect_json(reader, meta, image, errors)
+        cache = IndexCache() if opts.use_cache else None
+        doc = inspect_json(reader, meta, image, errors, cache)
     finally:
         reader.close()
     if not errors and (analyze or needs_tree(meta)):

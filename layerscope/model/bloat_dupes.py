@@ -33,7 +33,9 @@ class DuplicateReport:
     complete: bool = True  # False when the digest gave up on some candidates
 
 
-def find_duplicates(tree: FileTree, digest: Digest, min_size: int = 1) -> DuplicateReport:
+def duplicate_candidates(tree: FileTree, min_size: int = 1) -> list[tuple[int, list[int]]]:
+    """(size, nodes) for every size that two or more contents share, biggest first: the
+    files find_duplicates hashes, one node per inode, in the order it hashes them."""
     # size -> content key -> first node seen (one representative per inode)
     by_size: dict[int, dict[tuple[int, int], int]] = {}
     for node in tree.walk():
@@ -43,13 +45,25 @@ def find_duplicates(tree: FileTree, digest: Digest, min_size: int = 1) -> Duplic
         if size < max(min_size, 1):
             continue
         by_size.setdefault(size, {}).setdefault(_inode(tree, node), node)
+    return [
+        (size, list(by_size[size].values()))
+        for size in sorted(by_size, reverse=True)
+        if len(by_size[size]) >= 2
+    ]
+
+
+def find_duplicates(
+    tree: FileTree,
+    digest: Digest,
+    min_size: int = 1,
+    candidates: list[tuple[int, list[int]]] | None = None,
+) -> DuplicateReport:
     report = DuplicateReport()
-    for size in sorted(by_size, reverse=True):
-        reps = by_size[size]
-        if len(reps) < 2:
-            continue
+    if candidates is None:
+        candidates = duplicate_candidates(tree, min_size)
+    for size, reps in candidates:
         groups: dict[bytes, list[int]] = {}
-        for node in reps.values():
+        for node in reps:
             d = digest(node)
             if d is None:
                 report.complete = False

@@ -259,7 +259,7 @@ def _decode(s: _Sections) -> FileTree:
     tree.kind = kind
     table = unpack_strs(s.take())
     # An index past the table raises IndexError here (-> TreeCodecError).
-    names = list(map(table.__getitem__, s.take_array("I", n)))
+    names = [table[i] for i in s.take_array("I", n)]  # a comprehension beats map here
     tree.name = names
     dirs = _array("i", s.take())
     counts = _array("I", s.take(), len(dirs))

@@ -13,14 +13,20 @@ small text file, not only candidate names) is on by default only for the former.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from layerscope.analysis_reads import BudgetedReads
 from layerscope.cache import CacheCorruptError
 from layerscope.ci_config import Metrics
 from layerscope.errors import LayerscopeError
-from layerscope.loading import Cancelled, LoadedImage, layer_entries, whiteout_style
+from layerscope.loading import (
+    Cancelled,
+    LoadedImage,
+    cancellable,
+    layer_entries,
+    whiteout_style,
+)
 from layerscope.model.bloat_dive import DiveResult, dive_efficiency
 from layerscope.model.bloat_dupes import DuplicateReport, duplicate_candidates, find_duplicates
 from layerscope.model.bloat_largest import Largest, largest
@@ -30,7 +36,7 @@ from layerscope.model.bloat_waste import (
     WasteReport,
     reclaimable,
 )
-from layerscope.model.entry import EntryKind
+from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.junk import DEFAULT_CLASSES, JunkFinding, classify, find_junk
 from layerscope.model.secret_rules import is_candidate
 from layerscope.model.secrets import SecretFinding, find_file_secrets, find_meta_secrets
@@ -89,7 +95,7 @@ def analyze(
     opts = options or AnalysisOptions()
     tree = img.tree
     notes: list[str] = []
-    reads = BudgetedReads(img, opts.read_budget, notes)
+    reads = BudgetedReads(img, opts.read_budget, notes, cancel)
 
     def step(i: int) -> None:
         if cancel is not None and cancel.is_set():
@@ -98,7 +104,7 @@ def analyze(
             progress(f"analysing: {STEPS[i]}", i, len(STEPS))
 
     step(0)
-    dive = _dive(img, notes) if opts.dive else None
+    dive = _dive(img, notes, cancel) if opts.dive else None
     step(1)
     prov = Provenance(tree)
     candidates = duplicate_candidates(tree, opts.min_duplicate_size) if opts.duplicates else []
@@ -144,16 +150,21 @@ def analyze(
     )
 
 
-def _dive(img: LoadedImage, notes: list[str]) -> DiveResult | None:
+def _dive(
+    img: LoadedImage, notes: list[str], cancel: threading.Event | None
+) -> DiveResult | None:
     layers = img.meta.layers[: img.upto + 1]
     styles = [whiteout_style(info) for info in layers]
+
+    def entries(index: int, use_index: bool) -> Iterator[Entry]:
+        listed = layer_entries(img, index, use_index)
+        return listed if cancel is None else cancellable(listed, cancel)
+
     try:
         try:
-            result = dive_efficiency((layer_entries(img, i.index) for i in layers), styles)
+            result = dive_efficiency((entries(i.index, True) for i in layers), styles)
         except CacheCorruptError:
-            result = dive_efficiency(
-                (layer_entries(img, i.index, use_index=False) for i in layers), styles
-            )
+            result = dive_efficiency((entries(i.index, False) for i in layers), styles)
     except LayerscopeError as e:
         notes.append(f"dive numbers not computed: {e}")
         return None

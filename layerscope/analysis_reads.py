@@ -8,13 +8,14 @@ hash and small files to scan, both by prefetch().
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 
 import xxhash
 
 from layerscope.errors import LayerscopeError
 from layerscope.hashing import ContentHasher
-from layerscope.loading import LoadedImage
+from layerscope.loading import Cancelled, LoadedImage
 from layerscope.model.bloat_waste import content_key
 from layerscope.readers.base import StreamedContents
 
@@ -25,8 +26,15 @@ HELD_BYTES = 64 << 20
 class BudgetedReads:
     """Content reads under one budget; a read that fails becomes a note, not an error."""
 
-    def __init__(self, img: LoadedImage, budget: int, notes: list[str]) -> None:
+    def __init__(
+        self,
+        img: LoadedImage,
+        budget: int,
+        notes: list[str],
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.img = img
+        self.cancel = cancel
         self.left = budget
         self.used = 0
         self.notes = notes
@@ -86,6 +94,8 @@ class BudgetedReads:
                 hashing, keeping = to_hash.get(layer, {}), to_keep.get(layer, {})
                 wanted = sorted({**hashing, **keeping}.items())
                 for loc, chunks in reader.read_contents(layer, wanted):
+                    if self.cancel is not None and self.cancel.is_set():
+                        raise Cancelled("cancelled")
                     if loc in keeping:
                         data = self._held[(layer, loc)] = b"".join(chunks)
                         chunks = iter((data,))

@@ -136,7 +136,7 @@ def first_layer_tree(
     return None if cols is None else FileTree.adopt(cols, index)
 
 
-def _cancellable(entries: Iterable[Entry], cancel: threading.Event) -> Iterator[Entry]:
+def cancellable(entries: Iterable[Entry], cancel: threading.Event) -> Iterator[Entry]:
     """Stop a long layer part-way when the caller cancels (a UI quitting mid-load)."""
     for i, e in enumerate(entries):
         if not i % CANCEL_CHECK_EVERY and cancel.is_set():
@@ -203,7 +203,7 @@ class _Build:
                         continue
                 entries = self._entries(info.index, use_index, ahead)
                 if self.cancel is not None:
-                    entries = _cancellable(entries, self.cancel)
+                    entries = cancellable(entries, self.cancel)
                 apply_layer(tree, info.index, entries, self.styles[info.index])
         finally:
             if ahead is not None:

@@ -7,22 +7,16 @@ import json
 
 from rich.text import Text
 
-from layerscope.loading import LoadedImage
 from layerscope.model.image import ImageMeta
 from layerscope.stack import Stack, Step
 from layerscope.ui.fmt import human_size, safe
 
-
-def efficiency_rows(img: LoadedImage | None) -> list[tuple[str, str]]:
-    """Efficiency score, wasted and reclaimable bytes, top offenders.
-
-    Hook for the bloat analysis (layerscope.model.bloat, another issue): until it exists
-    this returns nothing and the summary shows the total size only."""
-    return []
+Rows = list[tuple[str, str]]
 
 
-def summary(stack: Stack, step: int) -> Text:
-    """The image-details pane: a few lines, the rest is one key away."""
+def summary(stack: Stack, step: int, findings: Rows | None = None) -> Text:
+    """The image-details pane: a few lines, the rest is one key away. `findings`: the
+    analysis headline (findings_text.headline_rows)."""
     meta = stack.meta_of(step)
     img = stack.final if not stack.stages else None
     out = Text()
@@ -43,14 +37,14 @@ def summary(stack: Stack, step: int) -> Text:
         row("Layers", str(len(stack.steps)))
         if img is not None:
             row("Total size", human_size(img.tree.total_size()))
-    for name, value in efficiency_rows(img):
+    for name, value in findings or ():
         row(name, value)
     if meta.format == "sif":
         row("Signatures", str(len(meta.signatures)) if meta.signatures else "none")
         row("Encrypted", "yes" if meta.encryption else "no")
     if meta.labels:
         row("Labels", str(len(meta.labels)))
-    out.append("press i for the full details", style="dim italic")
+    out.append("i: full details" + (" · f: findings" if findings else ""), style="dim italic")
     return out
 
 
@@ -62,7 +56,7 @@ def _block(out: Text, title: str, body: str | None) -> None:
         out.append("  " + safe(line.expandtabs(8)) + "\n")
 
 
-def details(stack: Stack, step: int) -> Text:
+def details(stack: Stack, step: int, findings: Rows | None = None) -> Text:
     """Everything the image says of itself (the panel `i` opens)."""
     meta: ImageMeta = stack.meta_of(step)
     out = Text()
@@ -79,7 +73,7 @@ def details(stack: Stack, step: int) -> Text:
     if stack.final is not None and not stack.stages:
         tree = stack.final.tree
         out.append(f"Total size: {human_size(tree.total_size())}\n")
-    for name, value in efficiency_rows(stack.final):
+    for name, value in findings or ():
         out.append(f"{name}: {value}\n")
     out.append("\nLayers\n", style="bold underline")
     for info in meta.layers:

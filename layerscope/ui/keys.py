@@ -123,6 +123,14 @@ VIEW_KEYS: tuple[Key, ...] = (
         label="i",
         short="Inspect",
     ),
+    Key(
+        "f",
+        "findings",
+        "Findings: wasted and reclaimable bytes, caches, duplicates, secrets",
+        SCREEN,
+        label="f",
+        short="Findings",
+    ),
 )
 
 # Keys the app binds (work on every screen).
@@ -154,7 +162,7 @@ PANE_KEYS: tuple[Key, ...] = (
 ALL_KEYS = VIEW_KEYS + PANE_KEYS + APP_KEYS
 
 # The diff screen: the view's tree keys (no layers, so no modes and no inspect) and `m`.
-_NOT_IN_DIFF = ("mode('layer')", "mode('aggregated')", "inspect")
+_NOT_IN_DIFF = ("mode('layer')", "mode('aggregated')", "inspect", "findings")
 DIFF_KEYS: tuple[Key, ...] = (
     *(k for k in VIEW_KEYS if k.action not in _NOT_IN_DIFF),
     Key(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.message import Message
 
 from layerscope.compare import ImageDiff
@@ -51,4 +53,12 @@ class DiffLoaded(Message):
     def __init__(self, diff: ImageDiff, cs: ChangeSet) -> None:
         self.diff = diff
         self.cs = cs
+        super().__init__()
+
+
+class Analyzed(Message):
+    """The image's analysis report, as analysis_json.report_json gives it."""
+
+    def __init__(self, report: dict[str, Any]) -> None:
+        self.report = report
         super().__init__()

@@ -112,6 +112,12 @@ STORIES = [
         "A file modified by layer 4: unified diff between the two versions.",
     ),
     Story(
+        "findings",
+        [OCI],
+        [keys("f")],
+        "Findings (f): reclaimable bytes and why, dive's inefficient files, secrets left in.",
+    ),
+    Story(
         "sif_inspect",
         [BASE],
         [keys("i")],

@@ -39,6 +39,10 @@ def test_diff_preview(snap_compare: Any) -> None:
     check(snap_compare, "diff_preview")
 
 
+def test_findings_panel(snap_compare: Any) -> None:
+    check(snap_compare, "findings")
+
+
 def test_sif_inspect_panel(snap_compare: Any) -> None:
     check(snap_compare, "sif_inspect")
 

@@ -231,6 +231,11 @@ def test_every_key_under_tmux(term: Term) -> None:
     t.has("SIF descriptors")
     t.key("i")
     t.lacks("SIF descriptors")
+    t.has("f: findings")  # the analysis is done: the image details say so
+    t.key("f")
+    t.has("Largest files")
+    t.key("f")
+    t.lacks("Largest files")
     for key in ("question_mark", "f1"):
         t.key(key)
         t.has("Show/hide attributes")

@@ -45,6 +45,13 @@ class InspectScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+class FindingsScreen(InspectScreen):
+    """What makes the image big or leaky (`f`): the analysis `check` also runs."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("f", "close", "Close", show=False)]
+    TITLE_TEXT = "Findings: wasted and reclaimable bytes, caches, duplicates, secrets"
+
+
 class MetadataScreen(InspectScreen):
     """The diff screen's metadata tab (`m`): what the two images say differently."""
 

@@ -5,26 +5,32 @@ assignment."""
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input
-from textual.worker import get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from layerscope.loading import LoadedImage
 from layerscope.readers import OpenOptions
 from layerscope.stack import Mode, Stack, open_stack
 from layerscope.stack_changes import ChangeSet, Status
-from layerscope.ui import inspect_text
+from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
-from layerscope.ui.messages import Loaded, Progress
+from layerscope.ui.messages import Analyzed, Loaded, Progress
 from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
-from layerscope.ui.screens.inspect import InspectScreen
+from layerscope.ui.screens.inspect import FindingsScreen, InspectScreen
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.layers import LayersTable
 from layerscope.ui.widgets.loading import LoadingBar
+
+# Images up to this many entries are analysed as soon as they are loaded (a second or two);
+# bigger ones when `f` asks: the analysis reads and hashes contents and builds dive's tree.
+AUTO_ANALYSIS = 50_000
 
 
 def key_bindings(keys: tuple[Key, ...]) -> list[BindingType]:
@@ -52,6 +58,11 @@ class ViewScreen(BrowseScreen):
             Mode.LAYER: {Status.UNCHANGED},
             Mode.AGGREGATED: set(),
         }
+        # the analysis `check` runs, made in a worker (at once for a small image, when `f`
+        # asks for it for a big one: it reads and hashes contents)
+        self.report: dict[str, Any] | None = None
+        self.analysing = False
+        self._open_findings = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -110,8 +121,46 @@ class ViewScreen(BrowseScreen):
         self.stack = message.stack
         self.query_one(LoadingBar).add_class("hidden")
         self.query_one(LayersTable).set_steps(self.stack.steps, self.step, self.mode)
+        final = self.stack.final
+        if final is not None and not self.stack.stages and len(final.tree) <= AUTO_ANALYSIS:
+            self.start_analysis()
         self.show_details()
         self.refresh_tree(expand_all=None)
+
+    def start_analysis(self) -> None:
+        assert self.stack is not None and self.stack.final is not None
+        self.analysing = True
+        self.analyse(self.stack.final)
+
+    @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
+    def analyse(self, img: LoadedImage) -> None:
+        # imported here: the first frame does not wait for the analyses' modules
+        from layerscope.analysis import analyze
+        from layerscope.analysis_json import report_json
+
+        worker = get_current_worker()
+        report = report_json(analyze(img, cancel=worker.cancelled_event))
+        if not worker.is_cancelled:
+            self.post_message(Analyzed(report))
+
+    def on_analyzed(self, message: Analyzed) -> None:
+        self.report = message.report
+        self.analysing = False
+        self.show_details()
+        if self._open_findings:
+            self._open_findings = False
+            self.action_findings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "analysis":
+            return  # BrowseScreen's handler deals with it
+        event.prevent_default()
+        if event.state == WorkerState.ERROR:
+            # the findings are extra: say why they are missing, keep browsing
+            self.analysing = False
+            first = str(event.worker.error).splitlines()[0] if str(event.worker.error) else ""
+            self.notify(f"analysis failed: {first}", severity="warning")
+            self.show_details()
 
     # -- state changes --------------------------------------------------------------------
 
@@ -153,7 +202,7 @@ class ViewScreen(BrowseScreen):
                 )
         self.query_one("#layer-details", DetailsPane).set_text(text)
         self.query_one("#image-details", DetailsPane).set_text(
-            inspect_text.summary(self.stack, self.step)
+            inspect_text.summary(self.stack, self.step, self.findings_rows())
         )
         self.query_one(LayersTable).refresh_sizes()
 
@@ -179,9 +228,27 @@ class ViewScreen(BrowseScreen):
         self.query_one(LayersTable).mark(self.step, self.mode)
         self.refresh_tree(expand_all=None)
 
+    def findings_rows(self) -> list[tuple[str, str]]:
+        return findings_text.headline_rows(self.report, self.analysing)
+
     def action_inspect(self) -> None:
         if self.stack is not None:
-            self.app.push_screen(InspectScreen(inspect_text.details(self.stack, self.step)))
+            text = inspect_text.details(self.stack, self.step, self.findings_rows())
+            self.app.push_screen(InspectScreen(text))
+
+    def action_findings(self) -> None:
+        if self.report is not None:
+            self.app.push_screen(FindingsScreen(findings_text.findings(self.report)))
+        elif self.stack is None:
+            return
+        elif self.stack.stages or self.stack.final is None:
+            self.notify("findings are for one image: run `layerscope view` on a stage")
+        else:
+            self._open_findings = True
+            if not self.analysing:
+                self.start_analysis()
+                self.show_details()
+            self.notify("analysing the image: the findings open when it is done")
 
 
 _STATUS_STYLE = {Status.ADDED: "green", Status.MODIFIED: "yellow", Status.REMOVED: "red"}

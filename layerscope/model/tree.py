@@ -33,17 +33,14 @@ class Deletion:
 class FileTree:
     """The merged tree. Build it with model.layers.apply_layer; read it here."""
 
-    def __init__(self) -> None:
-        self.parent = array("i", [ROOT])
-        self.name: list[str] = [""]
-        self.kind = bytearray([EntryKind.DIR])
-        self.mode = array("H", [0o755])
-        self.uid = array("I", [0])
-        self.gid = array("I", [0])
-        self.size = array("q", [0])
-        self.mtime = array("q", [0])
+    def __init__(self, cols: LayerColumns | None = None) -> None:
+        """An empty tree (the root only), or the tree of `cols`' columns, taken over."""
+        if cols is None:
+            cols = LayerColumns()  # row 0: the root
+        self.parent, self.name, self.kind = cols.parent, cols.name, cols.kind
+        self.mode, self.uid, self.gid = cols.mode, cols.uid, cols.gid
+        self.size, self.mtime, self.loc = cols.size, cols.mtime, cols.loc
         self.layer = array("h", [-1])
-        self.loc = array("q", [-1])
         self._children: dict[int, dict[str, int]] = {ROOT: {}}
         # Directories whose name index is not built yet (a tree decoded from the cache):
         # directory -> (start, count) of its child ids in _kid_ids. kids() builds one
@@ -127,10 +124,7 @@ class FileTree:
     def adopt(cls, cols: LayerColumns, layer: int) -> FileTree:
         """The tree of one first layer listed column-wise. The columns are taken over, not
         copied: their rows become the nodes, so the caller must not use `cols` again."""
-        tree = cls()
-        tree.parent, tree.name, tree.kind = cols.parent, cols.name, cols.kind
-        tree.mode, tree.uid, tree.gid = cols.mode, cols.uid, cols.gid
-        tree.size, tree.mtime, tree.loc = cols.size, cols.mtime, cols.loc
+        tree = cls(cols)
         layers = array("h", [layer]) * len(cols)
         layers[ROOT] = -1
         tree.layer = layers

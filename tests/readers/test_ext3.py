@@ -16,7 +16,6 @@ from layerscope.readers.ext3 import Ext3FS
 from tests.readers.ext3_reference import (
     SIF,
     content,
-    cut_overlay,
     debugfs,
     debugfs_ls,
     debugfs_tree,
@@ -24,11 +23,6 @@ from tests.readers.ext3_reference import (
     entries,
     overlay_span,
 )
-
-
-@pytest.fixture(scope="module")
-def overlay_img(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cut_overlay(tmp_path_factory)
 
 
 @pytest.fixture()

@@ -14,12 +14,9 @@ from collections import Counter
 from functools import partial
 from pathlib import Path
 
-import pytest
-
 from layerscope.errors import CorruptImageError, LayerscopeError, UnsupportedFormatError
 from tests.readers.ext3_reference import (
     assert_fails_fast,
-    cut_overlay,
     debugfs,
     debugfs_block_of,
     debugfs_inode_pos,
@@ -28,11 +25,6 @@ from tests.readers.ext3_reference import (
     read_everything,
     seeded_bytes,
 )
-
-
-@pytest.fixture(scope="module")
-def overlay_img(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cut_overlay(tmp_path_factory)
 
 
 def test_zeroed_magic(overlay_img: Path, tmp_path: Path) -> None:

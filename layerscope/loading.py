@@ -183,6 +183,7 @@ class _Build:
             # A layer index failed to decode half-way: start over from the image.
             tree = self._apply_all(use_index=False)
         if cache is not None and tree_key is not None:
+            tree.pack_children()
             cache.save_tree(tree_key, tree)
         return tree
 

@@ -92,6 +92,31 @@ class FileTree:
         self._pending = spans
         self._kid_ids = kid_ids
 
+    def pack_children(self) -> None:
+        """Keep every directory's children as a span of one id array (4 bytes a child)
+        instead of its name index (~45 bytes a child: a dict slot and an int); kids()
+        builds an index again when its directory is used."""
+        if self._pending is not None:
+            return
+        ids: array[int] = array("i")
+        spans: dict[int, tuple[int, int]] = {}
+        for directory, kids in self._children.items():
+            spans[directory] = (len(ids), len(kids))
+            ids.extend(kids.values())
+        self.defer_children(spans, ids)
+
+    def child_spans(self) -> tuple[array[int], array[int], array[int]]:
+        """(directories, their child counts, every child id in their order): the
+        directory indexes as three columns, without building any."""
+        if self._pending is not None and self._kid_ids is not None:
+            spans = self._pending
+            return array("i", spans), array("I", [c for _, c in spans.values()]), self._kid_ids
+        kids: array[int] = array("i")
+        for d in self._children.values():
+            kids.extend(d.values())
+        dirs = array("i", self._children)
+        return dirs, array("I", map(len, self._children.values())), kids
+
     def kids(self, node: int) -> dict[str, int] | None:
         """A directory's {name: child node} (None for anything else), built on first use."""
         got = self._children.get(node)

@@ -188,14 +188,12 @@ def _sections(tree: FileTree) -> Iterator[Buffer]:
     yield pack_strs(list(table))
     yield array("I", map(table.__getitem__, tree.name)).tobytes()
     del table
-    # children, in each dict's own order
-    yield array("i", tree.children.keys()).tobytes()
-    yield array("I", map(len, tree.children.values())).tobytes()
-    kids = array("i")
-    for d in tree.children.values():
-        kids.extend(d.values())
+    # children, in each dict's own order (from the packed spans if the tree has them)
+    dirs, counts, kids = tree.child_spans()
+    yield dirs.tobytes()
+    yield counts.tobytes()
     yield kids.tobytes()
-    del kids
+    del dirs, counts, kids
     yield array("i", tree.target.keys()).tobytes()
     yield pack_strs(list(tree.target.values()))
     yield array("i", tree.rdev.keys()).tobytes()

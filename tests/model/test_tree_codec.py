@@ -139,6 +139,20 @@ def test_decoded_directories_are_indexed_on_first_use() -> None:
         img.close()
 
 
+@pytest.mark.parametrize("name", FIXTURE_IMAGES[:4])
+def test_packed_children_are_the_same_tree(name: str) -> None:
+    """pack_children (before a tree is cached) keeps what every reader of the tree sees."""
+    prefix = "oci:" if name.startswith("oci/app-layout") else ""
+    built = load_image(prefix + str(FIXTURES / name), OpenOptions(use_cache=False)).tree
+    packed = roundtrip(built)  # a copy to pack
+    packed.children  # noqa: B018 - builds every index, as a freshly built tree has them
+    packed.pack_children()
+    assert len(packed._children) == 0
+    assert [packed.path(n) for n in packed.walk()] == [built.path(n) for n in built.walk()]
+    assert_same(built, roundtrip(packed))  # encoded from the packed spans
+    assert_same(built, packed)
+
+
 def test_empty_tree_roundtrip() -> None:
     assert_same(FileTree(), roundtrip(FileTree()))
 

@@ -32,6 +32,7 @@ __all__ = [
     "exceeded",
     "get",
     "hint",
+    "parse_size",
     "reset_limits",
     "set_limit",
     "xattr_cost",
@@ -123,9 +124,15 @@ _VALUE = re.compile(r"\s*([0-9]+)\s*([KMGT]?)(?:I?B)?\s*", re.IGNORECASE)
 
 
 def _parse(limit: Limit, text: str) -> int:
+    return parse_size(limit.env, text)
+
+
+def parse_size(env: str, text: str) -> int:
+    """A count or a size with a K/M/G/T binary suffix, as set in environment variable
+    `env` (named in the UsageError a malformed value raises)."""
     m = _VALUE.fullmatch(text)
     if m is None:
-        raise UsageError(f"{limit.env}={text!r}: not a number (a count, or a size like 512M or 8G)")
+        raise UsageError(f"{env}={text!r}: not a number (a count, or a size like 512M or 8G)")
     return int(m.group(1)) << _SUFFIX[m.group(2).upper()]
 
 

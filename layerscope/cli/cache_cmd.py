@@ -9,6 +9,7 @@ import click
 
 from layerscope.cache import ENV_MAX, CacheInfo, IndexCache
 from layerscope.cli import render
+from layerscope.readers.registry_cache import BLOB_CACHE_ENV, blob_cache_max
 
 KINDS = {"tree": "merged trees", "layer": "layer indexes", "hashes": "content hashes"}
 
@@ -37,7 +38,11 @@ def info_json(info: CacheInfo) -> dict[str, Any]:
                 for kind in KINDS
             },
         },
-        "blobs": {"files": info.blob_files, "bytes": info.blob_bytes},
+        "blobs": {
+            "files": info.blob_files,
+            "bytes": info.blob_bytes,
+            "max_bytes": blob_cache_max(),
+        },
     }
 
 
@@ -47,8 +52,9 @@ def cache_cmd() -> None:
 
     The index cache lets an image seen before open without reading its layers; it is
     capped at LAYERSCOPE_CACHE_MAX bytes (K/M/G suffixes; default 2G), least recently used
-    first out. Registry pulls keep their verified blobs next to it. --no-cache on any image
-    command bypasses both."""
+    first out. Registry pulls keep their verified blobs next to it, capped at
+    LAYERSCOPE_BLOB_CACHE_MAX (default 10G; the image being read is never evicted).
+    --no-cache on any image command bypasses both."""
 
 
 @cache_cmd.command("info")
@@ -67,6 +73,7 @@ def info_cmd(as_json: bool) -> None:
         w(f"  {label:<15} {files:>6} file{'' if files == 1 else 's'}  {_size(size):>10}\n")
     w(f"cap       {_size(info.max_bytes)} (index only; set {ENV_MAX} to change)\n")
     w(f"blobs     {info.blob_files} files, {_size(info.blob_bytes)} (registry pulls)\n")
+    w(f"cap       {_size(blob_cache_max())} (blobs; set {BLOB_CACHE_ENV} to change)\n")
 
 
 @cache_cmd.command("clear")

@@ -5,23 +5,39 @@ the same directory while its sha256 is computed, and renamed onto its digest nam
 the digest (and the size the descriptor promised) match. Readers therefore trust a cached
 file without hashing it again; a file whose size disagrees with its descriptor is treated
 as absent and fetched anew.
+
+Pulled images must not fill a home directory with a quota: after each download the blobs
+used longest ago are removed until the total is under LAYERSCOPE_BLOB_CACHE_MAX (default
+10 GiB; K/M/G suffixes), never those of the image being read. Opening a blob stamps it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import BinaryIO
 
 from layerscope.errors import RegistryError
+from layerscope.limits import parse_size
 
 _SHA256 = re.compile(r"sha256:([0-9a-f]{64})")
 
 Producer = Callable[[Callable[[bytes], None]], None]
+
+BLOB_CACHE_ENV = "LAYERSCOPE_BLOB_CACHE_MAX"
+DEFAULT_BLOB_CACHE = 10 << 30
+STALE_PART_SECONDS = 24 * 3600  # a partial download this old belongs to no live process
+
+
+def blob_cache_max() -> int:
+    text = os.environ.get(BLOB_CACHE_ENV, "")
+    return parse_size(BLOB_CACHE_ENV, text) if text.strip() else DEFAULT_BLOB_CACHE
 
 
 def cache_root() -> Path:
@@ -55,7 +71,43 @@ class BlobCache:
         return size is None or st.st_size == size
 
     def open(self, digest: str) -> BinaryIO:
-        return open(self.path(digest), "rb")
+        f = open(self.path(digest), "rb")  # noqa: SIM115 - the caller closes it
+        with contextlib.suppress(OSError):  # the LRU clock: a read-only cache still works
+            os.utime(f.fileno())
+        return f
+
+    def evict(self, max_bytes: int, keep: Collection[str]) -> int:
+        """Remove the blobs used longest ago until the total is at most `max_bytes`, never
+        one whose digest is in `keep` (the image being read), and partial downloads left
+        by crashed processes. Returns the bytes freed."""
+        keep_names = {m.group(1) for d in keep if (m := _SHA256.fullmatch(d))}
+        try:
+            files = list(os.scandir(self.dir))
+        except OSError:
+            return 0
+        now = time.time()
+        total = freed = 0
+        blobs: list[tuple[float, int, str, str]] = []
+        for f in files:
+            try:
+                st = f.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if f.name.startswith("."):  # a partial download (.part)
+                if now - st.st_mtime > STALE_PART_SECONDS:
+                    freed += _unlink(f.path, st.st_size)
+                else:
+                    total += st.st_size
+                continue
+            total += st.st_size
+            blobs.append((st.st_mtime, st.st_size, f.name, f.path))
+        for _, size, name, path in sorted(blobs):  # oldest use first
+            if total <= max_bytes:
+                break
+            if name not in keep_names:
+                freed += _unlink(path, size)
+                total -= size
+        return freed
 
     def read(self, digest: str, limit: int) -> bytes | None:
         """A small cached blob's bytes (a manifest), or None when absent or too large."""
@@ -115,3 +167,11 @@ class BlobCache:
         finally:
             tmp.unlink(missing_ok=True)
         return final
+
+
+def _unlink(path: str, size: int) -> int:
+    try:
+        os.unlink(path)
+    except OSError:
+        return 0  # gone already (another process evicting), or not ours to remove
+    return size

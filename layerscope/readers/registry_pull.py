@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from layerscope import limits
 from layerscope.errors import RegistryError
-from layerscope.readers.registry_cache import BlobCache, hex_of
+from layerscope.readers.registry_cache import BlobCache, blob_cache_max, hex_of
 from layerscope.readers.registry_client import RegistryClient, sha256_digest
 
 
@@ -85,6 +85,8 @@ class RegistryBlobStore:
             else:
                 _manifest_by_digest(self.client, self.cache, digest, self._where)
             self.downloaded.append(digest)
+        if self.scratch is None:
+            self.cache.evict(blob_cache_max(), {*self.blobs, *self.downloaded})
 
     def open(self, digest: str) -> BinaryIO:
         self.ensure(digest)

@@ -104,6 +104,8 @@ class BudgetedReads:
                         for chunk in chunks:
                             h.update(chunk)
                         self.hasher.remember(self.img, layer, loc, h.digest())
+        except Cancelled:
+            raise
         except LayerscopeError as e:
             self.notes.append(f"contents not read ahead: {e}")
 

@@ -101,3 +101,31 @@ def test_read_contents_is_what_read_content_gives() -> None:
                 assert got[loc] == b"".join(reader.read_content(layer, loc, size))
     finally:
         img.close()
+
+
+def test_cancelling_stops_the_read_ahead(
+    reads: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancel during the one-pass read-ahead ends the analysis there: it does not go on
+    to read the members one by one."""
+    import threading
+
+    from layerscope.analysis_reads import BudgetedReads
+    from layerscope.loading import Cancelled
+
+    cancel = threading.Event()
+    real = BudgetedReads.prefetch
+
+    def cancel_then_read(self: BudgetedReads, *args: Any) -> None:
+        cancel.set()
+        real(self, *args)
+
+    monkeypatch.setattr(BudgetedReads, "prefetch", cancel_then_read)
+    img = load_image(APP, OpenOptions(use_cache=False))
+    try:
+        reads.clear()
+        with pytest.raises(Cancelled):
+            analyze(img, AnalysisOptions(), cancel=cancel)
+    finally:
+        img.close()
+    assert reads["single"] == 0

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from layerscope.loading import LoadedImage
+from layerscope.loading import Cancelled, LoadedImage
 from layerscope.readers import OpenOptions
 from layerscope.stack import Mode, Stack, open_stack
 from layerscope.stack_changes import ChangeSet, Status
@@ -158,6 +158,8 @@ class ViewScreen(BrowseScreen):
         if event.state == WorkerState.ERROR:
             # the findings are extra: say why they are missing, keep browsing
             self.analysing = False
+            if isinstance(event.worker.error, Cancelled):
+                return
             first = str(event.worker.error).splitlines()[0] if str(event.worker.error) else ""
             self.notify(f"analysis failed: {first}", severity="warning")
             self.show_details()

@@ -110,6 +110,15 @@ def members(size_mb: int, entries: int) -> Iterator[tuple[tarfile.TarInfo, bytes
             yield info, None
 
 
+def member_blocks(size_mb: int, entries: int) -> Iterator[bytes]:
+    """members() as tar bytes: each header with its data padded to 512-byte blocks."""
+    for info, data in members(size_mb, entries):
+        block = info.tobuf(tarfile.PAX_FORMAT)
+        if data:
+            block += data + b"\0" * (-len(data) % 512)
+        yield block
+
+
 def _info(name: str, kind: bytes = tarfile.REGTYPE, size: int = 0) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type = kind
@@ -136,10 +145,7 @@ def build(work: Path, size_mb: int, entries: int, level: int) -> tuple[Path, Pat
         open(zst, "wb") as zf,
         zstandard.ZstdCompressor(level=3, threads=-1).stream_writer(zf) as z,
     ):
-        for info, data in members(size_mb, entries):
-            block = info.tobuf(tarfile.PAX_FORMAT)
-            if data:
-                block += data + b"\0" * (-len(data) % 512)
+        for block in member_blocks(size_mb, entries):
             g.write(block)
             z.write(block)
             count += 1

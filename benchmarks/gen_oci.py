@@ -16,12 +16,11 @@ import hashlib
 import json
 import os
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_layer import members
+from bench_layer import member_blocks
 
 CREATED = "2023-11-14T22:13:20Z"
 
@@ -37,10 +36,7 @@ def _write_layer(blobs: Path, size_mb: int, entries: int) -> tuple[str, str, int
         open(tmp, "wb") as out,
         gz.IGzipFile(fileobj=out, mode="wb", compresslevel=1, mtime=0) as g,
     ):
-        for info, data in members(size_mb, entries):
-            block = info.tobuf(tarfile.PAX_FORMAT)
-            if data:
-                block += data + b"\0" * (-len(data) % 512)
+        for block in member_blocks(size_mb, entries):
             raw.update(block)
             g.write(block)
         g.write(b"\0" * 1024)

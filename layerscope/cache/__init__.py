@@ -182,13 +182,9 @@ class IndexCache:
     def save_layer_chunks(self, layer_key: str, chunks: list[bytes]) -> bool:
         """Store an index built elsewhere (prefetch.index_layer: zstd frames, one per
         chunk) for the layer, as it is: a zstd stream may hold many frames."""
-        w = self.store.writer("layer", keys.versioned("layer", layer_key), precompressed=True)
-        if w is None:
-            return False
-        with w:
-            for chunk in chunks:
-                w.write(chunk)
-            return w.commit()
+        return self.store.write(
+            "layer", keys.versioned("layer", layer_key), chunks, precompressed=True
+        )
 
     # -- content hashes ------------------------------------------------------------------
 

@@ -127,8 +127,15 @@ class Store:
         except OSError:
             return None
 
-    def write(self, kind: str, key: str, parts: Iterable[Buffer], compress: bool = False) -> bool:
-        w = self.writer(kind, key, compress)
+    def write(
+        self,
+        kind: str,
+        key: str,
+        parts: Iterable[Buffer],
+        compress: bool = False,
+        precompressed: bool = False,
+    ) -> bool:
+        w = self.writer(kind, key, compress, precompressed)
         if w is None:
             return False
         with w:

@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from layerscope.readers.inflate import GZIP_BACKEND
-from layerscope.readers.layer_tar import iter_layer_entries
+from layerscope.readers.tar.inflate import GZIP_BACKEND
+from layerscope.readers.tar.reader import iter_layer_entries
 
 MTIME = 1_700_000_000
 POOL_MB = 48

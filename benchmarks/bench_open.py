@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 LOAD_CHILD = """
 import sys, time
 t0 = time.perf_counter()
-import layerscope.loading as L
+import layerscope.engine.loading as L
 from layerscope.readers import OpenOptions
 ref, mode = sys.argv[1], sys.argv[2]
 if mode.startswith("par-"):
@@ -62,7 +62,7 @@ main(sys.argv[1:])
 # In-process: first open into an empty cache, then reopen, R times; prints medians.
 INPROC_CHILD = """
 import os, sys, shutil, tempfile, time, statistics
-import layerscope.loading as L
+import layerscope.engine.loading as L
 root, ref, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
 L.load_image(ref, L.OpenOptions(use_cache=False)).close()  # imports and page cache warm
 first, again = [], []
@@ -211,7 +211,7 @@ def build_sif(work: Path, entries: int, comp: str) -> tuple[Path, Path]:
 
 
 def sif_offset(sif: Path) -> int:
-    from layerscope.readers.sif import SifReader
+    from layerscope.readers.sif.reader import SifReader
 
     with SifReader(str(sif)) as r:
         offset = r.describe().layers[0].extra["offset"]

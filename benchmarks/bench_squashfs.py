@@ -30,7 +30,7 @@ from gen_tree import write_tar
 # the parent's memory, which Linux carries into a forked child's high-water mark.
 _LIST_CODE = """
 import sys
-from layerscope.readers.squashfs import SquashFS
+from layerscope.readers.squashfs.reader import SquashFS
 n = 0
 with SquashFS(sys.argv[1]) as fs:
     for _ in fs.iter_entries():
@@ -73,7 +73,7 @@ def reference(image: Path) -> float:
 
 def in_process(image: Path) -> tuple[float, int]:
     """Seconds and entry count for a listing inside this process."""
-    from layerscope.readers.squashfs import SquashFS
+    from layerscope.readers.squashfs.reader import SquashFS
 
     start = time.perf_counter()
     n = 0

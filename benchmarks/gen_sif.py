@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerscope.readers import sif_format as sf
+from layerscope.readers.sif import format as sf
 
 LAUNCH_SCRIPT = "#!/usr/bin/env run-singularity\n"
 DESCRIPTORS_OFFSET = 4096
@@ -192,7 +192,7 @@ def rewrite_like(fixture: str, out_path: str) -> None:
 
 def check(fixture: Path, out_path: str) -> list[str]:
     """Differences between `fixture` and its rewrite (empty when the layouts agree)."""
-    from layerscope.readers.sif import SifReader
+    from layerscope.readers.sif.reader import SifReader
 
     rewrite_like(str(fixture), out_path)
     problems = []

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-import layerscope.loading as loading
-from layerscope.loading import LoadedImage, load_image
+import layerscope.engine.loading as loading
+from layerscope.engine.loading import LoadedImage, load_image
 from layerscope.model.entry import Entry
 from layerscope.readers import OpenOptions, open_image
 from tests.conftest import FIXTURES

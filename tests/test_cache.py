@@ -127,7 +127,7 @@ def test_stray_temporary_files_are_ignored_and_swept() -> None:
 
 _WRITER = """
 import sys, time
-from layerscope.loading import load_image
+from layerscope.engine.loading import load_image
 from layerscope.model.tree_codec import encode_tree
 start = float(sys.argv[2])
 while time.time() < start:

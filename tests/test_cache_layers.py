@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-import layerscope.loading as loading
+import layerscope.engine.loading as loading
 from layerscope.cache.entries import CHUNK, iter_chunks, record
-from layerscope.compare import compare_images
+from layerscope.engine.compare import compare_images
+from layerscope.engine.hashing import ContentHasher
+from layerscope.engine.loading import load_image
 from layerscope.errors import CorruptImageError
-from layerscope.hashing import ContentHasher
-from layerscope.loading import load_image
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.readers import open_image
 from tests.cache_support import (
@@ -141,7 +141,7 @@ def test_second_diff_reuses_persisted_hashes(monkeypatch: pytest.MonkeyPatch) ->
             hashed["files"] += 1
             return xxhash.xxh3_128()
 
-    monkeypatch.setattr("layerscope.hashing.xxhash", CountingXX)
+    monkeypatch.setattr("layerscope.engine.hashing.xxhash", CountingXX)
 
     def diff() -> Any:
         a, b = load_image(str(STAGE1)), load_image(str(STAGE2))

@@ -12,7 +12,7 @@ import pytest
 
 from layerscope import limits
 from layerscope.errors import CorruptImageError, LimitExceededError, UsageError
-from layerscope.readers.oci_select import parse_json
+from layerscope.readers.oci.select import parse_json
 from tests.cli.run import Result, proc
 from tests.conftest import FIXTURES
 

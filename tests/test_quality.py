@@ -34,7 +34,7 @@ def test_import_contracts() -> None:
 
 def test_model_readers_cli_do_not_load_textual() -> None:
     code = (
-        "import sys, layerscope.model.layers, layerscope.readers, layerscope.loading, "
+        "import sys, layerscope.model.layers, layerscope.readers, layerscope.engine.loading, "
         "layerscope.cli.commands\n"
         "bad = [m for m in ('textual', 'rich') if m in sys.modules]\n"
         "assert not bad, bad\n"

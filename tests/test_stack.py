@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from layerscope.loading import Cancelled
+from layerscope.engine.browse.build import clone_tree
+from layerscope.engine.browse.changes import ChangeSet, Status
+from layerscope.engine.browse.stack import CHANGE_CACHE, TREE_CACHE, Mode, Stack, open_stack
+from layerscope.engine.loading import Cancelled
 from layerscope.model.layers import apply_layer
 from layerscope.model.tree import FileTree
-from layerscope.stack import CHANGE_CACHE, TREE_CACHE, Mode, Stack, open_stack
-from layerscope.stack_build import clone_tree
-from layerscope.stack_changes import ChangeSet, Status
 from tests.conftest import EXPECTED, FIXTURES
 
 OCI = "oci:" + str(FIXTURES / "oci" / "app-layout") + ":1.0"

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 
-from layerscope import analysis
-from layerscope.analysis import AnalysisOptions, analyze
-from layerscope.analysis_json import report_json
-from layerscope.loading import load_image
-from layerscope.readers import OpenOptions, inflate, layer_tar
-from layerscope.readers.oci import OciImageReader
+from layerscope.engine import analysis
+from layerscope.engine.analysis import AnalysisOptions, analyze
+from layerscope.engine.loading import load_image
+from layerscope.present.analysis import report_json
+from layerscope.readers import OpenOptions
+from layerscope.readers.oci.reader import OciImageReader
+from layerscope.readers.tar import inflate
+from layerscope.readers.tar import reader as layer_tar
 from tests.cli.run import cli
 from tests.conftest import FIXTURES
 
@@ -110,8 +112,8 @@ def test_cancelling_stops_the_read_ahead(
     to read the members one by one."""
     import threading
 
-    from layerscope.analysis_reads import BudgetedReads
-    from layerscope.loading import Cancelled
+    from layerscope.engine.analysis_reads import BudgetedReads
+    from layerscope.engine.loading import Cancelled
 
     cancel = threading.Event()
     real = BudgetedReads.prefetch

@@ -1,4 +1,4 @@
-"""layerscope's command line: a thin skin over layerscope.loading and the model.
+"""layerscope's command line: a thin skin over layerscope.engine.loading and the model.
 
 One place (main) turns errors into `layerscope: error: <one line>` and an exit code.
 """

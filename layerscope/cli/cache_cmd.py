@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from layerscope.cache import ENV_MAX, CacheInfo, IndexCache
-from layerscope.cli import render
-from layerscope.readers.registry_cache import BLOB_CACHE_ENV, blob_cache_max
+from layerscope.cache.blobs import BLOB_CACHE_ENV, blob_cache_max
+from layerscope.present import render
 
 KINDS = {"tree": "merged trees", "layer": "layer indexes", "hashes": "content hashes"}
 

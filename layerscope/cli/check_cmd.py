@@ -10,19 +10,19 @@ from typing import Any
 
 import click
 
-from layerscope.analysis import AnalysisOptions, Report, analyze, ci_metrics
-from layerscope.analysis_json import report_json
-from layerscope.ci_config import (
+from layerscope.check.config import (
     CiConfig,
     RuleResult,
     evaluate,
     load_ci_config,
     parse_overrides,
 )
-from layerscope.cli import render
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, open_source, source_options
 from layerscope.cli.exitcodes import ExitCode
-from layerscope.model.junk import DEFAULT_CLASSES
+from layerscope.engine.analysis import AnalysisOptions, Report, analyze, ci_metrics
+from layerscope.model.bloat.junk import DEFAULT_CLASSES
+from layerscope.present import render
+from layerscope.present.analysis import report_json
 
 RULES_HELP = """\b
 Rules (in --ci-config FILE, else ./.dive-ci, under `rules:`):

@@ -11,13 +11,13 @@ from typing import Any, ClassVar, TypeVar
 import click
 
 from layerscope import __version__
-from layerscope.cli import render
 from layerscope.cli.exitcodes import ExitCode
+from layerscope.engine.loading import LoadedImage, find, load_image
 from layerscope.errors import UsageError
-from layerscope.loading import LoadedImage, find, load_image
 from layerscope.model.entry import EntryKind, normalize_path
+from layerscope.present import render
+from layerscope.present.entries import ls_entries
 from layerscope.readers import OpenOptions
-from layerscope.report import ls_entries
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -7,14 +7,14 @@ from typing import NoReturn
 
 import click
 
-from layerscope.cli import render
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.cli.exitcodes import ExitCode
-from layerscope.compare import ImageDiff, compare_images, diff_json, layer_states
+from layerscope.engine.compare import ImageDiff, compare_images, diff_json, layer_states
+from layerscope.engine.loading import load_image
 from layerscope.errors import LayerscopeError, UsageError
-from layerscope.loading import load_image
 from layerscope.model.diff import ALL_FIELDS, DEFAULT_COMPARE, SEMANTIC_IGNORE, parse_fields
 from layerscope.model.entry import EntryKind
+from layerscope.present import render
 from layerscope.readers import OpenOptions
 
 FIELDS_HELP = ", ".join(ALL_FIELDS)

@@ -11,12 +11,12 @@ from typing import Any
 import click
 
 from layerscope.cache import CacheCorruptError, IndexCache
-from layerscope.cli import render
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
+from layerscope.engine.loading import LoadedImage, cached_entries, load_image
 from layerscope.errors import EncryptedError, ReaderError
-from layerscope.loading import LoadedImage, cached_entries, load_image
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta
+from layerscope.present import render
 from layerscope.readers import OpenOptions, open_image
 from layerscope.readers.base import ImageReader
 
@@ -205,8 +205,8 @@ def inspect_cmd(
             fill_from_tree(img, meta)
             if analyze:
                 # Imported here: plain `inspect` (and every other command) stays light.
-                from layerscope.analysis import analyze as run_analysis
-                from layerscope.analysis_json import summary_json
+                from layerscope.engine.analysis import analyze as run_analysis
+                from layerscope.present.analysis import summary_json
 
                 doc["analysis"] = summary_json(run_analysis(img))
         finally:

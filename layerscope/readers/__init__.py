@@ -101,7 +101,7 @@ def open_image(ref: str, options: OpenOptions | None = None) -> ImageReader:
     opts = options or OpenOptions()
     transport, rest = split_transport(ref)
     if transport == "docker":
-        import layerscope.readers.registry as registry
+        import layerscope.readers.registry.reader as registry
 
         return registry.open_registry(rest, opts)
     if transport is None:
@@ -116,17 +116,17 @@ def open_image(ref: str, options: OpenOptions | None = None) -> ImageReader:
         if not os.path.exists(path):
             raise UsageError(f"{path}: no such file or directory")
     if transport == "sif":
-        from layerscope.readers.sif import SifReader
+        from layerscope.readers.sif.reader import SifReader
 
         return SifReader(path)
     if transport == "squashfs":
-        from layerscope.readers.squashfs import SquashfsImageReader
+        from layerscope.readers.squashfs.reader import SquashfsImageReader
 
         return SquashfsImageReader(path)
     if transport == "sandbox":
         from layerscope.readers.directory import SandboxReader
 
         return SandboxReader(path)
-    import layerscope.readers.oci as oci
+    import layerscope.readers.oci.reader as oci
 
     return oci.open_oci(transport, path, tag, opts)

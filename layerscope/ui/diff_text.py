@@ -9,11 +9,11 @@ from typing import Any
 
 from rich.text import Text
 
-from layerscope.compare import ImageDiff
-from layerscope.loading import LoadedImage
+from layerscope.engine.browse.changes import ChangeSet, Status
+from layerscope.engine.compare import ImageDiff
+from layerscope.engine.loading import LoadedImage
 from layerscope.model.entry import EntryKind
 from layerscope.model.tree import FileTree
-from layerscope.stack_changes import ChangeSet, Status
 from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe, shorten, signed_size
 
 STYLE = {Status.ADDED: "green", Status.MODIFIED: "yellow", Status.REMOVED: "red"}

@@ -1,5 +1,5 @@
 """The findings texts (no Textual here): what makes the image big or leaky, from the
-analysis report as `check --json` prints it (layerscope.analysis_json), so the panel and
+analysis report as `check --json` prints it (layerscope.present.analysis), so the panel and
 the JSON never disagree.
 
 Two views: a few headline rows for the image-details pane (dive's "image efficiency

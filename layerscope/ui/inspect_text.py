@@ -7,8 +7,8 @@ import json
 
 from rich.text import Text
 
+from layerscope.engine.browse.stack import Stack, Step
 from layerscope.model.image import ImageMeta
-from layerscope.stack import Stack, Step
 from layerscope.ui.fmt import human_size, safe
 
 Rows = list[tuple[str, str]]

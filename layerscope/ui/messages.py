@@ -6,9 +6,9 @@ from typing import Any
 
 from textual.message import Message
 
-from layerscope.compare import ImageDiff
-from layerscope.stack import Stack
-from layerscope.stack_changes import ChangeSet
+from layerscope.engine.browse.changes import ChangeSet
+from layerscope.engine.browse.stack import Stack
+from layerscope.engine.compare import ImageDiff
 from layerscope.ui.preview_model import Preview
 from layerscope.ui.rows import Rows
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 from rich.text import Text
 
+from layerscope.engine.browse.changes import Cancel, ChangeSet, Status
+from layerscope.engine.loading import Cancelled, LoadedImage
 from layerscope.errors import LayerscopeError
-from layerscope.loading import Cancelled, LoadedImage
 from layerscope.model.entry import EntryKind
-from layerscope.stack_changes import Cancel, ChangeSet, Status
 from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe
 
 MAX_BYTES = 1 << 20

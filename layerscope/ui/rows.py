@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from layerscope.engine.browse.changes import Cancel, ChangeSet
 from layerscope.model.tree import ROOT
-from layerscope.stack_changes import Cancel, ChangeSet
 
 SORT_SIZE = "size"
 SORT_NAME = "name"

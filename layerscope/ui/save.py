@@ -13,10 +13,10 @@ import os
 import tempfile
 from pathlib import Path
 
+from layerscope.engine.browse.changes import Cancel
+from layerscope.engine.loading import Cancelled, LoadedImage
 from layerscope.errors import UsageError
-from layerscope.loading import Cancelled, LoadedImage
 from layerscope.model.entry import EntryKind
-from layerscope.stack_changes import Cancel
 
 
 class ExistsError(UsageError):

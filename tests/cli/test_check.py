@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.ci_config import (
+from layerscope.check.config import (
     build_config,
     load_ci_config,
     parse_dive_bytes,
     parse_go_float,
 )
-from layerscope.ci_yaml import parse
+from layerscope.check.yaml_subset import parse
 from layerscope.errors import UsageError
 from tests.cli.run import cli, proc
 from tests.conftest import FIXTURES

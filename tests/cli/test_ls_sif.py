@@ -129,7 +129,7 @@ def test_corrupt_inputs_exit_3_with_one_line(image: Path, command: str) -> None:
 def test_load_can_be_cancelled_inside_a_layer() -> None:
     import threading
 
-    from layerscope.loading import Cancelled, load_image
+    from layerscope.engine.loading import Cancelled, load_image
     from layerscope.readers import OpenOptions
 
     cancel = threading.Event()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from layerscope.cli import render
-from layerscope.report import LsEntry
+from layerscope.present import render
+from layerscope.present.entries import LsEntry
 
 
 def _entry(path: str) -> LsEntry:

@@ -20,10 +20,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from layerscope.readers import sif_format as sf
-from layerscope.readers.ext3 import Ext3FS
-from layerscope.readers.ext3_inode import INLINE_DATA_FL
-from layerscope.readers.squashfs_format import SUPERBLOCK
+from layerscope.readers.ext3.inode import INLINE_DATA_FL
+from layerscope.readers.ext3.reader import Ext3FS
+from layerscope.readers.sif import format as sf
+from layerscope.readers.squashfs.format import SUPERBLOCK
 from tests.conftest import FIXTURES
 
 Span = tuple[int, int]

@@ -18,19 +18,20 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from layerscope.analysis import AnalysisOptions, analyze, ci_metrics
-from layerscope.analysis_json import report_json
-from layerscope.cli import commands, render  # commands first: it registers inspect_cmd
+from layerscope.cli import commands  # first: it registers inspect_cmd
 from layerscope.cli.inspect_cmd import inspect_json, print_text
-from layerscope.loading import load_image
+from layerscope.engine.analysis import AnalysisOptions, analyze, ci_metrics
+from layerscope.engine.loading import load_image
 from layerscope.model.entry import EntryKind
 from layerscope.model.layers import apply_layer
 from layerscope.model.tree import FileTree
+from layerscope.present import render
+from layerscope.present.analysis import report_json
+from layerscope.present.entries import ls_entries
 from layerscope.readers import OpenOptions
-from layerscope.readers import registry as registry_module
-from layerscope.readers.ext3 import Ext3FS
-from layerscope.readers.registry_ref import RegistryRef
-from layerscope.report import ls_entries
+from layerscope.readers.ext3.reader import Ext3FS
+from layerscope.readers.registry import reader as registry_module
+from layerscope.readers.registry.ref import RegistryRef
 from tests.fuzz.jsonmut import LayoutCase, RegistryCase, layout_cases, registry_cases
 from tests.fuzz.mutate import mutated
 from tests.fuzz.seeds import ext3_seeds, sif_seeds, squashfs_seeds

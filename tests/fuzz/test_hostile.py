@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from layerscope.errors import CorruptImageError, LimitExceededError
-from layerscope.readers.ext3 import Ext3FS
-from layerscope.readers.layer_tar import iter_layer_entries
+from layerscope.readers.ext3.reader import Ext3FS
+from layerscope.readers.tar.reader import iter_layer_entries
 from tests.fuzz.seeds import ext3_seeds
 
 

@@ -1,4 +1,4 @@
-"""layerscope.analysis: the I/O glue that feeds the pure analyses (budget, progress,
+"""layerscope.engine.analysis: the I/O glue that feeds the pure analyses (budget, progress,
 cancellation, JSON), on real fixtures."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from layerscope.analysis import AnalysisOptions, analyze, ci_metrics
-from layerscope.analysis_json import report_json, summary_json
-from layerscope.loading import Cancelled, load_image
-from layerscope.model.secret_rules import is_candidate, path_kind
+from layerscope.engine.analysis import AnalysisOptions, analyze, ci_metrics
+from layerscope.engine.loading import Cancelled, load_image
+from layerscope.model.bloat.secret_rules import is_candidate, path_kind
+from layerscope.present.analysis import report_json, summary_json
 from tests.conftest import EXPECTED, FIXTURES
 
 APP = f"oci:{FIXTURES}/oci/app-layout:1.0"

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerscope.loading import load_image, whiteout_style
-from layerscope.model.bloat_dive import dive_efficiency
+from layerscope.engine.loading import load_image, whiteout_style
+from layerscope.model.bloat.dive import dive_efficiency
 from layerscope.model.entry import Entry, EntryKind
 from tests.conftest import FIXTURES
 from tests.model.bloat_reference import reference_dive

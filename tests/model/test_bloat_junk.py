@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from layerscope.loading import load_image
-from layerscope.model.bloat_dupes import find_duplicates
-from layerscope.model.bloat_largest import largest
+from layerscope.engine.loading import load_image
+from layerscope.model.bloat.dupes import find_duplicates
+from layerscope.model.bloat.junk import DEFAULT_CLASSES, classify, find_junk
+from layerscope.model.bloat.largest import largest
 from layerscope.model.entry import Entry, EntryKind
-from layerscope.model.junk import DEFAULT_CLASSES, classify, find_junk
 from layerscope.model.layers import apply_layers
 from layerscope.model.tree import FileTree
 from tests.conftest import EXPECTED, FIXTURES

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from layerscope.loading import load_image
+from layerscope.engine.loading import load_image
+from layerscope.model.bloat.secret_rules import redact, scan_text
+from layerscope.model.bloat.secrets import find_file_secrets, find_meta_secrets
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta
 from layerscope.model.layers import apply_layers
-from layerscope.model.secret_rules import redact, scan_text
-from layerscope.model.secrets import find_file_secrets, find_meta_secrets
 from tests.conftest import EXPECTED, FIXTURES
 
 # Obviously fake values, assembled at run time so no scanner mistakes this file for a leak.

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.hashing import ContentHasher
-from layerscope.loading import load_image
-from layerscope.model.bloat_waste import reclaimable
+from layerscope.engine.hashing import ContentHasher
+from layerscope.engine.loading import load_image
+from layerscope.model.bloat.waste import reclaimable
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.layers import apply_layers
 from layerscope.model.tree import FileTree

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerscope.loading import load_image
+from layerscope.engine.loading import load_image
 from layerscope.model import sizes
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.layers import WhiteoutStyle, apply_layer, apply_layers

@@ -15,7 +15,7 @@ import pytest
 
 from layerscope.errors import LayerscopeError
 from layerscope.model.entry import Entry, EntryKind
-from layerscope.readers.ext3 import Ext3FS
+from layerscope.readers.ext3.reader import Ext3FS
 from tests.conftest import EXPECTED, FIXTURES, require_tool
 
 SIF = FIXTURES / "sif" / "with-overlay.sif"

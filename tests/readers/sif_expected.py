@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from layerscope.model.entry import EntryKind
-from layerscope.readers.sif import SifReader
+from layerscope.readers.sif.reader import SifReader
 from tests.conftest import EXPECTED, FIXTURES, ROOT
 
 SIF = FIXTURES / "sif"

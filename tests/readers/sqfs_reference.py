@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from layerscope.model.entry import Entry, EntryKind
-from layerscope.readers.squashfs import SquashFS
+from layerscope.readers.squashfs.reader import SquashFS
 from tests.conftest import require_tool
 
 _LLN = re.compile(rb"^(\S{10}) (\d+)/(\d+) +(\d+|\d+, *\d+) (\d{4}-\d\d-\d\d \d\d:\d\d) (.*)$")

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from layerscope.model.entry import EntryKind
-from layerscope.readers import codecs, lzo1x
-from layerscope.readers.codecs import DecompressError, decompressor
-from layerscope.readers.squashfs import SquashFS
+from layerscope.readers.squashfs import codecs, lzo1x
+from layerscope.readers.squashfs.codecs import DecompressError, decompressor
+from layerscope.readers.squashfs.reader import SquashFS
 from tests.conftest import FIXTURES, require_tool
 
 DATA = (b"squashfs block " * 300) + bytes(range(256)) * 8 + random.Random(3).randbytes(3000)

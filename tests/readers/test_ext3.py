@@ -12,7 +12,7 @@ import pytest
 
 from layerscope.errors import EntryNotFoundError
 from layerscope.model.entry import EntryKind
-from layerscope.readers.ext3 import Ext3FS
+from layerscope.readers.ext3.reader import Ext3FS
 from tests.readers.ext3_reference import (
     SIF,
     content,

@@ -17,7 +17,7 @@ import pytest
 
 from layerscope.errors import CorruptImageError
 from layerscope.model.entry import EntryKind
-from layerscope.readers.ext3 import Ext3FS
+from layerscope.readers.ext3.reader import Ext3FS
 from tests.conftest import require_tool
 from tests.readers.ext3_reference import (
     assert_fails_fast,

@@ -20,7 +20,7 @@ import zstandard
 
 from layerscope.errors import CorruptImageError, LimitExceededError
 from layerscope.model.entry import Entry, EntryKind
-from layerscope.readers.layer_tar import iter_layer_entries, read_layer_content
+from layerscope.readers.tar.reader import iter_layer_entries, read_layer_content
 from tests.conftest import EXPECTED, FIXTURES, require_tool
 
 LAYOUT = FIXTURES / "oci" / "app-layout"
@@ -414,7 +414,7 @@ def test_gnu_sparse_files_list_with_their_real_size(tmp_path: Path, fmt: str) ->
 
 
 def test_headers_and_pax_records_across_window_boundaries(tmp_path: Path) -> None:
-    from layerscope.readers.layer_tar import WINDOW
+    from layerscope.readers.tar.reader import WINDOW
 
     # a member that ends 512 bytes before the first window ends, so the next PAX header is
     # its last block and the PAX payload (a long path) runs into the second window

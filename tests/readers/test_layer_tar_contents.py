@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 import zstandard
 
-from layerscope.compare import compare_images
+from layerscope.engine.compare import compare_images
+from layerscope.engine.loading import load_image
 from layerscope.errors import CorruptImageError, UnsupportedFormatError
-from layerscope.loading import load_image
 from layerscope.model.entry import EntryKind
-from layerscope.readers import OpenOptions, inflate, layer_tar
-from layerscope.readers.layer_tar import iter_layer_entries, read_layer_contents
+from layerscope.readers import OpenOptions
+from layerscope.readers.tar import inflate
+from layerscope.readers.tar import reader as layer_tar
+from layerscope.readers.tar.reader import iter_layer_entries, read_layer_contents
 
 COMPRESS: dict[str, Callable[[bytes], bytes]] = {
     "plain": lambda b: b,

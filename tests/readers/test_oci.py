@@ -15,9 +15,9 @@ import pytest
 from layerscope.errors import CorruptImageError, UsageError
 from layerscope.model.image import LayerInfo
 from layerscope.readers import OpenOptions, open_image
-from layerscope.readers.oci import OciImageReader, open_oci
-from layerscope.readers.oci_meta import map_history
-from layerscope.readers.oci_select import host_platform, normalize_ref, platform_matches
+from layerscope.readers.oci.meta import map_history
+from layerscope.readers.oci.reader import OciImageReader, open_oci
+from layerscope.readers.oci.select import host_platform, normalize_ref, platform_matches
 from tests.conftest import EXPECTED, FIXTURES, require_tool
 from tests.readers.test_layer_tar import parse_tv, tv_of
 

@@ -17,10 +17,11 @@ import pytest
 import requests
 
 from layerscope.errors import LayerscopeError, RegistryError, UsageError
-from layerscope.readers import OpenOptions, open_image, registry_client
+from layerscope.readers import OpenOptions, open_image
 from layerscope.readers.base import ImageReader
-from layerscope.readers.registry_auth import Credentials, find_credentials
-from layerscope.readers.registry_ref import parse_reference
+from layerscope.readers.registry import client as registry_client
+from layerscope.readers.registry.auth import Credentials, find_credentials
+from layerscope.readers.registry.ref import parse_reference
 from tests.conftest import FIXTURES
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from layerscope.cache.blobs import BlobCache, blob_cache_max
 from layerscope.readers import OpenOptions, open_image
-from layerscope.readers.registry_cache import BlobCache, blob_cache_max
 
 pytest_plugins = ["tests.registry_server"]
 

@@ -17,7 +17,7 @@ from layerscope.errors import (
     UnsupportedFormatError,
     UsageError,
 )
-from layerscope.readers.sif import SifReader
+from layerscope.readers.sif.reader import SifReader
 from tests.conftest import EXPECTED
 from tests.readers.sif_expected import (
     ALL_LOCAL,
@@ -189,7 +189,7 @@ def test_partition_outside_file(name: str) -> None:
 
 @pytest.mark.parametrize("name", CORRUPT_SQUASHFS)
 def test_bad_squashfs_fails_on_iteration(name: str) -> None:
-    pytest.importorskip("layerscope.readers.squashfs")
+    pytest.importorskip("layerscope.readers.squashfs.reader")
     path = str(SIF / "corrupt" / name)
     with SifReader(path) as r:
         meta = r.describe()

@@ -13,8 +13,8 @@ import pytest
 
 from layerscope.errors import EncryptedError
 from layerscope.model.entry import EntryKind
-from layerscope.readers import sif_format as sf
-from layerscope.readers.sif import SifReader
+from layerscope.readers.sif import format as sf
+from layerscope.readers.sif.reader import SifReader
 from tests.conftest import EXPECTED, FIXTURES, require_tool
 from tests.readers.sif_expected import (
     ALL_LOCAL,
@@ -98,7 +98,7 @@ def test_write_sif_partition_lists_with_unsquashfs(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fixture", sorted(ALL_LOCAL))
 def test_primary_partition_counts(fixture: str) -> None:
-    pytest.importorskip("layerscope.readers.squashfs")
+    pytest.importorskip("layerscope.readers.squashfs.reader")
     key, _ = ALL_LOCAL[fixture]
     want = json.loads((EXPECTED / f"sif/{key}.counts.json").read_text())
     with SifReader(str(SIF / fixture)) as r:
@@ -106,7 +106,7 @@ def test_primary_partition_counts(fixture: str) -> None:
 
 
 def test_write_sif_partition_is_readable(tmp_path: Path) -> None:
-    pytest.importorskip("layerscope.readers.squashfs")
+    pytest.importorskip("layerscope.readers.squashfs.reader")
     out = tmp_path / "bench.sif"
     load_gen_sif().write_sif(str(out), str(FIXTURES / "sqfs/plain.sqfs"), "Bootstrap: scratch\n")
     want = json.loads((EXPECTED / "sqfs/plain.counts.json").read_text())
@@ -116,7 +116,7 @@ def test_write_sif_partition_is_readable(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", CHAIN)
 def test_read_content_in_place(name: str) -> None:
-    pytest.importorskip("layerscope.readers.squashfs")
+    pytest.importorskip("layerscope.readers.squashfs.reader")
     with SifReader(str(SIF / f"{name}.sif")) as r:
         entries = {e.path: e for e in r.iter_entries(0)}
         for inner, ref in (
@@ -128,7 +128,7 @@ def test_read_content_in_place(name: str) -> None:
 
 
 def test_overlay_layer_entries() -> None:
-    pytest.importorskip("layerscope.readers.ext3")
+    pytest.importorskip("layerscope.readers.ext3.reader")
     listing = (EXPECTED / "sif/with-overlay.upper-etc.debugfs.txt").read_text().splitlines()
     etc = {cols[-1]: cols for cols in (line.split() for line in listing) if cols}
     xattr = (EXPECTED / "sif/with-overlay.opaque-xattr.debugfs.txt").read_text()

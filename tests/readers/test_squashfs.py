@@ -25,7 +25,7 @@ from layerscope.errors import (
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.layers import apply_layers
 from layerscope.model.tree import FileTree
-from layerscope.readers.squashfs import SquashFS, SquashfsImageReader
+from layerscope.readers.squashfs.reader import SquashFS, SquashfsImageReader
 from tests.conftest import EXPECTED, FIXTURES
 from tests.readers.sqfs_reference import (
     entry_row,

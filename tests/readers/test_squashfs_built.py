@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from layerscope.model.entry import EntryKind
-from layerscope.readers.squashfs import SquashFS
+from layerscope.readers.squashfs.reader import SquashFS
 from tests.conftest import require_tool
 from tests.readers.sqfs_reference import entry_row, read_all, reference_listing
 

@@ -11,7 +11,7 @@ from typing import Any, ParamSpec
 
 from textual.pilot import Pilot
 
-from layerscope.stack import Mode
+from layerscope.engine.browse.stack import Mode
 from layerscope.ui.screens.view import ViewScreen
 from layerscope.ui.widgets.file_tree import FileTreeView
 from tests.conftest import ROOT

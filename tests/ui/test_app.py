@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
-from layerscope.stack import Mode
-from layerscope.stack_changes import Status
+from layerscope.engine.browse.changes import Status
+from layerscope.engine.browse.stack import Mode
 from layerscope.ui.widgets.layers import LayersTable
 from layerscope.ui.widgets.preview import PreviewView
 from tests.ui.helpers import (

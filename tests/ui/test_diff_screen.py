@@ -13,7 +13,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from layerscope.stack_changes import Status
+from layerscope.engine.browse.changes import Status
 from layerscope.ui.app import make_diff_app
 from layerscope.ui.keys import DIFF_KEYS
 from layerscope.ui.screens.diff import DiffScreen
@@ -27,7 +27,6 @@ from tests.ui.helpers import current, sync
 from tests.ui.stories import OCI, OCI_NEXT, SIZE, STAGES, goto, settle
 
 DEFS = ROOT / "fixtures" / "sif" / "defs"
-
 
 
 @asynccontextmanager

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from layerscope.analysis import analyze
-from layerscope.analysis_json import report_json
-from layerscope.loading import load_image
+from layerscope.engine.analysis import analyze
+from layerscope.engine.loading import load_image
+from layerscope.present.analysis import report_json
 from layerscope.ui import findings_text
 from layerscope.ui.screens import view
 from layerscope.ui.screens.inspect import FindingsScreen, InspectScreen

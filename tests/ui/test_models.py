@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from layerscope.engine.browse.changes import Status
+from layerscope.engine.browse.stack import Mode, Stack, open_stack
 from layerscope.errors import UsageError
-from layerscope.stack import Mode, Stack, open_stack
-from layerscope.stack_changes import Status
 from layerscope.ui.fmt import bar, human_size, safe
 from layerscope.ui.preview_model import HEX_WIDTH, build_preview, hex_line
 from layerscope.ui.rows import BIG_DIR, SORT_NAME, SORT_SIZE, Rows

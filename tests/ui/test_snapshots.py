@@ -13,7 +13,6 @@ from tests.ui.stories import BY_NAME, SIZE
 SnapCompare = Callable[..., bool]
 
 
-
 def check(snap_compare: SnapCompare, name: str) -> None:
     story = BY_NAME[name]
     assert snap_compare(story.app(), terminal_size=SIZE, run_before=story.run_before)

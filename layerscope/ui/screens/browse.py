@@ -15,9 +15,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
-from layerscope.loading import Cancelled
+from layerscope.engine.browse.changes import ChangeSet, Status
+from layerscope.engine.loading import Cancelled
 from layerscope.model.entry import EntryKind
-from layerscope.stack_changes import ChangeSet, Status
 from layerscope.ui.jobs import DONE, Jobs
 from layerscope.ui.messages import PreviewReady, Progress, TreeReady
 from layerscope.ui.preview_model import build_preview

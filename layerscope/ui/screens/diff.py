@@ -4,7 +4,7 @@ entry's old and new attributes; a preview with a unified diff of text (hex for b
 the metadata differences one key away (`m`).
 
 Both images are read in parallel threads of one worker (cancellable with Esc); comparing
-hashes only files whose sizes agree (layerscope.compare decides)."""
+hashes only files whose sizes agree (layerscope.engine.compare decides)."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input
 from textual.worker import get_current_worker
 
-from layerscope.compare import ImageDiff, compare_images
-from layerscope.hashing import ContentHasher
-from layerscope.loading import Cancelled, LoadedImage, load_image
+from layerscope.engine.browse.changes import ChangeSet, Status
+from layerscope.engine.compare import ImageDiff, compare_images
+from layerscope.engine.hashing import ContentHasher
+from layerscope.engine.loading import Cancelled, LoadedImage, load_image
 from layerscope.model.diff import DEFAULT_COMPARE
 from layerscope.model.tree import ROOT, FileTree
 from layerscope.readers import OpenOptions
-from layerscope.stack_changes import ChangeSet, Status
 from layerscope.ui import diff_text
 from layerscope.ui.keys import DIFF_KEYS
 from layerscope.ui.messages import DiffLoaded, Progress

@@ -14,9 +14,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Input, Label
 from textual.worker import get_current_worker
 
+from layerscope.engine.browse.changes import ChangeSet
+from layerscope.engine.loading import Cancelled
 from layerscope.errors import LayerscopeError
-from layerscope.loading import Cancelled
-from layerscope.stack_changes import ChangeSet
 from layerscope.ui.save import ExistsError, save_file, target_path
 
 

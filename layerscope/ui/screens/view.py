@@ -14,10 +14,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from layerscope.loading import Cancelled, LoadedImage
+from layerscope.engine.browse.changes import ChangeSet, Status
+from layerscope.engine.browse.stack import Mode, Stack, open_stack
+from layerscope.engine.loading import Cancelled, LoadedImage
 from layerscope.readers import OpenOptions
-from layerscope.stack import Mode, Stack, open_stack
-from layerscope.stack_changes import ChangeSet, Status
 from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
 from layerscope.ui.messages import Analyzed, Loaded, Progress
@@ -135,8 +135,8 @@ class ViewScreen(BrowseScreen):
     @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
     def analyse(self, img: LoadedImage) -> None:
         # imported here: the first frame does not wait for the analyses' modules
-        from layerscope.analysis import analyze
-        from layerscope.analysis_json import report_json
+        from layerscope.engine.analysis import analyze
+        from layerscope.present.analysis import report_json
 
         worker = get_current_worker()
         report = report_json(analyze(img, cancel=worker.cancelled_event))

@@ -20,8 +20,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.model.entry import EntryKind
-from layerscope.stack_changes import ChangeSet, Status
 from layerscope.ui.fmt import bar, human_size, ls_mode, owner, safe, signed_size
 from layerscope.ui.rows import Rows
 

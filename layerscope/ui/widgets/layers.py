@@ -8,7 +8,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from layerscope.stack import Mode, Step
+from layerscope.engine.browse.stack import Mode, Step
 from layerscope.ui.fmt import human_size, safe
 
 

@@ -1,0 +1,227 @@
+"""One step's changes as a tree to display (no UI here; see layerscope.engine.browse.stack).
+
+The displayed tree is the `after` tree's live entries plus the entries the step removed,
+which only the `before` tree still holds. Display ids keep both in one int space: an
+`after` node n is n (>= 0); a removed `before` node n is -1 - n.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import threading
+from collections.abc import Iterator
+
+from layerscope.engine.loading import Cancelled, LoadedImage
+from layerscope.model.diff import Modified, TreeDiff
+from layerscope.model.entry import EntryKind
+from layerscope.model.tree import ROOT, FileTree
+
+CANCEL_EVERY = 4096
+
+
+# threading.Event: what load_image takes and a Textual worker's `cancelled_event` is
+Cancel = threading.Event
+
+
+class Status(enum.IntEnum):
+    UNCHANGED = 0
+    ADDED = 1
+    MODIFIED = 2
+    REMOVED = 3
+
+    @property
+    def letter(self) -> str:
+        """A letter per status, so markers read without colour (NO_COLOR)."""
+        return "UAMD"[self]
+
+
+class ChangeSet:
+    """Statuses, names, sizes and children of the displayed entries of one step."""
+
+    def __init__(
+        self, step: int, mode: str, before: LoadedImage, after: LoadedImage, diff: TreeDiff
+    ) -> None:
+        self.step = step
+        self.mode = mode
+        self.before = before
+        self.after = after
+        bt, at = before.tree, after.tree
+        self.added: set[int] = {n for _, n in diff.added}
+        self.modified: dict[int, Modified] = {m.new: m for m in diff.modified}
+        self.removed: list[int] = [-1 - n for _, n in diff.removed]
+        self._removed_under: dict[int, list[int]] = {}
+        self._removed_parent: dict[int, int] = {}
+        self._removed_cache: set[int] | None = None
+        self._deltas: dict[int, int] = {}
+        gone = {n for _, n in diff.removed}
+        for path, n in diff.removed:
+            if bt.parent[n] in gone:
+                continue  # shown under its removed parent
+            parent = at.lookup(path.rpartition("/")[0] or "/")
+            if parent is None or not at.is_dir(parent):
+                continue  # its directory became a file: nowhere to show it
+            self._removed_under.setdefault(parent, []).append(-1 - n)
+            self._removed_parent[-1 - n] = parent
+        self.counts = {
+            Status.ADDED: len(self.added),
+            Status.MODIFIED: len(self.modified),
+            Status.REMOVED: len(self.removed),
+        }
+        self.bytes = {
+            Status.ADDED: _file_bytes(at, self.added),
+            Status.MODIFIED: sum(
+                at.size[m.new] - bt.size[m.old]
+                for m in diff.modified
+                if at.kind[m.new] == EntryKind.FILE and bt.kind[m.old] == EntryKind.FILE
+            ),
+            Status.REMOVED: _file_bytes(bt, (-1 - d for d in self.removed)),
+        }
+
+    # -- one entry ----------------------------------------------------------------------
+
+    def locate(self, d: int) -> tuple[LoadedImage, int]:
+        """The image and node that hold a displayed entry."""
+        return (self.after, d) if d >= 0 else (self.before, -1 - d)
+
+    def tree_node(self, d: int) -> tuple[FileTree, int]:
+        return (self.after.tree, d) if d >= 0 else (self.before.tree, -1 - d)
+
+    def status(self, d: int) -> Status:
+        if d < 0:
+            return Status.REMOVED
+        if d in self.added:
+            return Status.ADDED
+        if d in self.modified:
+            return Status.MODIFIED
+        return Status.UNCHANGED
+
+    def name(self, d: int) -> str:
+        tree, n = self.tree_node(d)
+        return tree.name[n]
+
+    def path(self, d: int) -> str:
+        tree, n = self.tree_node(d)
+        return tree.path(n)
+
+    def kind(self, d: int) -> EntryKind:
+        tree, n = self.tree_node(d)
+        return EntryKind(tree.kind[n])
+
+    def is_dir(self, d: int) -> bool:
+        tree, n = self.tree_node(d)
+        return tree.kind[n] == EntryKind.DIR
+
+    def size(self, d: int) -> int:
+        """Bytes of a file, or under a directory (rolled up in the tree it comes from)."""
+        tree, n = self.tree_node(d)
+        return tree.rolled_size(n)
+
+    def delta(self, d: int) -> int:
+        """How many bytes the entry grew (a directory: everything under it) from `before`
+        to `after`: rolled-up sizes of both sides, so it agrees with the size column.
+        Call `before.tree.rolled_size(ROOT)` in a worker first (it rolls up on first use)."""
+        got = self._deltas.get(d)
+        if got is None:
+            if d < 0:
+                got = -self.size(d)
+            elif d in self.added:
+                got = self.size(d)
+            else:
+                mod = self.modified.get(d)
+                old = mod.old if mod is not None else self.before.tree.lookup(self.path(d))
+                got = self.size(d) - (self.before.tree.rolled_size(old) if old is not None else 0)
+            self._deltas[d] = got
+        return got
+
+    def parent(self, d: int) -> int | None:
+        if d == ROOT:
+            return None
+        if d >= 0:
+            return self.after.tree.parent[d]
+        up = self._removed_parent.get(d)
+        return up if up is not None else -1 - self.before.tree.parent[-1 - d]
+
+    def children(self, d: int) -> list[int]:
+        """Displayed children, unsorted: live ones, then the ones this step removed."""
+        if d >= 0:
+            kids = list(self.after.tree.child_ids(d))
+            kids.extend(self._removed_under.get(d, ()))
+            return kids
+        return [-1 - k for k in self.before.tree.child_ids(-1 - d)]
+
+    def has_children(self, d: int) -> bool:
+        if d >= 0:
+            return bool(self.after.tree.child_ids(d)) or d in self._removed_under
+        return bool(self.before.tree.child_ids(-1 - d))
+
+    def lookup(self, path: str) -> int | None:
+        """The displayed entry at `path` (live first, then removed)."""
+        node = self.after.tree.lookup(path)
+        if node is not None:
+            return node
+        old = self.before.tree.lookup(path)
+        if old is None or -1 - old not in self._removed_set():
+            return None
+        return -1 - old
+
+    def _removed_set(self) -> set[int]:
+        if self._removed_cache is None:
+            self._removed_cache = set(self.removed)
+        return self._removed_cache
+
+    # -- filtering -------------------------------------------------------------------
+
+    def walk(self, cancel: Cancel | None = None) -> Iterator[tuple[int, str]]:
+        """(display id, path) of every displayed entry below the root, depth first."""
+        stack: list[tuple[int, str]] = [(ROOT, "")]
+        seen = 0
+        while stack:
+            d, prefix = stack.pop()
+            for kid in self.children(d):
+                path = f"{prefix}/{self.name(kid)}"
+                yield kid, path
+                seen += 1
+                if cancel is not None and seen % CANCEL_EVERY == 0 and cancel.is_set():
+                    raise Cancelled("cancelled")
+                if self.has_children(kid):
+                    stack.append((kid, path))
+
+    def visible(
+        self,
+        hidden: frozenset[Status],
+        pattern: re.Pattern[str] | None,
+        cancel: Cancel | None = None,
+    ) -> set[int] | None:
+        """The entries to show: those whose status is not hidden and whose full path the
+        pattern finds, plus their directories. None means all of them."""
+        if not hidden and pattern is None:
+            return None
+        keep: set[int] = {ROOT}
+
+        def mark(d: int | None) -> None:
+            while d is not None and d not in keep:
+                keep.add(d)
+                d = self.parent(d)
+
+        if pattern is None and Status.UNCHANGED in hidden:
+            # Only changes can show: no need to look at the rest of the tree.
+            for group, status in (
+                (self.added, Status.ADDED),
+                (self.modified.keys(), Status.MODIFIED),
+                (self.removed, Status.REMOVED),
+            ):
+                if status not in hidden:
+                    for d in group:
+                        mark(d)
+            return keep
+        for d, path in self.walk(cancel):
+            if self.status(d) in hidden:
+                continue
+            if pattern is None or pattern.search(path):
+                mark(d)
+        return keep
+
+
+def _file_bytes(tree: FileTree, nodes: Iterator[int] | set[int]) -> int:
+    return sum(tree.size[n] for n in nodes if tree.kind[n] == EntryKind.FILE)

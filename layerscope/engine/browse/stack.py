@@ -1,0 +1,284 @@
+"""A stack: the steps an image was made in, as the TUI browses them (no UI here).
+
+A stack is built from one image (a step per OCI layer or SIF partition) or from several
+images given in build order (a step per image: what it changed over the previous one). For
+each step it answers, in two modes, which entries the step added, modified, removed or left
+unchanged: "layer" compares the image as of the step with the image as of the step before;
+"aggregated" compares it with the first step (dive's two modes).
+
+Loading goes through layerscope.engine.loading.load_image (index cache, parallel layer reads,
+its whiteout rules): a stack opens as fast as `ls` does, instantly when cached.
+Memory: a step's changes need two trees (before and after). Trees live in a small LRU; a
+missing one is built by cloning the nearest cached earlier state and applying only the
+layers in between (from the layer index cache when it has them), so walking the layers in
+order reads each layer once and at most a few trees are alive. Change sets are cached in a
+small LRU as well. Everything here is meant to run in a worker thread; one lock serialises
+tree building.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from layerscope.cache import CacheCorruptError
+from layerscope.engine.browse.build import Progress, Reporter, Source, Step, clone_tree, live_nodes
+from layerscope.engine.browse.changes import Cancel, ChangeSet, Status
+from layerscope.engine.compare import tree_diff
+from layerscope.engine.hashing import ContentHasher
+from layerscope.engine.loading import LoadedImage, load_image
+from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
+from layerscope.model.entry import EntryKind
+from layerscope.model.image import ImageMeta
+from layerscope.model.tree import ROOT, FileTree
+from layerscope.readers import OpenOptions
+
+__all__ = ["Cancel", "ChangeSet", "Mode", "Stack", "Status", "Step", "open_stack"]
+
+TREE_CACHE = 3  # trees kept besides the first step's (the aggregated baseline)
+CHANGE_CACHE = 3
+
+
+class Mode(str, enum.Enum):
+    LAYER = "layer"
+    AGGREGATED = "aggregated"
+
+
+class Stack:
+    """Steps plus the trees and change sets behind them. Build with `open_stack`."""
+
+    def __init__(
+        self,
+        sources: list[Source],
+        steps: list[Step],
+        stages: bool,
+        options: OpenOptions | None = None,
+    ) -> None:
+        self.sources = sources
+        self.options = options
+        self.steps = steps
+        self.stages = stages
+        self.hasher = ContentHasher()
+        self._lock = threading.RLock()
+        self._trees: OrderedDict[int, LoadedImage] = OrderedDict()
+        self._changes: OrderedDict[tuple[int, Mode], ChangeSet] = OrderedDict()
+        self.final: LoadedImage | None = None  # the whole image (image stacks)
+
+    @property
+    def meta(self) -> ImageMeta:
+        """The metadata of the image (the last image of a stage stack)."""
+        return self.sources[-1].meta
+
+    def meta_of(self, step: int) -> ImageMeta:
+        return self.sources[step].meta if self.stages else self.sources[0].meta
+
+    def ref_of(self, step: int) -> str:
+        return self.sources[step].ref if self.stages else self.sources[0].ref
+
+    def close(self) -> None:
+        for src in self.sources:
+            src.reader.close()
+
+    # -- trees --------------------------------------------------------------------------
+
+    def _remember(self, index: int, img: LoadedImage) -> None:
+        self._trees[index] = img
+        self._trees.move_to_end(index)
+        while len([k for k in self._trees if k != 0]) > TREE_CACHE:
+            oldest = next(k for k in self._trees if k != 0)
+            del self._trees[oldest]
+
+    def state(self, index: int, rep: Reporter | None = None) -> LoadedImage:
+        """The image as of step `index` (-1: an empty image)."""
+        rep = rep or Reporter(None, None)
+        with self._lock:
+            got = self._trees.get(index)
+            if got is not None:
+                self._trees.move_to_end(index)
+                return got
+            if index < 0:
+                return self.sources[0].image(FileTree(), -1)
+            img = self._stage_state(index, rep) if self.stages else self._layer_state(index, rep)
+            img.tree.rolled_size(ROOT)  # roll sizes up here, in the worker
+            self._remember(index, img)
+            return img
+
+    def _layer_state(self, index: int, rep: Reporter) -> LoadedImage:
+        try:
+            return self._build(index, rep, use_index=True)
+        except CacheCorruptError:
+            return self._build(index, rep, use_index=False)  # the image, not the cache
+
+    def _build(self, index: int, rep: Reporter, use_index: bool) -> LoadedImage:
+        src = self.sources[0]
+        base = max((k for k in self._trees if k < index), default=-1)
+        tree = clone_tree(self._trees[base].tree) if base >= 0 else FileTree()
+        for layer in range(base + 1, index + 1):
+            rep.check()
+            rep.report(f"reading layer {layer}", layer - base - 1, index - base, force=True)
+            src.apply(tree, layer, rep, self.steps[layer], use_index)
+        return src.image(tree, index)
+
+    def _stage_state(self, index: int, rep: Reporter) -> LoadedImage:
+        """A stage image again (from the tree cache when it has it); its content is read
+        through the reader the stack opened first."""
+        src = self.sources[index]
+        img = load_image(src.ref, self.options, progress=rep.progress, cancel=rep.cancel)
+        img.close()
+        return src.image(img.tree, img.upto)
+
+    # -- change sets ------------------------------------------------------------------
+
+    def change_set(
+        self,
+        index: int,
+        mode: Mode = Mode.LAYER,
+        progress: Progress | None = None,
+        cancel: Cancel | None = None,
+    ) -> ChangeSet:
+        """What step `index` changed (mode LAYER) or what changed from the first step up to
+        it (mode AGGREGATED); cached."""
+        if index == 0:
+            mode = Mode.LAYER  # both modes agree on the first step
+        key = (index, mode)
+        rep = Reporter(progress, cancel)
+        with self._lock:
+            cs = self._changes.get(key)
+            if cs is not None:
+                self._changes.move_to_end(key)
+                return cs
+            before_index = index - 1 if mode == Mode.LAYER else 0
+            before = self.state(before_index, rep)
+            after = self.state(index, rep)
+            rep.check()
+            rep.report("comparing", 0, 1, force=True)
+            if len(before.tree) == 1:
+                # nothing before: everything is added (no paths needed, no walk in order)
+                diff = TreeDiff(added=[("", n) for n in live_nodes(after.tree)])
+            else:
+                same = self._same_member(before, after)
+                diff = tree_diff(before, after, DEFAULT_COMPARE, self.hasher, same)
+            cs = ChangeSet(index, mode.value, before, after, diff)
+            self._changes[key] = cs
+            while len(self._changes) > CHANGE_CACHE:
+                self._changes.popitem(last=False)
+            return cs
+
+    def _same_member(self, a: LoadedImage, b: LoadedImage) -> Callable[[int, int], bool] | None:
+        if a.reader is not b.reader:
+            return None
+        ta, tb = a.tree, b.tree
+
+        def same(na: int, nb: int) -> bool:
+            # States of one image share node ids and blobs: the same member is the same bytes.
+            return ta.source_layer(na) == tb.source_layer(nb) and ta.loc[na] == tb.loc[nb]
+
+        return same
+
+
+def _layer_steps(ref: str, meta: ImageMeta) -> list[Step]:
+    steps = []
+    for info in meta.layers:
+        created = (info.created_by or info.comment or "").strip()
+        if not created:
+            created = info.extra.get("partition_type") or info.media_type
+        steps.append(
+            Step(
+                index=info.index,
+                label=str(info.index),
+                ident=info.id,
+                media_type=info.media_type,
+                created_by=str(created),
+                stored_size=info.stored_size,
+                encrypted=info.encrypted,
+                ref=ref,
+            )
+        )
+    return steps
+
+
+def _stage_step(index: int, ref: str, meta: ImageMeta) -> Step:
+    path = ref.partition(":")[2] if ref.split(":", 1)[0] in ("oci", "oci-archive") else ref
+    local = path.rsplit(":", 1)[0] if not os.path.exists(path) else path
+    if os.path.isfile(local):
+        stored: int | None = os.path.getsize(local)
+    else:
+        stored = sum(info.stored_size for info in meta.layers)
+    created = ""
+    if meta.layers:
+        created = (meta.layers[-1].created_by or "").strip()
+    if not created and meta.definition:
+        created = " ".join(meta.definition.split("\n", 2)[:2])
+    return Step(
+        index=index,
+        label=os.path.basename(ref.rstrip("/")) or ref,
+        ident=ref,
+        media_type=meta.format,
+        created_by=created or meta.format,
+        stored_size=stored,
+        encrypted=any(info.encrypted for info in meta.layers),
+        ref=ref,
+    )
+
+
+def open_stack(
+    refs: list[str],
+    options: OpenOptions | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> Stack:
+    """Open one image as a stack of its layers, or several as a stack of build stages.
+
+    Every step's sizes are known when this returns; the trees kept are the ones the first
+    screen needs (the whole image; for stages, the first and the last)."""
+    rep = Reporter(progress, cancel)
+    sources: list[Source] = []
+    try:
+        if len(refs) == 1:
+            final = load_image(refs[0], options, progress=progress, cancel=cancel)
+            sources.append(Source(final))
+            stack = Stack(sources, _layer_steps(refs[0], final.meta), False, options)
+            _count_layers(stack, final, rep)
+            stack.final = final
+        else:
+            steps, keep = [], {}
+            for i, ref in enumerate(refs):
+                rep.report(f"reading {ref}", i, len(refs), force=True)
+                img = load_image(ref, options, progress=None, cancel=cancel)
+                sources.append(Source(img))
+                steps.append(_stage_step(i, ref, img.meta))
+                steps[-1].entries = img.tree.count()
+                steps[-1].size = img.tree.total_size()
+                if i in (0, len(refs) - 1):
+                    keep[i] = img  # the others are read again when chosen
+            stack = Stack(sources, steps, True, options)
+            for i, img in keep.items():
+                stack._remember(i, img)
+            stack.final = keep[len(refs) - 1]
+        stack.final.tree.rolled_size(ROOT)
+        stack._remember(len(stack.steps) - 1, stack.final)
+        return stack
+    except BaseException:
+        for src in sources:
+            src.reader.close()
+        raise
+
+
+def _count_layers(stack: Stack, final: LoadedImage, rep: Reporter) -> None:
+    """Each layer's own entries and bytes. One layer: from the tree (the nodes it made);
+    more: from each layer's index (cached by loading) or its blob."""
+    src = stack.sources[0]
+    if len(stack.steps) == 1:
+        tree = final.tree
+        step = stack.steps[0]
+        step.entries = len(tree) - 1
+        sizes = zip(tree.kind, tree.size, strict=True)
+        step.size = sum(size for kind, size in sizes if kind == EntryKind.FILE)
+        return
+    for step in stack.steps:
+        rep.check()
+        rep.report(f"counting layer {step.index}", step.index, len(stack.steps), force=True)
+        src.count(step.index, rep, step)

@@ -1,0 +1,167 @@
+"""Compare two loaded images (or two states of one image) into one diff document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from layerscope.engine.hashing import ContentHasher
+from layerscope.engine.loading import LoadedImage, load_image
+from layerscope.model.diff import DEFAULT_COMPARE, ContentEqual, TreeDiff, diff_trees
+from layerscope.model.entry import EntryKind
+from layerscope.model.metadiff import meta_diff
+from layerscope.model.packages import (
+    APK_INSTALLED,
+    DPKG_STATUS,
+    MAX_DB_BYTES,
+    Packages,
+    collect,
+    packages_diff,
+)
+from layerscope.model.sizes import LazyLinkCounts
+from layerscope.model.tree import FileTree
+from layerscope.present.entries import LsEntry, image_json, ls_entries
+from layerscope.readers import OpenOptions
+from layerscope.readers.base import StreamedContents
+
+
+@dataclass(slots=True)
+class ImageDiff:
+    a: LoadedImage
+    b: LoadedImage
+    tree: TreeDiff
+    meta: dict[str, Any]
+    shared_layers: list[str] = field(default_factory=list)
+    packages: dict[str, Any] = field(default_factory=dict)
+
+
+PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "conda-meta"})
+
+
+def image_packages(img: LoadedImage) -> Packages:
+    """The package databases the image carries (dpkg, apk, Python, conda)."""
+    tree = img.tree
+    paths = [p for p in (DPKG_STATUS, APK_INSTALLED) if tree.lookup(p) is not None]
+    # Only directories can hold Python or conda records: scan those (a tenth of the nodes)
+    # and look at the children of the few that matter.
+    names = tree.name
+    for d in tree.dir_nodes():
+        name = names[d]
+        if name not in PACKAGE_DIRS or not tree.is_live(d):
+            continue
+        base = tree.path(d)
+        for child in tree.kids(d) or ():
+            if name == "conda-meta" or child.endswith((".dist-info", ".egg-info")):
+                paths.append(f"{base}/{child}")
+
+    def read(path: str) -> str | None:
+        node = tree.lookup(path)
+        if node is None or tree.kind[node] != EntryKind.FILE or tree.size[node] > MAX_DB_BYTES:
+            return None
+        return img.read(node).decode("utf-8", "replace")
+
+    return collect(paths, read)
+
+
+def shared_layers(a: LoadedImage, b: LoadedImage) -> list[str]:
+    """Layers both images hold, recognised by content digest (diff_id, else blob digest)."""
+
+    def keys(img: LoadedImage) -> list[str]:
+        out = []
+        for info in img.meta.layers[: img.upto + 1]:
+            key = info.diff_id or info.id
+            if key.startswith("sha256:"):
+                out.append(key)
+        return out
+
+    kb = set(keys(b))
+    return [k for k in keys(a) if k in kb]
+
+
+def compare_images(
+    a: LoadedImage,
+    b: LoadedImage,
+    compare: frozenset[str] | set[str] = DEFAULT_COMPARE,
+    hasher: ContentHasher | None = None,
+    with_meta: bool = True,
+) -> ImageDiff:
+    tree = tree_diff(a, b, compare, hasher or ContentHasher())
+    meta = meta_diff(a.meta, b.meta) if with_meta else {}
+    packages = packages_diff(image_packages(a), image_packages(b))
+    return ImageDiff(a, b, tree, meta, shared_layers(a, b), packages)
+
+
+def tree_diff(
+    a: LoadedImage,
+    b: LoadedImage,
+    compare: frozenset[str] | set[str],
+    hasher: ContentHasher,
+    same_member: ContentEqual | None = None,
+) -> TreeDiff:
+    """diff_trees of two images, contents compared by digest. Contents in streamed layers
+    (tar) are hashed first, one pass per layer over just the files the diff must compare:
+    a first diff pass collects them without reading. `same_member` may settle a pair
+    before any digest is looked at."""
+
+    def equal(pending: list[tuple[int, int]] | None) -> ContentEqual:
+        by_digest = hasher.comparer(a, b, pending)
+        if same_member is None:
+            return by_digest
+        return lambda na, nb: same_member(na, nb) or by_digest(na, nb)
+
+    streamed = isinstance(a.reader, StreamedContents) or isinstance(b.reader, StreamedContents)
+    if "content" in compare and streamed:
+        pending: list[tuple[int, int]] = []
+        diff_trees(a.tree, b.tree, compare, equal(pending))
+        if pending:
+            hasher.prefetch(a, [na for na, _ in pending])
+            hasher.prefetch(b, [nb for _, nb in pending])
+    return diff_trees(a.tree, b.tree, compare, equal(None))
+
+
+def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[LoadedImage, LoadedImage]:
+    """The image as of layer N-1 and as of layer N (N-1 = an empty tree for N = 0)."""
+    after = load_image(ref, opts, upto=layer)
+    if after.upto == 0:
+        return LoadedImage(ref, after.reader, after.meta, FileTree(), -1), after
+    return load_image(ref, opts, upto=after.upto - 1), after
+
+
+def diff_json(d: ImageDiff) -> dict[str, Any]:
+    ta, tb = d.a.tree, d.b.tree
+    links_a, links_b = LazyLinkCounts(ta), LazyLinkCounts(tb)
+    # LsEntry structs, not dicts: the document is encoded by msgspec (dump_json), and a
+    # diff of two big images reports tens of thousands of entries
+    added = list(ls_entries(tb, ((n, p) for p, n in d.tree.added), links_b))
+    removed = list(ls_entries(ta, ((n, p) for p, n in d.tree.removed), links_a))
+    mods = d.tree.modified
+    olds = ls_entries(ta, ((m.old, m.path) for m in mods), links_a)
+    news = ls_entries(tb, ((m.new, m.path) for m in mods), links_b)
+    modified = [
+        {"path": m.path, "changes": m.changes, "old": old, "new": new}
+        for m, old, new in zip(mods, olds, news, strict=True)
+    ]
+
+    def file_bytes(rows: list[LsEntry]) -> int:
+        return sum(r.size for r in rows if r.type == "file")
+
+    return {
+        "schema": "layerscope.diff/1",
+        "a": image_json(d.a),
+        "b": image_json(d.b),
+        "shared_layers": d.shared_layers,
+        "added": added,
+        "removed": removed,
+        "modified": modified,
+        "metadata": d.meta,
+        "packages": d.packages,
+        "summary": {
+            "added": len(added),
+            "removed": len(removed),
+            "modified": len(modified),
+            "bytes_added": file_bytes(added),
+            "bytes_removed": file_bytes(removed),
+            "size_a": ta.total_size(),
+            "size_b": tb.total_size(),
+        },
+    }

@@ -1,0 +1,171 @@
+"""Secrets left in an image: in files of any layer (deleted ones too: their bytes are still
+in the image) and in what the image says of itself (SIF definition, labels, environment,
+runscript; OCI config Env and history).
+
+Content comes from a caller-supplied `read(node)` (I/O stays outside the model); it may
+return None to skip a file (too big, binary, over budget). Values are never kept whole:
+findings carry `secret_rules.redact`ed text only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from layerscope.model.bloat.secret_rules import (
+    Match,
+    is_config_like,
+    looks_sensitive,
+    path_kind,
+    scan_text,
+)
+from layerscope.model.bloat.waste import PathCache, Provenance, content_key
+from layerscope.model.entry import EntryKind
+from layerscope.model.image import ImageMeta
+from layerscope.model.tree import FileTree
+
+Read = Callable[[int], "bytes | None"]
+
+
+@dataclass(slots=True, frozen=True)
+class SecretFinding:
+    kind: str
+    source: str  # "file", "definition", "labels", "environment", "config", "history", ...
+    location: str  # the path, or where in the metadata ("config.Env[1]", "history[4]")
+    how: str  # "path" or "content"
+    detail: str  # redacted: never the whole value
+    line: int | None = None
+    layer: int | None = None  # the layer holding the file's bytes
+    hidden_by: int | None = None  # the layer that deleted or replaced it
+    hidden_how: str | None = None  # whiteout, opaque, shadowed, ...
+    visible: bool = True  # the final tree (or the metadata) still shows it
+
+    @property
+    def recoverable(self) -> bool:
+        """Not visible, yet its bytes are still in the image."""
+        return not self.visible
+
+    def status(self) -> str:
+        if self.source != "file":
+            return f"in image metadata ({self.location})"
+        if self.visible:
+            return f"present in layer {self.layer}, visible in the final tree"
+        return (
+            f"present in layer {self.layer}, {_verb(self.hidden_how)} in layer "
+            f"{self.hidden_by}, recoverable"
+        )
+
+
+def _verb(how: str | None) -> str:
+    return {
+        "whiteout": "deleted",
+        "opaque": "hidden (opaque directory)",
+        "shadowed": "overwritten",
+        "attribute-only": "re-added (attributes only)",
+        "unchanged-rewrite": "re-added unchanged",
+    }.get(how or "", "replaced")
+
+
+def find_file_secrets(
+    tree: FileTree,
+    read: Read,
+    provenance: Provenance | None = None,
+    deep: bool = False,
+    nodes: Iterable[int] | None = None,
+) -> list[SecretFinding]:
+    """Every regular file of every layer (live or not) whose path or content is a secret.
+    `deep` reads every file `read` accepts; otherwise only candidate names."""
+    prov = provenance or Provenance(tree)
+    memo: dict[tuple[int, int], list[Match]] = {}
+    out: list[SecretFinding] = []
+    path_of = PathCache(tree)
+    for node in nodes if nodes is not None else range(1, len(tree)):
+        if tree.kind[node] != EntryKind.FILE or tree.size[node] == 0:
+            continue
+        path = path_of(node)
+        by_path = path_kind(path)
+        matches: list[Match] = []
+        if deep or by_path is not None or looks_sensitive(path):
+            key = content_key(tree, node)
+            got = memo.get(key)
+            if got is None:
+                data = read(node)
+                got = [] if data is None else _scan_bytes(path, data)
+                memo[key] = got
+            matches = got
+        if by_path is None and not matches:
+            continue
+        cause = prov.cause(node)
+        place = {
+            "layer": tree.source_layer(node),
+            "hidden_by": None if cause is None else cause.layer,
+            "hidden_how": None if cause is None else cause.reason,
+            "visible": cause is None,
+        }
+        if by_path is not None:
+            out.append(_finding(by_path, path, "path", by_path, None, place))
+        out.extend(_finding(m.kind, path, "content", m.detail, m.line, place) for m in matches)
+    return out
+
+
+def _finding(
+    kind: str, path: str, how: str, detail: str, line: int | None, place: dict[str, Any]
+) -> SecretFinding:
+    return SecretFinding(
+        kind,
+        "file",
+        path,
+        how,
+        detail,
+        line=line,
+        layer=place["layer"],
+        hidden_by=place["hidden_by"],
+        hidden_how=place["hidden_how"],
+        visible=place["visible"],
+    )
+
+
+def _scan_bytes(path: str, data: bytes) -> list[Match]:
+    if b"\0" in data[:8192]:
+        return []  # binary: patterns over it are noise
+    text = data.decode("utf-8", "replace")
+    name = path.rpartition("/")[2]
+    return scan_text(text, settings=is_config_like(path), netrc=name in (".netrc", "_netrc"))
+
+
+def find_meta_secrets(meta: ImageMeta) -> list[SecretFinding]:
+    """Secrets in what the image says of itself: every text is treated as settings."""
+    out: list[SecretFinding] = []
+
+    def scan(source: str, location: str, text: str | None) -> None:
+        if not text:
+            return
+        for m in scan_text(text, settings=True):
+            line = m.line if "\n" in text else None
+            out.append(SecretFinding(m.kind, source, location, "content", m.detail, line=line))
+
+    scan("definition", "definition", meta.definition)
+    scan("environment", "environment", meta.environment)
+    scan("runscript", "runscript", meta.runscript)
+    scan("help", "help", meta.help)
+    for k, v in sorted(meta.labels.items()):
+        scan("labels", f"labels[{k}]", f"{k}={v}")
+    env = meta.config.get("Env") if isinstance(meta.config, dict) else None
+    if isinstance(env, list):
+        for i, item in enumerate(env):
+            scan("config", f"config.Env[{i}]", str(item))
+    for i, h in enumerate(meta.history):
+        if isinstance(h, dict):
+            scan("history", f"history[{i}].created_by", _str(h.get("created_by")))
+            scan("history", f"history[{i}].comment", _str(h.get("comment")))
+    for name, obj in sorted(meta.generic_json.items()):
+        if name == "labels.json" and meta.labels:
+            continue  # the same labels, already scanned
+        scan("sif", f"sif:{name}", obj if isinstance(obj, str) else json.dumps(obj, indent=1))
+    return out
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

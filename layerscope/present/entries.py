@@ -1,0 +1,81 @@
+"""JSON shapes shared by the CLI and the UI (entries, images, diffs): data, not presentation."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import msgspec
+
+from layerscope.engine.loading import LoadedImage
+from layerscope.model.entry import EntryKind
+from layerscope.model.tree import FileTree
+
+_KINDS = [k.json_name for k in EntryKind]
+
+
+class LsEntry(msgspec.Struct):
+    """One `ls --json` entry (schema layerscope.ls/1), fields in output order. A Struct,
+    not a dict: twice as fast to build and encode, 300,000 times in a big listing."""
+
+    path: str
+    type: str
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime: int
+    target: str | None
+    rdev: list[int] | None
+    links: int
+    xattrs: dict[str, str]
+    layer: int
+
+
+def ls_entries(
+    tree: FileTree, nodes: Iterable[tuple[int, str]], links: dict[int, int]
+) -> Iterator[LsEntry]:
+    """The `ls --json` entry of each (node, path), with the tree's columns bound once (it
+    runs once per entry of listings with hundreds of thousands of them)."""
+    kinds, modes, uids, gids = tree.kind, tree.mode, tree.uid, tree.gid
+    sizes, mtimes, layers = tree.size, tree.mtime, tree.layer
+    targets, rdevs, xattrs, groups = tree.target, tree.rdev, tree.xattrs, tree.link_group
+    rolled = tree.rolled_size
+    dir_kind = EntryKind.DIR
+    names = _KINDS
+    for node, path in nodes:
+        kind = kinds[node]
+        group = groups.get(node) if groups else None
+        rdev = rdevs.get(node) if rdevs else None
+        xa = xattrs.get(node) if xattrs else None
+        yield LsEntry(
+            path,
+            names[kind],
+            modes[node],
+            uids[node],
+            gids[node],
+            rolled(node) if kind == dir_kind else sizes[node],
+            mtimes[node],
+            targets.get(node),
+            None if rdev is None else list(rdev),
+            1 if group is None else links[group],
+            {} if not xa else {k: _b64(v) for k, v in sorted(xa.items())},
+            layers[node],
+        )
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+def image_json(img: LoadedImage) -> dict[str, Any]:
+    meta = img.meta
+    return {
+        "source": img.ref,
+        "format": meta.format,
+        "architecture": meta.architecture,
+        "os": meta.os,
+        "layers": len(meta.layers),
+        "upto": img.upto,
+    }

@@ -1,0 +1,192 @@
+"""Reading squashfs bytes: bounded preads and metadata blocks.
+
+Metadata (inodes, directories, ids, fragments, xattrs) is a stream chopped into 8 KiB
+blocks, each compressed separately and preceded by a u16 header (bit 15: stored
+uncompressed). References are (block position relative to the table << 16 | offset into
+the uncompressed block). A whole table is inflated once into one bytes object plus a map
+{block position: offset in that object}, so a reference resolves with one dict lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+
+from layerscope import limits
+from layerscope.errors import CorruptImageError, ReaderError, where
+from layerscope.readers.squashfs.codecs import Buffer, DecompressError, Decompressor
+from layerscope.readers.squashfs.format import METADATA_SIZE, METADATA_UNCOMPRESSED
+
+_U64 = struct.Struct("<Q")
+
+
+class Source:
+    """A squashfs image inside a file: `size` bytes starting at `base`, read with pread."""
+
+    def __init__(self, fd: int, base: int, size: int, name: str, decompress: Decompressor):
+        self.fd = fd
+        self.base = base
+        self.size = size
+        self.name = name
+        self.decompress = decompress
+
+    def corrupt(self, offset: int | None, msg: str) -> CorruptImageError:
+        """An error naming the absolute file offset of image offset `offset`."""
+        return CorruptImageError(
+            f"{where(self.name, None if offset is None else self.base + offset)}: {msg}"
+        )
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+    def pread(self, offset: int, length: int) -> bytes:
+        if self.fd < 0:  # never pread a closed descriptor: its number may be reused
+            raise ReaderError(f"{self.name}: the squashfs reader is closed")
+        if offset < 0 or length < 0 or offset + length > self.size:
+            raise self.corrupt(offset, f"read of {length} bytes runs past the image end")
+        try:
+            data = os.pread(self.fd, length, self.base + offset)
+        except OSError as e:
+            raise self.corrupt(offset, f"cannot read: {e.strerror}") from e
+        if len(data) != length:
+            raise self.corrupt(offset, "file is truncated")
+        return data
+
+    def inflate(self, data: Buffer, limit: int, offset: int, what: str) -> bytes:
+        try:
+            return self.decompress(data, limit)
+        except DecompressError as e:
+            raise self.corrupt(offset, f"{what}: {e}") from e
+
+
+def load_table(src: Source, start: int, end: int, what: str) -> tuple[bytes, dict[int, int]]:
+    """Inflate every metadata block in [start, end) into one buffer.
+
+    Returns the buffer and {block position relative to start: offset in the buffer}.
+    A table inflating past limits.max_metadata_bytes is refused (each block alone is
+    capped at 8 KiB by the format; a hostile table of tiny blocks may still be huge).
+    """
+    cap = limits.get("max_metadata_bytes")
+    raw = src.pread(start, end - start)
+    view = memoryview(raw)
+    limit = len(raw)
+    parts: list[bytes] = []
+    positions: dict[int, int] = {}
+    total = 0
+    p = 0
+    inflate = src.decompress
+    while p < limit:
+        if p + 2 > limit:
+            raise src.corrupt(start + p, f"{what}: metadata header cut off")
+        header = raw[p] | (raw[p + 1] << 8)
+        csize = header & 0x7FFF
+        q = p + 2 + csize
+        if csize == 0 or csize > METADATA_SIZE or q > limit:
+            raise src.corrupt(start + p, f"{what}: bad metadata block size {csize}")
+        if header & METADATA_UNCOMPRESSED:
+            block = raw[p + 2 : q]
+        else:
+            try:
+                block = inflate(view[p + 2 : q], METADATA_SIZE)
+            except DecompressError as e:
+                raise src.corrupt(start + p, f"{what}: {e}") from e
+        positions[p] = total
+        parts.append(block)
+        total += len(block)
+        if total > cap:
+            raise limits.exceeded(
+                f"{where(src.name, src.base + start)}: {what} inflates to more than {cap} bytes",
+                "max_metadata_bytes",
+            )
+        p = q
+    return b"".join(parts), positions
+
+
+def read_block(src: Source, pos: int, what: str) -> tuple[bytes, int]:
+    """Read the metadata block at image offset `pos`; return it and the next block's offset."""
+    head = src.pread(pos, 2)
+    header = head[0] | (head[1] << 8)
+    csize = header & 0x7FFF
+    if csize == 0 or csize > METADATA_SIZE:
+        raise src.corrupt(pos, f"{what}: bad metadata block size {csize}")
+    data = src.pread(pos + 2, csize)
+    if not header & METADATA_UNCOMPRESSED:
+        data = src.inflate(data, METADATA_SIZE, pos, what)
+    return data, pos + 2 + csize
+
+
+def read_lookup_table(src: Source, index_pos: int, count: int, entry_size: int, what: str) -> bytes:
+    """Read a lookup table (ids, fragments, xattr ids) of `count` fixed-size entries.
+
+    `index_pos` points to the uncompressed list of u64 block positions.
+    """
+    need = count * entry_size
+    nblocks = -(-need // METADATA_SIZE)
+    index = src.pread(index_pos, nblocks * 8)
+    parts = []
+    for i in range(nblocks):
+        (pos,) = _U64.unpack_from(index, i * 8)
+        block, _ = read_block(src, pos, what)
+        if i < nblocks - 1 and len(block) != METADATA_SIZE:
+            raise src.corrupt(pos, f"{what}: short metadata block in a lookup table")
+        parts.append(block)
+    table = b"".join(parts)
+    if len(table) < need:
+        raise src.corrupt(index_pos, f"{what}: {len(table)} bytes for {count} entries")
+    return table
+
+
+def first_block(src: Source, index_pos: int) -> int:
+    """The position of a lookup table's first metadata block (where the table begins)."""
+    (pos,) = _U64.unpack_from(src.pread(index_pos, 8))
+    return int(pos)
+
+
+class MetaReader:
+    """Random access to a metadata table whose blocks were not all inflated up front.
+
+    Used by read_content on a reader that never listed: it inflates only the blocks that
+    hold the requested inode, keeping a few recent ones.
+    """
+
+    _CACHE_BLOCKS = 32
+
+    def __init__(self, src: Source, start: int, end: int, what: str):
+        self.src = src
+        self.start = start
+        self.end = end
+        self.what = what
+        self._cache: dict[int, tuple[bytes, int]] = {}
+
+    def _block(self, rel: int) -> tuple[bytes, int]:
+        hit = self._cache.get(rel)
+        if hit is None:
+            if not 0 <= rel < self.end - self.start:
+                raise self.src.corrupt(self.start, f"{self.what}: reference {rel} outside table")
+            data, nxt = read_block(self.src, self.start + rel, self.what)
+            if len(self._cache) >= self._CACHE_BLOCKS:
+                self._cache.clear()
+            hit = self._cache[rel] = (data, nxt - self.start)
+        return hit
+
+    def read(self, rel: int, offset: int, length: int) -> bytes:
+        """`length` bytes from offset `offset` of the block at `rel`, crossing blocks
+        (fewer if the table ends first: the caller checks)."""
+        data, nxt = self._block(rel)
+        if offset + length <= len(data):  # within one block: most reads
+            return data[offset : offset + length]
+        if offset > len(data):
+            raise self.src.corrupt(self.start + rel, f"{self.what}: offset {offset} past block")
+        parts = []
+        chunk = data[offset : offset + length]
+        parts.append(chunk)
+        have = len(chunk)
+        while have < length and nxt < self.end - self.start:
+            data, nxt2 = self._block(nxt)
+            chunk = data[: length - have]
+            parts.append(chunk)
+            have += len(chunk)
+            nxt = nxt2
+        return b"".join(parts)

@@ -37,6 +37,6 @@ def _isolated_cache(
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     """Counts of layer and partition reads made through the readers (cache tests)."""
-    from tests.cache_support import count_reads
+    from tests.cache.support import count_reads
 
     return count_reads(monkeypatch)

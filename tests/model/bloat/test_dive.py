@@ -14,7 +14,7 @@ from layerscope.engine.loading import load_image, whiteout_style
 from layerscope.model.bloat.dive import dive_efficiency
 from layerscope.model.entry import Entry, EntryKind
 from tests.conftest import FIXTURES
-from tests.model.bloat_reference import reference_dive
+from tests.model.bloat.reference import reference_dive
 
 
 def F(path: str, size: int = 0) -> Entry:

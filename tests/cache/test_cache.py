@@ -17,7 +17,7 @@ import pytest
 
 from layerscope.cache import IndexCache
 from layerscope.cache.store import HEADER
-from tests.cache_support import (
+from tests.cache.support import (
     BASE,
     LAYOUT,
     OVERLAY,

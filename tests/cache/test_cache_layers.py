@@ -21,7 +21,7 @@ from layerscope.engine.loading import load_image
 from layerscope.errors import CorruptImageError
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.readers import open_image
-from tests.cache_support import (
+from tests.cache.support import (
     LAYOUT,
     OVERLAY,
     STAGE1,

@@ -7,7 +7,7 @@ and hitting any of them is a LimitExceededError (exit 3) whose one-line message 
 limit and the variable that raises it.
 
 Overriding: `LAYERSCOPE_<NAME>=N` in the environment (`LAYERSCOPE_MAX_ENTRIES=50000000`;
-sizes take K/M/G/T binary suffixes: `LAYERSCOPE_BOMB_FLOOR=8G`), or `set_limit(name, n)`
+sizes as `parse_bytes` reads them: `LAYERSCOPE_BOMB_FLOOR=8GB`, or `8GiB`), or `set_limit(name, n)`
 from code. Values are read when a reader starts a job (opening an image, walking a layer),
 never per entry.
 
@@ -32,6 +32,7 @@ __all__ = [
     "exceeded",
     "get",
     "hint",
+    "parse_bytes",
     "parse_size",
     "reset_limits",
     "set_limit",
@@ -119,8 +120,36 @@ LIMITS: dict[str, Limit] = {
 }
 
 _overrides: dict[str, int] = {}
-_SUFFIX = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
-_VALUE = re.compile(r"\s*([0-9]+)\s*([KMGT]?)(?:I?B)?\s*", re.IGNORECASE)
+
+# One size syntax for every number a user writes (limits, LAYERSCOPE_* variables, cache
+# caps, check rules): go-humanize's ParseBytes, which dive applies to `.dive-ci`, so a
+# size means what it means to dive users. SI prefixes are powers of 1000 ("20MB" and
+# "20M" are 20,000,000), IEC ones powers of 1024 ("20MiB" is 20,971,520); case and the
+# space before the unit do not matter.
+SIZE_UNITS: dict[str, int] = {"": 1, "b": 1}
+for _i, _p in enumerate("kmgtpe", 1):
+    SIZE_UNITS[_p] = SIZE_UNITS[_p + "b"] = 1000**_i
+    SIZE_UNITS[_p + "i"] = SIZE_UNITS[_p + "ib"] = 1024**_i
+SIZE_SYNTAX = "a count, or a size such as 512MB, 8GB (powers of 1000) or 8GiB (of 1024)"
+
+
+def parse_bytes(text: str) -> int:
+    """A size exactly as go-humanize ParseBytes reads it: leading digits, '.' and ','
+    (thousands separators, dropped) as a number, then an optional SI or IEC unit after
+    optional spaces. Raises ValueError naming what is wrong."""
+    digits = 0
+    while digits < len(text) and (text[digits].isdecimal() or text[digits] in ".,"):
+        digits += 1
+    number = text[:digits].replace(",", "")
+    if not re.fullmatch(r"\d+\.?\d*|\.\d+", number):
+        raise ValueError(f"{text!r} is not a size ({SIZE_SYNTAX})")
+    unit = text[digits:].strip().lower()
+    if unit not in SIZE_UNITS:
+        raise ValueError(f"{text!r}: unknown size unit {unit!r} ({SIZE_SYNTAX})")
+    value = float(number) * SIZE_UNITS[unit]
+    if value >= 2.0**63:
+        raise ValueError(f"{text!r} is too large")
+    return int(value)
 
 
 def _parse(limit: Limit, text: str) -> int:
@@ -128,12 +157,12 @@ def _parse(limit: Limit, text: str) -> int:
 
 
 def parse_size(env: str, text: str) -> int:
-    """A count or a size with a K/M/G/T binary suffix, as set in environment variable
-    `env` (named in the UsageError a malformed value raises)."""
-    m = _VALUE.fullmatch(text)
-    if m is None:
-        raise UsageError(f"{env}={text!r}: not a number (a count, or a size like 512M or 8G)")
-    return int(m.group(1)) << _SUFFIX[m.group(2).upper()]
+    """parse_bytes for a value set in environment variable (or option) `env`, named in
+    the UsageError a malformed value raises."""
+    try:
+        return parse_bytes(text.strip())
+    except ValueError as e:
+        raise UsageError(f"{env}: {e}") from None
 
 
 def _limit(name: str) -> Limit:

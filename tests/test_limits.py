@@ -35,6 +35,8 @@ def test_defaults_documented_and_overridable(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_size_suffixes_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAYERSCOPE_BOMB_FLOOR", "8G")
+    assert limits.get("bomb_floor") == 8 * 1000**3
+    monkeypatch.setenv("LAYERSCOPE_BOMB_FLOOR", "8GiB")
     assert limits.get("bomb_floor") == 8 << 30
     monkeypatch.setenv("LAYERSCOPE_BOMB_FLOOR", "512 MiB")
     assert limits.get("bomb_floor") == 512 << 20
@@ -48,7 +50,7 @@ def test_size_suffixes_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_set_limit_wins_over_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAYERSCOPE_MAX_ENTRIES", "5")
     limits.set_limit("max_entries", "7K")
-    assert limits.get("max_entries") == 7 << 10
+    assert limits.get("max_entries") == 7000
     limits.reset_limits()
     assert limits.get("max_entries") == 5
     with pytest.raises(UsageError):
@@ -215,3 +217,18 @@ def test_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     r = proc("ls", str(fifo), timeout=10)
     assert r.code == 3 and "not a regular file" in r.err
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("1GB", 10**9), ("1G", 10**9), ("1GiB", 1 << 30), ("1.5 gb", 1_500_000_000), ("1,000", 1000)],
+)
+def test_one_size_syntax_everywhere(monkeypatch: pytest.MonkeyPatch, text: str, value: int) -> None:
+    """A limit, the cache cap and a check rule read a size the same way (dive's)."""
+    from layerscope.cache import max_bytes_from_env
+    from layerscope.check.config import build_config
+
+    monkeypatch.setenv("LAYERSCOPE_BOMB_FLOOR", text)
+    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", text)
+    rule = build_config(None, None, {"max-image-size": text}).rule("max-image-size")
+    assert limits.get("bomb_floor") == max_bytes_from_env() == rule.threshold == value

@@ -11,8 +11,8 @@ entries are kept, each keyed as keys.py explains:
 
 The registry's verified blobs live next to it in `blobs/` (readers/registry_cache.py);
 `info()` and `clear()` cover them too, the size cap does not (they are the image itself,
-not an index of it). Size cap: LAYERSCOPE_CACHE_MAX (bytes, or with a K/M/G suffix;
-0 disables writing), default 2 GiB, least recently used first out.
+not an index of it). Size cap: LAYERSCOPE_CACHE_MAX (a size as limits.parse_bytes
+reads it; 0 disables writing), default 2 GB, least recently used first out.
 
 Choices, measured on 300,000 entries:
 - one file per entry, not sqlite3: reading a 15 MB tree and stamping its LRU time took
@@ -26,7 +26,6 @@ Choices, measured on 300,000 entries:
 from __future__ import annotations
 
 import os
-import re
 import struct
 from array import array
 from collections.abc import Iterator
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from layerscope.cache import keys
 from layerscope.cache.store import Buffer, CacheCorruptError, Store, StoreStats
+from layerscope.limits import parse_size
 from layerscope.model.entry import Entry
 from layerscope.model.tree import FileTree
 from layerscope.model.tree_codec import TreeCodecError, decode_tree, encode_tree
@@ -52,12 +52,11 @@ __all__ = [
     "max_bytes_from_env",
 ]
 
-DEFAULT_MAX_BYTES = 2 << 30
+DEFAULT_MAX_BYTES = 2 * 1000**3  # 2 GB
 ENV_MAX = "LAYERSCOPE_CACHE_MAX"
 ENV_THREADS = "LAYERSCOPE_INDEX_THREADS"
 MAX_INDEX_THREADS = 4
 NO_CACHE_ENV = "LAYERSCOPE_NO_CACHE"  # set (non-empty, not "0"): loads bypass every cache
-_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
 _HASHES_HEAD = struct.Struct("<II")  # count, digest length
 
 COMPRESS_LAYERS = True
@@ -85,13 +84,10 @@ def disabled_by_env() -> bool:
 
 
 def max_bytes_from_env() -> int:
-    raw = os.environ.get(ENV_MAX)
-    if not raw:
-        return DEFAULT_MAX_BYTES
-    m = _SIZE.fullmatch(raw)
-    if m is None:
-        return DEFAULT_MAX_BYTES
-    return int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[m.group(2).lower()]
+    """LAYERSCOPE_CACHE_MAX in the one size syntax (limits.parse_bytes); a malformed value
+    is a usage error naming the variable, not a silent default."""
+    raw = os.environ.get(ENV_MAX, "")
+    return parse_size(ENV_MAX, raw) if raw.strip() else DEFAULT_MAX_BYTES
 
 
 @dataclass(slots=True)

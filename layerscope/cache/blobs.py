@@ -31,7 +31,7 @@ _SHA256 = re.compile(r"sha256:([0-9a-f]{64})")
 Producer = Callable[[Callable[[bytes], None]], None]
 
 BLOB_CACHE_ENV = "LAYERSCOPE_BLOB_CACHE_MAX"
-DEFAULT_BLOB_CACHE = 10 << 30
+DEFAULT_BLOB_CACHE = 10 * 1000**3  # 10 GB
 STALE_PART_SECONDS = 24 * 3600  # a partial download this old belongs to no live process
 
 

@@ -21,15 +21,9 @@ from pathlib import Path
 
 from layerscope.check.yaml_subset import Mapping, YamlError, parse
 from layerscope.errors import UsageError
+from layerscope.limits import parse_bytes
 
 DEFAULT_FILE = ".dive-ci"
-
-_UNITS: dict[str, int] = {"": 1, "b": 1}
-for _i, _p in enumerate("kmgtpe", 1):
-    _UNITS[_p] = 1000**_i
-    _UNITS[_p + "b"] = 1000**_i
-    _UNITS[_p + "i"] = 1024**_i
-    _UNITS[_p + "ib"] = 1024**_i
 
 _GO_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _OFF = frozenset({"", "disabled", "off", "false"})
@@ -83,18 +77,8 @@ def parse_go_float(text: str) -> float:
 
 
 def parse_dive_bytes(text: str) -> int:
-    """go-humanize ParseBytes: a number, optional spaces, an SI or IEC unit (any case)."""
-    digits = 0
-    while digits < len(text) and (text[digits].isdecimal() or text[digits] == "."):
-        digits += 1
-    number = parse_go_float(text[:digits])
-    unit = text[digits:].strip().lower()
-    if unit not in _UNITS:
-        raise ValueError(f"unhandled size name: {unit!r}")
-    value = number * _UNITS[unit]
-    if value >= 2.0**64:
-        raise ValueError(f"too large: {text!r}")
-    return int(value)
+    """go-humanize ParseBytes (limits.parse_bytes: the one size syntax of layerscope)."""
+    return parse_bytes(text)
 
 
 def _threshold(rule: RuleDef, value: str) -> float | int | None:

@@ -149,7 +149,7 @@ def test_bomb_limit_names_both_knobs(tmp_path: Path) -> None:
         tf.addfile(info, io.BytesIO(bytes(info.size)))
     blob = tmp_path / "layer.tar.gz"
     blob.write_bytes(gzip.compress(buf.getvalue()))
-    env = {"LAYERSCOPE_BOMB_FLOOR": "1M", "LAYERSCOPE_BOMB_RATIO": "10"}
+    env = {"LAYERSCOPE_BOMB_FLOOR": "1MiB", "LAYERSCOPE_BOMB_RATIO": "10"}
     r = proc("ls", "--no-cache", str(blob), env=env)
     assert r.code == 3 and "bomb_floor=1048576" in r.err and "bomb_ratio=10" in r.err, r.err
     for name in ("bomb_floor", "bomb_ratio"):

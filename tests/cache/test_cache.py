@@ -231,7 +231,7 @@ def test_cache_info_and_clear(
 ) -> None:
     monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "64M")
     empty = cli(capsysbinary, "cache", "info", "--json").json()
-    assert empty["index"]["files"] == 0 and empty["max_bytes"] == 64 << 20
+    assert empty["index"]["files"] == 0 and empty["max_bytes"] == 64_000_000
     assert empty["root"] == str(cache_dir())
     load(OVERLAY)
     blob = cache_dir() / "blobs" / "sha256" / ("0" * 64)

@@ -51,8 +51,10 @@ def test_evicts_least_recently_used_but_never_what_is_kept(tmp_path: Path) -> No
 
 def test_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LAYERSCOPE_BLOB_CACHE_MAX", raising=False)
-    assert blob_cache_max() == 10 << 30
+    assert blob_cache_max() == 10 * 1000**3
     monkeypatch.setenv("LAYERSCOPE_BLOB_CACHE_MAX", "512M")
+    assert blob_cache_max() == 512 * 1000**2
+    monkeypatch.setenv("LAYERSCOPE_BLOB_CACHE_MAX", "512MiB")
     assert blob_cache_max() == 512 << 20
 
 

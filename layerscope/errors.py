@@ -1,27 +1,40 @@
-"""The layerscope error tree.
+"""The layerscope error tree and the one exit-code table.
 
 Readers catch library exceptions (struct.error, zlib.error, ...) at their boundary and
-re-raise one of these, so nothing above them sees a foreign exception. The CLI maps each
-class to one exit code and one line on stderr.
+re-raise one of these, so nothing above them sees a foreign exception. `exit_code_for`
+is the only place an error becomes an exit code: the CLI and the TUI both call it.
 """
 
 from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """What the README's exit-code table says, in one place."""
+
+    OK = 0  # ok / no differences
+    FINDINGS = 1  # diff found differences, check failed
+    USAGE = 2  # bad arguments; a named image, path or config that does not exist
+    BAD_INPUT = 3  # unreadable, corrupt or unsupported input (a safety limit included)
+    REGISTRY = 4  # registry, engine or network failure
+    INTERRUPTED = 130
 
 
 class LayerscopeError(Exception):
     """Base of every error layerscope raises on purpose."""
 
-    exit_code = 3
+    exit_code = ExitCode.BAD_INPUT
 
 
 class UsageError(LayerscopeError):
-    """The user asked for something that cannot be done as asked (exit 2)."""
+    """The user asked for something that cannot be done as asked."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ReaderError(LayerscopeError):
-    """An image could not be read (exit 3)."""
+    """An image could not be read."""
 
 
 class UnsupportedFormatError(ReaderError):
@@ -44,14 +57,40 @@ class LimitExceededError(ReaderError):
     """A safety limit (decompressed size, entries, depth...) was hit."""
 
 
-class EntryNotFoundError(LayerscopeError):
-    """A path asked for is not in the image (exit 3: the input cannot answer)."""
+class EntryNotFoundError(UsageError):
+    """A path asked for is not in the image: like a missing image file, a name the user
+    gave that does not exist (exit 2)."""
+
+
+class NotFoundError(UsageError):
+    """An image file, directory or reference the user named does not exist (exit 2)."""
 
 
 class RegistryError(LayerscopeError):
-    """A registry or network failure (exit 4)."""
+    """A registry, engine or network failure."""
 
-    exit_code = 4
+    exit_code = ExitCode.REGISTRY
+
+
+class Cancelled(LayerscopeError):
+    """Work was cancelled by the caller (a UI closing, Ctrl+C)."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class CacheCorruptError(LayerscopeError):
+    """An index cache entry failed its checks. Only engine.loading sees it: it reads the
+    image again instead. Reaching the CLI would mean a bug, so it still maps to exit 3."""
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code of any error: ours by class, Ctrl+C as 130, anything else as 3 (an
+    internal failure on this input)."""
+    if isinstance(error, LayerscopeError):
+        return int(error.exit_code)
+    if isinstance(error, KeyboardInterrupt):
+        return int(ExitCode.INTERRUPTED)
+    return int(ExitCode.BAD_INPUT)
 
 
 def where(source: str, offset: int | None = None, part: str | None = None) -> str:

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerscope.cache import keys
-from layerscope.cache.store import Buffer, CacheCorruptError, Store, StoreStats
+from layerscope.cache.store import Buffer, Store, StoreStats
+from layerscope.errors import CacheCorruptError
 from layerscope.limits import parse_size
 from layerscope.model.entry import Entry
 from layerscope.model.tree import FileTree

@@ -12,16 +12,14 @@ from typing import BinaryIO
 
 import xxhash
 
+from layerscope.errors import CacheCorruptError
+
 MAGIC = b"LSCACHE\0"
 STORE_VERSION = 1
 HEADER = struct.Struct("<8sHBBIQ16s")  # magic, version, kind, codec, key len, payload len, sum
 CODEC_RAW, CODEC_ZSTD = 0, 1
 KIND_IDS = {"tree": 1, "layer": 2, "hashes": 3}
 _READ_CHUNK = 1 << 20
-
-
-class CacheCorruptError(Exception):
-    """A cache file failed a check; the caller rebuilds from the image."""
 
 
 class Reader:

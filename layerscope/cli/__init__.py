@@ -1,42 +1,35 @@
-"""layerscope's command line: a thin skin over layerscope.engine.loading and the model.
+"""layerscope's command line: a thin skin over the public API and present/.
 
-One place (main) turns errors into `layerscope: error: <one line>` and an exit code.
+One place (main) turns errors into `layerscope: error: <one line>` and an exit code, with
+errors.exit_code_for. click's own `main` is not used: its handlers exit 1 on a closed
+stdout pipe (1 means "findings" here) and print a blank line on Ctrl+C.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from layerscope.cli.exitcodes import ExitCode
-from layerscope.errors import LayerscopeError
+from layerscope.errors import ExitCode, LayerscopeError, exit_code_for
+from layerscope.present import output
 
-__all__ = ["ExitCode", "main"]
+__all__ = ["main"]
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"layerscope: error: {message}\n")
-    sys.stderr.flush()
+    output.error(message)
     raise SystemExit(code)
-
-
-def _escape_undecodable() -> None:
-    """Names, labels and messages from images may hold bytes that are not UTF-8 (kept as
-    surrogates): print them backslash-escaped instead of failing on them."""
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
 
 
 def main(argv: list[str] | None = None) -> None:
     from layerscope.cli.commands import cli
 
-    _escape_undecodable()
+    output.install()
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="layerscope", standalone_mode=False)
+        with cli.make_context("layerscope", list(args)) as ctx:
+            cli.invoke(ctx)
     except click.exceptions.Exit as e:
         raise SystemExit(e.exit_code) from None
     except click.Abort:
@@ -47,16 +40,13 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         _fail(e.format_message(), ExitCode.USAGE)
     except LayerscopeError as e:
-        _fail(" ".join(str(e).split()) or type(e).__name__, e.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted", ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # The reader of our stdout went away (`| head`): not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(ExitCode.OK) from None
+        _fail(str(e) or type(e).__name__, exit_code_for(e))
+    except KeyboardInterrupt as e:
+        _fail("interrupted", exit_code_for(e))
     except MemoryError:
         _fail("out of memory", ExitCode.BAD_INPUT)
     except RecursionError:
         _fail("input nests too deeply", ExitCode.BAD_INPUT)
+    finally:
+        output.finish()
     raise SystemExit(ExitCode.OK)

@@ -18,8 +18,8 @@ from layerscope.check.config import (
     parse_overrides,
 )
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, open_source, source_options
-from layerscope.cli.exitcodes import ExitCode
 from layerscope.engine.analysis import AnalysisOptions, Report, analyze, ci_metrics
+from layerscope.errors import ExitCode
 from layerscope.model.bloat.junk import DEFAULT_CLASSES
 from layerscope.present import render
 from layerscope.present.analysis import report_json

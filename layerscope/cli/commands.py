@@ -11,9 +11,8 @@ from typing import Any, ClassVar, TypeVar
 import click
 
 from layerscope import __version__
-from layerscope.cli.exitcodes import ExitCode
 from layerscope.engine.loading import LoadedImage, find, load_image
-from layerscope.errors import UsageError
+from layerscope.errors import ExitCode, UsageError
 from layerscope.model.entry import EntryKind, normalize_path
 from layerscope.present import render
 from layerscope.present.entries import ls_entries

@@ -8,10 +8,9 @@ from typing import NoReturn
 import click
 
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
-from layerscope.cli.exitcodes import ExitCode
 from layerscope.engine.compare import ImageDiff, compare_images, diff_json, layer_states
 from layerscope.engine.loading import load_image
-from layerscope.errors import LayerscopeError, UsageError
+from layerscope.errors import ExitCode, LayerscopeError, UsageError
 from layerscope.model.diff import ALL_FIELDS, DEFAULT_COMPARE, SEMANTIC_IGNORE, parse_fields
 from layerscope.model.entry import EntryKind
 from layerscope.present import render

@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from layerscope.cache import CacheCorruptError, IndexCache
+from layerscope.cache import IndexCache
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.engine.loading import LoadedImage, cached_entries, load_image
-from layerscope.errors import EncryptedError, ReaderError
+from layerscope.errors import CacheCorruptError, EncryptedError, ReaderError
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta
 from layerscope.present import render

@@ -16,17 +16,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from layerscope.cache import CacheCorruptError
 from layerscope.check.config import Metrics
 from layerscope.engine.analysis_reads import BudgetedReads
-from layerscope.engine.loading import (
-    Cancelled,
-    LoadedImage,
-    cancellable,
-    layer_entries,
-    whiteout_style,
-)
-from layerscope.errors import LayerscopeError
+from layerscope.engine.loading import LoadedImage, cancellable, layer_entries, whiteout_style
+from layerscope.errors import CacheCorruptError, Cancelled, LayerscopeError
 from layerscope.model.bloat.dive import DiveResult, dive_efficiency
 from layerscope.model.bloat.dupes import DuplicateReport, duplicate_candidates, find_duplicates
 from layerscope.model.bloat.junk import DEFAULT_CLASSES, JunkFinding, classify, find_junk

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 import xxhash
 
 from layerscope.engine.hashing import ContentHasher
-from layerscope.engine.loading import Cancelled, LoadedImage
-from layerscope.errors import LayerscopeError
+from layerscope.engine.loading import LoadedImage
+from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.bloat.waste import content_key
 from layerscope.readers.base import StreamedContents
 

@@ -13,8 +13,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from layerscope.cache import CacheCorruptError, IndexCache, disabled_by_env, index_threads
-from layerscope.errors import EntryNotFoundError, LayerscopeError, UsageError
+from layerscope.cache import IndexCache, disabled_by_env, index_threads
+from layerscope.errors import (
+    CacheCorruptError,
+    Cancelled,
+    EntryNotFoundError,
+    LayerscopeError,
+    UsageError,
+)
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta, LayerInfo
 from layerscope.model.layers import WhiteoutStyle, apply_layer
@@ -28,12 +34,6 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, int], None]
 # Image formats whose readers can list several layers at once from worker threads.
 PARALLEL_FORMATS = frozenset({"oci-layout", "oci-archive", "docker-archive", "dir"})
-
-
-class Cancelled(LayerscopeError):
-    """Loading was cancelled by the caller."""
-
-    exit_code = 130
 
 
 @dataclass(slots=True)

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from layerscope.engine.browse.changes import Cancel, ChangeSet, Status
-from layerscope.engine.loading import Cancelled, LoadedImage
-from layerscope.errors import LayerscopeError
+from layerscope.engine.loading import LoadedImage
+from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.entry import EntryKind
 from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe
 

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 
 from layerscope.engine.browse.changes import Cancel
-from layerscope.engine.loading import Cancelled, LoadedImage
-from layerscope.errors import UsageError
+from layerscope.engine.loading import LoadedImage
+from layerscope.errors import Cancelled, UsageError
 from layerscope.model.entry import EntryKind
 
 

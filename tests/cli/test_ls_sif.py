@@ -93,10 +93,14 @@ def test_ls_text_and_subpath(capsysbinary: pytest.CaptureFixture[bytes]) -> None
     assert " 1,   3 " in lines[1]
 
 
-def test_ls_missing_path_exits_3(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    r = cli(capsysbinary, "ls", str(FIXTURES / "sif" / "alpine-like-base.sif"), "/nope")
-    assert r.code == 3
-    assert r.err.count("\n") == 1 and r.err.startswith("layerscope: error:")
+def test_named_things_that_do_not_exist_exit_2(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """A path not in the image, a directory given to cat and a missing image file are one
+    kind of mistake (a name that does not exist or is not a file): one code, 2."""
+    sif = str(FIXTURES / "sif" / "alpine-like-base.sif")
+    for args in (("ls", sif, "/nope"), ("cat", sif, "/etc"), ("ls", sif + ".missing")):
+        r = cli(capsysbinary, *args)
+        assert r.code == 2, args
+        assert r.err.count("\n") == 1 and r.err.startswith("layerscope: error:"), args
 
 
 def test_cat_matches_reference_listing_size(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
@@ -129,7 +133,8 @@ def test_corrupt_inputs_exit_3_with_one_line(image: Path, command: str) -> None:
 def test_load_can_be_cancelled_inside_a_layer() -> None:
     import threading
 
-    from layerscope.engine.loading import Cancelled, load_image
+    from layerscope.engine.loading import load_image
+    from layerscope.errors import Cancelled
     from layerscope.readers import OpenOptions
 
     cancel = threading.Event()

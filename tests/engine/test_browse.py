@@ -15,7 +15,7 @@ import pytest
 from layerscope.engine.browse.build import clone_tree
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.browse.stack import CHANGE_CACHE, TREE_CACHE, Mode, Stack, open_stack
-from layerscope.engine.loading import Cancelled
+from layerscope.errors import Cancelled
 from layerscope.model.layers import apply_layer
 from layerscope.model.tree import FileTree
 from tests.conftest import EXPECTED, FIXTURES

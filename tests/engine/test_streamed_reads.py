@@ -113,7 +113,7 @@ def test_cancelling_stops_the_read_ahead(
     import threading
 
     from layerscope.engine.analysis_reads import BudgetedReads
-    from layerscope.engine.loading import Cancelled
+    from layerscope.errors import Cancelled
 
     cancel = threading.Event()
     real = BudgetedReads.prefetch

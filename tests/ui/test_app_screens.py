@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Static
 
-from layerscope.engine.loading import Cancelled
-from layerscope.errors import UnsupportedFormatError
+from layerscope.errors import Cancelled, UnsupportedFormatError
 from layerscope.ui.app import LayerscopeApp
 from layerscope.ui.keys import VIEW_KEYS
 from layerscope.ui.screens.error import ErrorScreen

@@ -9,10 +9,9 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from layerscope.cache import CacheCorruptError
 from layerscope.engine.browse.changes import Cancel
-from layerscope.engine.loading import Cancelled, LoadedImage, layer_entries, whiteout_style
-from layerscope.errors import EncryptedError
+from layerscope.engine.loading import LoadedImage, layer_entries, whiteout_style
+from layerscope.errors import CacheCorruptError, Cancelled, EncryptedError
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import LayerInfo
 from layerscope.model.layers import WhiteoutStyle, apply_layer

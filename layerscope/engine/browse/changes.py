@@ -12,7 +12,8 @@ import re
 import threading
 from collections.abc import Iterator
 
-from layerscope.engine.loading import Cancelled, LoadedImage
+from layerscope.engine.loading import LoadedImage
+from layerscope.errors import Cancelled
 from layerscope.model.diff import Modified, TreeDiff
 from layerscope.model.entry import EntryKind
 from layerscope.model.tree import ROOT, FileTree

@@ -24,12 +24,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from layerscope.cache import CacheCorruptError
 from layerscope.engine.browse.build import Progress, Reporter, Source, Step, clone_tree, live_nodes
 from layerscope.engine.browse.changes import Cancel, ChangeSet, Status
 from layerscope.engine.compare import tree_diff
 from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.loading import LoadedImage, load_image
+from layerscope.errors import CacheCorruptError
 from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
 from layerscope.model.entry import EntryKind
 from layerscope.model.image import ImageMeta

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from layerscope.engine.browse.changes import ChangeSet, Status
-from layerscope.engine.loading import Cancelled
+from layerscope.errors import Cancelled, exit_code_for
 from layerscope.model.entry import EntryKind
 from layerscope.ui.jobs import DONE, Jobs
 from layerscope.ui.messages import PreviewReady, Progress, TreeReady
@@ -205,7 +205,8 @@ class BrowseScreen(Screen[None]):
     def action_close_filter(self) -> None:
         box = self.query_one("#filter", Input)
         if not self.is_loaded():
-            self.app.exit(Cancelled("loading cancelled"), 130)
+            error = Cancelled("loading cancelled")
+            self.app.exit(error, exit_code_for(error))
             return
         if box.has_class("hidden"):
             return

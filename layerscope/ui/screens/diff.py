@@ -23,7 +23,8 @@ from textual.worker import get_current_worker
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.compare import ImageDiff, compare_images
 from layerscope.engine.hashing import ContentHasher
-from layerscope.engine.loading import Cancelled, LoadedImage, load_image
+from layerscope.engine.loading import LoadedImage, load_image
+from layerscope.errors import Cancelled, ExitCode
 from layerscope.model.diff import DEFAULT_COMPARE
 from layerscope.model.tree import ROOT, FileTree
 from layerscope.readers import OpenOptions
@@ -36,10 +37,6 @@ from layerscope.ui.screens.view import key_bindings
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.loading import LoadingBar
-
-# diff(1)'s statuses, as layerscope.cli.exitcodes.ExitCode numbers them (the UI does not
-# import the CLI): the images are the same / differ; quit before the comparison finished.
-SAME, DIFFERENT, INTERRUPTED = 0, 1, 130
 
 
 class DiffScreen(BrowseScreen):
@@ -60,7 +57,7 @@ class DiffScreen(BrowseScreen):
         self.diff: ImageDiff | None = None
         self.hidden: set[Status] = {Status.UNCHANGED}
         # what `q` exits with: diff(1)'s 0 / 1 once compared; interrupted before that
-        self.quit_status = INTERRUPTED
+        self.quit_status = int(ExitCode.INTERRUPTED)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -168,7 +165,7 @@ class DiffScreen(BrowseScreen):
         self.cs = message.cs
         d = message.diff
         same = d.tree.empty and not d.meta and not d.packages
-        self.quit_status = SAME if same else DIFFERENT
+        self.quit_status = int(ExitCode.OK if same else ExitCode.FINDINGS)
         self.query_one(LoadingBar).add_class("hidden")
         self.show_details()
         self.refresh_tree(expand_all=None)

@@ -10,17 +10,13 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from layerscope.errors import LayerscopeError
+from layerscope.errors import LayerscopeError, exit_code_for
 
 
 def error_message(error: BaseException) -> str:
     if isinstance(error, LayerscopeError):
         return " ".join(str(error).split()) or type(error).__name__
     return f"internal error: {type(error).__name__}: {error}"
-
-
-def exit_code(error: BaseException) -> int:
-    return error.exit_code if isinstance(error, LayerscopeError) else 3
 
 
 class ErrorScreen(ModalScreen[None]):
@@ -44,6 +40,6 @@ class ErrorScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         if self.fatal:
-            self.app.exit(self.error, exit_code(self.error))
+            self.app.exit(self.error, exit_code_for(self.error))
         else:
             self.dismiss(None)

@@ -15,8 +15,7 @@ from textual.widgets import Button, Input, Label
 from textual.worker import get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet
-from layerscope.engine.loading import Cancelled
-from layerscope.errors import LayerscopeError
+from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.ui.save import ExistsError, save_file, target_path
 
 

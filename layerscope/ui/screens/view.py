@@ -16,7 +16,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.browse.stack import Mode, Stack, open_stack
-from layerscope.engine.loading import Cancelled, LoadedImage
+from layerscope.engine.loading import LoadedImage
+from layerscope.errors import Cancelled
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key

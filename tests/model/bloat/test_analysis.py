@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from layerscope.engine.analysis import AnalysisOptions, analyze, ci_metrics
-from layerscope.engine.loading import Cancelled, load_image
+from layerscope.engine.loading import load_image
+from layerscope.errors import Cancelled
 from layerscope.model.bloat.secret_rules import is_candidate, path_kind
 from layerscope.present.analysis import report_json, summary_json
 from tests.conftest import EXPECTED, FIXTURES

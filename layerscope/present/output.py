@@ -9,6 +9,7 @@ listing stop early once nobody reads it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import IO, Any
@@ -59,10 +60,8 @@ class _Pacified:
             self._inner.flush()
         except BrokenPipeError:
             _to_devnull()
-            try:
+            with contextlib.suppress(BrokenPipeError, ValueError):
                 self._inner.flush()  # what was buffered goes to /dev/null now
-            except (BrokenPipeError, ValueError):
-                pass
 
     @property
     def buffer(self) -> IO[bytes]:

@@ -142,7 +142,7 @@ def test_passing_dive_ci_in_the_working_directory(
         "no-secrets": "SKIP",
         "no-caches": "SKIP",
     }
-    assert b"Config:  .dive-ci" in r.out
+    assert b"Config:       .dive-ci" in r.out
     assert b"Result: PASS [pass:4 fail:0 skip:3]" in r.out
 
 

@@ -10,12 +10,13 @@ from typing import Any
 
 import click
 
-from layerscope.check.config import (
+from layerscope.check import (
     CiConfig,
     RuleResult,
     evaluate,
     load_ci_config,
     parse_overrides,
+    rules_help,
 )
 from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, open_source, source_options
 from layerscope.engine.analysis import AnalysisOptions, Report, analyze, ci_metrics
@@ -24,16 +25,7 @@ from layerscope.model.bloat.junk import DEFAULT_CLASSES
 from layerscope.present import render
 from layerscope.present.analysis import report_json
 
-RULES_HELP = """\b
-Rules (in --ci-config FILE, else ./.dive-ci, under `rules:`):
-  lowest-efficiency             dive's efficiency score, 0..1 (default 0.9)
-  highest-wasted-bytes          dive's wasted bytes, e.g. 20MB (default disabled)
-  highest-user-wasted-percent   dive's wasted/user bytes, 0..1 (default 0.1)
-  highest-reclaimable-bytes     honest reclaimable bytes (default disabled)
-  max-image-size                regular-file bytes in all layers (default disabled)
-  no-secrets                    true: fail on any secret (default disabled)
-  no-caches                     true: fail on caches left in the image (default disabled)
-dive's camelCase names (lowestEfficiency, ...) are accepted; "disabled" turns a rule off."""
+RULES_HELP = rules_help()
 
 TOP = 10
 

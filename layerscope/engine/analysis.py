@@ -16,9 +16,9 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from layerscope.check.config import Metrics
 from layerscope.engine.analysis_reads import BudgetedReads
 from layerscope.engine.loading import LoadedImage, cancellable, layer_entries, whiteout_style
+from layerscope.engine.metrics import Metrics
 from layerscope.errors import CacheCorruptError, Cancelled, LayerscopeError
 from layerscope.model.bloat.dive import DiveResult, dive_efficiency
 from layerscope.model.bloat.dupes import DuplicateReport, duplicate_candidates, find_duplicates

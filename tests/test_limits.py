@@ -235,7 +235,7 @@ def test_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
 def test_one_size_syntax_everywhere(monkeypatch: pytest.MonkeyPatch, text: str, value: int) -> None:
     """A limit, the cache cap and a check rule read a size the same way (dive's)."""
     from layerscope.cache import max_bytes_from_env
-    from layerscope.check.config import build_config
+    from layerscope.check import build_config
 
     monkeypatch.setenv("LAYERSCOPE_BOMB_FLOOR", text)
     monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", text)

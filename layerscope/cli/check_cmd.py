@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from layerscope.check.config import evaluate, load_ci_config, parse_overrides
+from layerscope.check import evaluate, load_ci_config, parse_overrides, rules_help
 from layerscope.cli.commands import open_image, warn_of
 from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.engine.analysis import AnalysisOptions, ci_metrics
@@ -18,16 +18,7 @@ from layerscope.present.check import check_doc, check_json, verdict
 from layerscope.present.jsonout import dump_json
 from layerscope.readers import OpenOptions
 
-RULES_HELP = """\b
-Rules (in --ci-config FILE, else ./.dive-ci, under `rules:`):
-  lowest-efficiency             dive's efficiency score, 0..1 (default 0.9)
-  highest-wasted-bytes          dive's wasted bytes, e.g. 20MB (default disabled)
-  highest-user-wasted-percent   dive's wasted/user bytes, 0..1 (default 0.1)
-  highest-reclaimable-bytes     honest reclaimable bytes (default disabled)
-  max-image-size                regular-file bytes in all layers (default disabled)
-  no-secrets                    true: fail on any secret (default disabled)
-  no-caches                     true: fail on caches left in the image (default disabled)
-dive's camelCase names (lowestEfficiency, ...) are accepted; "disabled" turns a rule off."""
+RULES_HELP = rules_help()
 
 
 @click.command("check", epilog=RULES_HELP + "\n\n" + SOURCES_HELP + "\n\n" + EXIT_HELP)

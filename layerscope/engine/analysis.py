@@ -16,10 +16,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from layerscope.check.config import Metrics
 from layerscope.engine.analysis_reads import BudgetedReads
 from layerscope.engine.image import Image
 from layerscope.engine.loading import cancellable, layer_entries, with_index_fallback
+from layerscope.engine.metrics import Metrics
 from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.bloat.dive import DiveResult, dive_efficiency
 from layerscope.model.bloat.dupes import DuplicateReport, duplicate_candidates, find_duplicates

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from layerscope.check.config import CiConfig, RuleResult
+from layerscope.check import CiConfig, RuleResult
 from layerscope.engine.analysis import Report
 from layerscope.present.analysis import findings_doc, report_json
 from layerscope.present.doc import Doc, image

@@ -28,6 +28,7 @@ class LazyGroup(click.Group):
         "view": ("layerscope.cli.view_cmd", "view_cmd"),
         "check": ("layerscope.cli.check_cmd", "check_cmd"),
         "cache": ("layerscope.cli.cache_cmd", "cache_cmd"),
+        "report": ("layerscope.cli.report_cmd", "report_cmd"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

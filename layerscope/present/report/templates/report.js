@@ -1,0 +1,151 @@
+// layerscope report: treemap drill-down, table filters and sorting. The page works without
+// this script (the header, the tables and the treemap's top view are static); no network.
+(function () {
+  "use strict";
+  var SVGNS = "http://www.w3.org/2000/svg";
+  var dataEl = document.getElementById("treemap-data");
+  var tm = dataEl ? JSON.parse(dataEl.textContent) : null;
+
+  // -- treemap -----------------------------------------------------------------------
+  function path(n) {
+    var parts = [];
+    while (n > 0) { parts.push(tm.nodes[n][0]); n = tm.nodes[n][1]; }
+    return "/" + parts.reverse().join("/");
+  }
+  function color(owner) { return owner < 0 ? tm.other : tm.palette[owner % tm.palette.length]; }
+  function label(name, w, h) {
+    if (w < tm.label[0] || h < tm.label[1]) return "";
+    var fit = Math.floor((w - 6) / tm.label[2]);
+    return name.length <= fit ? name : name.slice(0, Math.max(fit - 1, 1)) + "\u2026";
+  }
+  function title(n) {
+    var node = tm.nodes[n], kind = node[4], owner = node[3];
+    var t = kind === 2 ? path(node[1]) + " (" + node[0] + ")" : path(n);
+    t += " \u2014 " + node[7];
+    if (kind !== 1) t += ", " + node[5].toLocaleString("en-US") + " entries";
+    if (owner >= 0 && owner < tm.owners.length)
+      t += " \u2014 " + (kind === 0 ? "mostly " : "") + tm.owners[owner];
+    return t;
+  }
+  var current = 0;
+  function draw(v) {
+    var svg = document.getElementById("tm");
+    var view = tm.views[v], rects = view[1], framed = {}, i;
+    for (i = 0; i < rects.length; i += 6) if (rects[i + 5] > 0) framed[tm.nodes[rects[i]][1]] = true;
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    for (i = 0; i < rects.length; i += 6) {
+      var n = rects[i], x = rects[i + 1], y = rects[i + 2], w = rects[i + 3], h = rects[i + 4];
+      var node = tm.nodes[n], frame = !!framed[n];
+      var g = document.createElementNS(SVGNS, "g");
+      g.setAttribute("data-n", n);
+      if (node[6] >= 0 && n !== view[0]) g.setAttribute("class", "drill");
+      var r = document.createElementNS(SVGNS, "rect");
+      r.setAttribute("x", x); r.setAttribute("y", y);
+      r.setAttribute("width", w); r.setAttribute("height", h);
+      r.setAttribute("fill", frame ? tm.frame : color(node[4] === 2 ? -1 : node[3]));
+      r.setAttribute("class", "d" + rects[i + 5] + (frame ? " frame" : ""));
+      var tt = document.createElementNS(SVGNS, "title");
+      tt.textContent = title(n);
+      r.appendChild(tt);
+      g.appendChild(r);
+      var text = label(node[0], w, h);
+      if (text) {
+        var te = document.createElementNS(SVGNS, "text");
+        te.setAttribute("x", x + 3); te.setAttribute("y", y + 11);
+        te.textContent = text;
+        g.appendChild(te);
+      }
+      svg.appendChild(g);
+    }
+    current = v;
+    document.getElementById("tm-crumbs").textContent = path(view[0]) + "  \u2014  " + tm.nodes[view[0]][7];
+    document.getElementById("tm-up").disabled = view[0] === 0;
+  }
+  function nodeOf(target) {
+    var g = target.closest ? target.closest("g[data-n]") : null;
+    return g ? parseInt(g.getAttribute("data-n"), 10) : -1;
+  }
+  if (tm && tm.views.length) {
+    var svg = document.getElementById("tm");
+    svg.addEventListener("click", function (ev) {
+      var n = nodeOf(ev.target);
+      if (n < 0) return;
+      // the directory clicked, or the nearest directory above it that has a view
+      var top = tm.views[current][0];
+      while (n !== top && n > 0 && tm.nodes[n][6] < 0) n = tm.nodes[n][1];
+      if (n !== top && tm.nodes[n][6] >= 0) draw(tm.nodes[n][6]);
+    });
+    svg.addEventListener("mouseover", function (ev) {
+      var n = nodeOf(ev.target);
+      document.getElementById("tm-hover").textContent = n >= 0 ? title(n) : "";
+    });
+    document.getElementById("tm-up").addEventListener("click", function () {
+      var n = tm.nodes[tm.views[current][0]][1];
+      while (n > 0 && tm.nodes[n][6] < 0) n = tm.nodes[n][1];
+      draw(n >= 0 ? tm.nodes[n][6] : 0);
+    });
+    document.getElementById("tm-crumbs").textContent = "/  \u2014  " + tm.nodes[0][7];
+  }
+
+  // -- sortable tables -----------------------------------------------------------------
+  function cellValue(td, kind) {
+    if (kind === "num") {
+      var v = td.getAttribute("data-v");
+      return v === null ? parseFloat(td.textContent) || 0 : parseFloat(v);
+    }
+    return td.textContent;
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    var ths = table.querySelectorAll("th");
+    Array.prototype.forEach.call(ths, function (th, col) {
+      var kind = th.getAttribute("data-sort");
+      if (!kind) return;
+      th.addEventListener("click", function () {
+        var desc = !th.classList.contains("desc");
+        Array.prototype.forEach.call(ths, function (h) { h.classList.remove("asc", "desc"); });
+        th.classList.add(desc ? "desc" : "asc");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = cellValue(a.cells[col], kind), y = cellValue(b.cells[col], kind);
+          var c = kind === "num" ? x - y : (x < y ? -1 : x > y ? 1 : 0);
+          return desc ? -c : c;
+        });
+        var frag = document.createDocumentFragment();
+        rows.forEach(function (r) { frag.appendChild(r); });
+        body.appendChild(frag);
+      });
+    });
+  });
+
+  // -- change filters ------------------------------------------------------------------
+  Array.prototype.forEach.call(document.querySelectorAll("section.diff"), function (sec) {
+    var box = sec.querySelector(".filter"), table = sec.querySelector("table.changes");
+    if (!box || !table) return;
+    box.hidden = false;
+    var input = box.querySelector("input[type=search]");
+    var checks = box.querySelectorAll("input[type=checkbox]");
+    var count = box.querySelector(".count");
+    function apply() {
+      var text = input.value, re = null, shown = 0, total = 0;
+      if (text.length > 2 && text[0] === "/" && text[text.length - 1] === "/") {
+        try { re = new RegExp(text.slice(1, -1)); } catch (e) { re = null; }
+      }
+      var want = {};
+      Array.prototype.forEach.call(checks, function (c) { want[c.value] = c.checked; });
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+        if (row.cells.length < 2) return;
+        total++;
+        var p = row.cells[1].textContent;
+        var ok = want[row.className] !== false &&
+          (re ? re.test(p) : p.indexOf(text) >= 0);
+        row.hidden = !ok;
+        if (ok) shown++;
+      });
+      count.textContent = shown.toLocaleString("en-US") + " of " + total.toLocaleString("en-US") + " listed";
+    }
+    input.addEventListener("input", apply);
+    Array.prototype.forEach.call(checks, function (c) { c.addEventListener("change", apply); });
+    apply();
+  });
+})();

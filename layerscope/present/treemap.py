@@ -1,0 +1,245 @@
+"""The treemap of a final tree by bytes: which directories and files hold the image's bytes,
+and which layer (or stage) wrote each, laid out in Python (squarify) for any renderer.
+
+Sizes: regular-file bytes with hard-linked content once (at the first of its paths in path
+order), so the whole map adds up to the tree's `final_bytes`. A directory's colour is the
+owner (layer or stage) that wrote most of the bytes under it.
+
+Views: a view is one directory's children laid out in a W x H box, nested two levels deep
+where the rectangles are large enough to read (a directory frame with a header strip, its
+children inside). Views are made for the largest directories first, until a budget of
+rectangles is spent: at 300,000 entries the map stays a few hundred kilobytes, and what it
+leaves out is summarised ("N smaller entries") with their count and bytes. A directory with
+a view can be drilled into; the others are leaves.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import squarify
+
+from layerscope.model.entry import EntryKind
+from layerscope.model.tree import ROOT, FileTree
+from layerscope.present.text import clean
+
+__all__ = ["Treemap", "TreemapNode", "View", "build_treemap"]
+
+W, H = 1200, 640
+HEADER = 15  # a nested directory's label strip
+PAD = 2
+MAX_KIDS = 48  # rectangles per directory in its own view (the rest: "other")
+MAX_NESTED_KIDS = 24  # per nested directory
+MIN_SHARE = 0.0008  # smaller children (of the box's bytes) are summarised into "other"
+NEST_MIN_AREA = 9000  # px^2: a directory this big in a view shows its children inside
+NEST_DEPTH = 2
+MAX_RECTS = 16000  # all views together
+MAX_VIEWS = 400
+
+Owner = Callable[[int, str], int]
+
+
+@dataclass(slots=True)
+class TreemapNode:
+    """A rectangle's subject: an entry, or the smaller entries of a directory ("other")."""
+
+    name: str  # cleaned for display
+    parent: int  # index of the parent node (-1 for the root)
+    bytes: int
+    owner: int  # layer/stage (-1: none, e.g. the summarised rest)
+    kind: str  # "dir", "file", "other"
+    count: int  # entries under it (a directory), summarised ones ("other"), 1 for a file
+    view: int = -1  # index of its view, when it can be drilled into
+
+
+@dataclass(slots=True)
+class View:
+    node: int  # the directory this view shows
+    # (node index, x, y, w, h, depth): depth 0 are the directory's children
+    rects: list[tuple[int, int, int, int, int, int]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Treemap:
+    nodes: list[TreemapNode]
+    views: list[View]
+    total: int  # bytes of the whole tree (== final_bytes)
+    entries: int  # live entries of the tree
+    shown: int  # entries that have a node of their own
+    width: int = W
+    height: int = H
+
+    def path(self, index: int) -> str:
+        parts: list[str] = []
+        while index > 0:
+            parts.append(self.nodes[index].name)
+            index = self.nodes[index].parent
+        return "/" + "/".join(reversed(parts))
+
+
+@dataclass(slots=True)
+class _Sums:
+    """Per live node: bytes (hard links once), entries under it, bytes by owner."""
+
+    bytes: dict[int, int]
+    count: dict[int, int]
+    owners: dict[int, dict[int, int]]
+    own: dict[int, int]  # a file's owner
+
+
+def _sums(tree: FileTree, owner: Owner) -> _Sums:
+    order: list[int] = []
+    sizes: dict[int, int] = {}
+    own: dict[int, int] = {}
+    seen: set[int] = set()
+    groups = tree.link_group
+    kinds, size = tree.kind, tree.size
+    file_kind, dir_kind = EntryKind.FILE, EntryKind.DIR
+    for node, path in tree.walk_paths(ROOT):
+        kind = kinds[node]
+        if kind == dir_kind:
+            order.append(node)
+            continue
+        n = 0
+        if kind == file_kind:
+            group = groups.get(node) if groups else None
+            if group is None or group not in seen:
+                n = size[node]
+                if group is not None:
+                    seen.add(group)
+        sizes[node] = n
+        own[node] = owner(node, path)
+    total: dict[int, int] = dict.fromkeys(order, 0)
+    total[ROOT] = 0
+    count: dict[int, int] = dict.fromkeys(order, 0)
+    count[ROOT] = 0
+    owners: dict[int, dict[int, int]] = {d: {} for d in order}
+    owners[ROOT] = {}
+    parent = tree.parent
+    for node, n in sizes.items():
+        p = parent[node]
+        total[p] += n
+        count[p] += 1
+        if n:
+            by = owners[p]
+            by[own[node]] = by.get(own[node], 0) + n
+    for d in reversed(order):  # children after their parents in walk order: roll up
+        p = parent[d]
+        total[p] += total[d]
+        count[p] += count[d] + 1
+        by = owners[p]
+        for o, n in owners[d].items():
+            by[o] = by.get(o, 0) + n
+    sizes.update(total)
+    return _Sums(sizes, count, owners, own)
+
+
+class _Builder:
+    def __init__(self, tree: FileTree, sums: _Sums) -> None:
+        self.tree = tree
+        self.sums = sums
+        self.nodes: list[TreemapNode] = []
+        self.index: dict[int, int] = {}  # tree node -> node index
+        self.tree_of: list[int] = []  # node index -> tree node (-1: "other")
+        self.views: list[View] = []
+        self.rects = 0
+        self.queue: list[tuple[int, int, int]] = []  # (-bytes, tree node, node index)
+
+    def node_of(self, tree_node: int, parent: int) -> int:
+        got = self.index.get(tree_node)
+        if got is not None:
+            return got
+        tree, s = self.tree, self.sums
+        is_dir = tree.kind[tree_node] == EntryKind.DIR
+        if is_dir:
+            by = s.owners.get(tree_node) or {}
+            owner = max(by, key=lambda o: (by[o], -o)) if by else -1
+        else:
+            owner = s.own.get(tree_node, -1)
+        name = "/" if tree_node == ROOT else clean(tree.name[tree_node])
+        self.nodes.append(
+            TreemapNode(
+                name,
+                parent,
+                s.bytes.get(tree_node, 0),
+                owner,
+                "dir" if is_dir else "file",
+                s.count.get(tree_node, 0) if is_dir else 1,
+            )
+        )
+        self.index[tree_node] = len(self.nodes) - 1
+        self.tree_of.append(tree_node)
+        if is_dir and tree_node != ROOT:
+            heapq.heappush(self.queue, (-self.nodes[-1].bytes, tree_node, len(self.nodes) - 1))
+        return len(self.nodes) - 1
+
+    def kids(self, tree_node: int, parent: int, limit: int) -> list[int]:
+        """Node indexes of a directory's largest children, plus one "other" node."""
+        tree, s = self.tree, self.sums
+        total = s.bytes.get(tree_node, 0)
+        ids = sorted(tree.child_ids(tree_node), key=lambda k: (-s.bytes.get(k, 0), tree.name[k]))
+        floor = total * MIN_SHARE
+        shown = [k for k in ids[:limit] if s.bytes.get(k, 0) > floor]
+        rest = ids[len(shown) :]
+        out = [self.node_of(k, parent) for k in shown]
+        if rest:
+            rest_bytes = sum(s.bytes.get(k, 0) for k in rest)
+            rest_count = sum(s.count.get(k, 0) + 1 for k in rest)
+            what = f"{len(rest):,} smaller entr{'y' if len(rest) == 1 else 'ies'}"
+            self.nodes.append(TreemapNode(what, parent, rest_bytes, -1, "other", rest_count))
+            self.tree_of.append(-1)
+            out.append(len(self.nodes) - 1)
+        return out
+
+    def layout(
+        self,
+        view: View,
+        tree_node: int,
+        parent: int,
+        box: tuple[float, float, float, float],
+        depth: int,
+        limit: int,
+    ) -> None:
+        x, y, w, h = box
+        kids = [k for k in self.kids(tree_node, parent, limit) if self.nodes[k].bytes > 0]
+        if not kids or w < 1 or h < 1:
+            return
+        sizes = [self.nodes[k].bytes for k in kids]
+        order = sorted(range(len(kids)), key=lambda i: -sizes[i])
+        norm = squarify.normalize_sizes([sizes[i] for i in order], w, h)
+        for i, r in zip(order, squarify.squarify(norm, x, y, w, h), strict=True):
+            k = kids[i]
+            rx, ry, rw, rh = r["x"], r["y"], r["dx"], r["dy"]
+            if rw < 1 or rh < 1:
+                continue
+            view.rects.append((k, round(rx), round(ry), round(rw), round(rh), depth))
+            self.rects += 1
+            node = self.nodes[k]
+            nest = depth + 1 < NEST_DEPTH and rw * rh >= NEST_MIN_AREA and rh > HEADER + 2 * PAD
+            if node.kind == "dir" and nest:
+                inner = (rx + PAD, ry + HEADER, rw - 2 * PAD, rh - HEADER - PAD)
+                self.layout(view, self.tree_of[k], k, inner, depth + 1, MAX_NESTED_KIDS)
+
+    def view(self, tree_node: int, index: int) -> None:
+        view = View(index)
+        self.nodes[index].view = len(self.views)
+        self.views.append(view)
+        self.layout(view, tree_node, index, (0, 0, W, H), 0, MAX_KIDS)
+
+
+def build_treemap(tree: FileTree, owner: Owner) -> Treemap:
+    """The treemap of `tree`'s live entries; `owner(node, path)` names the layer or stage
+    that wrote a file (a directory's colour is its largest owner's)."""
+    sums = _sums(tree, owner)
+    b = _Builder(tree, sums)
+    root = b.node_of(ROOT, -1)
+    b.view(ROOT, root)
+    while b.queue and b.rects < MAX_RECTS and len(b.views) < MAX_VIEWS:
+        neg, tree_node, index = heapq.heappop(b.queue)
+        if -neg <= 0 or b.nodes[index].view >= 0 or b.nodes[index].count == 0:
+            continue
+        b.view(tree_node, index)
+    shown = sum(1 for n in b.nodes[1:] if n.kind != "other")
+    return Treemap(b.nodes, b.views, sums.bytes.get(ROOT, 0), sums.count.get(ROOT, 0), shown)

@@ -1,8 +1,8 @@
 """The treemap of a final tree by bytes: which directories and files hold the image's bytes,
 and which layer (or stage) wrote each, laid out in Python (squarify) for any renderer.
 
-Sizes: regular-file bytes with hard-linked content once (at the first of its paths in path
-order), so the whole map adds up to the tree's `final_bytes`. A directory's colour is the
+Sizes: regular-file bytes with hard-linked content once (at the first of its names found),
+so the whole map adds up to the tree's `final_bytes`. A directory's colour is the
 owner (layer or stage) that wrote most of the bytes under it.
 
 Views: a view is one directory's children laid out in a W x H box, nested two levels deep
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import squarify
 
+from layerscope.engine.browse.build import live_nodes
 from layerscope.model.entry import EntryKind
 from layerscope.model.tree import ROOT, FileTree
 from layerscope.present.text import clean
@@ -38,7 +39,7 @@ NEST_DEPTH = 2
 MAX_RECTS = 16000  # all views together
 MAX_VIEWS = 400
 
-Owner = Callable[[int, str], int]
+Owner = Callable[[int], int]
 
 
 @dataclass(slots=True)
@@ -81,64 +82,59 @@ class Treemap:
 
 @dataclass(slots=True)
 class _Sums:
-    """Per live node: bytes (hard links once), entries under it, bytes by owner."""
+    """Per node (lists indexed by node): bytes (hard links once) and entries under it;
+    per directory: bytes by owner."""
 
-    bytes: dict[int, int]
-    count: dict[int, int]
+    bytes: list[int]
+    count: list[int]
     owners: dict[int, dict[int, int]]
-    own: dict[int, int]  # a file's owner
 
 
 def _sums(tree: FileTree, owner: Owner) -> _Sums:
-    order: list[int] = []
-    sizes: dict[int, int] = {}
-    own: dict[int, int] = {}
+    total = [0] * len(tree)
+    count = [0] * len(tree)
+    owners: dict[int, dict[int, int]] = {ROOT: {}}
     seen: set[int] = set()
     groups = tree.link_group
-    kinds, size = tree.kind, tree.size
+    kinds, size, parent = tree.kind, tree.size, tree.parent
     file_kind, dir_kind = EntryKind.FILE, EntryKind.DIR
-    for node, path in tree.walk_paths(ROOT):
+    dirs: list[int] = []
+    for node in live_nodes(tree):  # parents before their children
         kind = kinds[node]
-        if kind == dir_kind:
-            order.append(node)
-            continue
-        n = 0
-        if kind == file_kind:
-            group = groups.get(node) if groups else None
-            if group is None or group not in seen:
-                n = size[node]
-                if group is not None:
-                    seen.add(group)
-        sizes[node] = n
-        own[node] = owner(node, path)
-    total: dict[int, int] = dict.fromkeys(order, 0)
-    total[ROOT] = 0
-    count: dict[int, int] = dict.fromkeys(order, 0)
-    count[ROOT] = 0
-    owners: dict[int, dict[int, int]] = {d: {} for d in order}
-    owners[ROOT] = {}
-    parent = tree.parent
-    for node, n in sizes.items():
         p = parent[node]
-        total[p] += n
         count[p] += 1
+        if kind == dir_kind:
+            dirs.append(node)
+            owners[node] = {}
+            continue
+        if kind != file_kind:
+            continue
+        group = groups.get(node) if groups else None
+        if group is not None:
+            if group in seen:
+                continue  # its content is counted at its first name
+            seen.add(group)
+        n = size[node]
         if n:
+            total[node] = n
+            total[p] += n
             by = owners[p]
-            by[own[node]] = by.get(own[node], 0) + n
-    for d in reversed(order):  # children after their parents in walk order: roll up
+            o = owner(node)
+            by[o] = by.get(o, 0) + n
+    for d in reversed(dirs):  # children's totals into their parents, deepest first
         p = parent[d]
         total[p] += total[d]
-        count[p] += count[d] + 1
+        count[p] += count[d]
         by = owners[p]
         for o, n in owners[d].items():
             by[o] = by.get(o, 0) + n
-    sizes.update(total)
-    return _Sums(sizes, count, owners, own)
+    return _Sums(total, count, owners)
 
 
 class _Builder:
-    def __init__(self, tree: FileTree, sums: _Sums) -> None:
+    def __init__(self, tree: FileTree, sums: _Sums, owner: Owner) -> None:
         self.tree = tree
+        self.owner = owner
         self.sums = sums
         self.nodes: list[TreemapNode] = []
         self.index: dict[int, int] = {}  # tree node -> node index
@@ -157,16 +153,16 @@ class _Builder:
             by = s.owners.get(tree_node) or {}
             owner = max(by, key=lambda o: (by[o], -o)) if by else -1
         else:
-            owner = s.own.get(tree_node, -1)
+            owner = self.owner(tree_node)
         name = "/" if tree_node == ROOT else clean(tree.name[tree_node])
         self.nodes.append(
             TreemapNode(
                 name,
                 parent,
-                s.bytes.get(tree_node, 0),
+                s.bytes[tree_node],
                 owner,
                 "dir" if is_dir else "file",
-                s.count.get(tree_node, 0) if is_dir else 1,
+                s.count[tree_node] if is_dir else 1,
             )
         )
         self.index[tree_node] = len(self.nodes) - 1
@@ -178,15 +174,15 @@ class _Builder:
     def kids(self, tree_node: int, parent: int, limit: int) -> list[int]:
         """Node indexes of a directory's largest children, plus one "other" node."""
         tree, s = self.tree, self.sums
-        total = s.bytes.get(tree_node, 0)
-        ids = sorted(tree.child_ids(tree_node), key=lambda k: (-s.bytes.get(k, 0), tree.name[k]))
-        floor = total * MIN_SHARE
-        shown = [k for k in ids[:limit] if s.bytes.get(k, 0) > floor]
+        sizes = s.bytes
+        floor = sizes[tree_node] * MIN_SHARE
+        ids = sorted(tree.child_ids(tree_node), key=lambda k: (-sizes[k], tree.name[k]))
+        shown = [k for k in ids[:limit] if sizes[k] > floor]
         rest = ids[len(shown) :]
         out = [self.node_of(k, parent) for k in shown]
         if rest:
-            rest_bytes = sum(s.bytes.get(k, 0) for k in rest)
-            rest_count = sum(s.count.get(k, 0) + 1 for k in rest)
+            rest_bytes = sum(sizes[k] for k in rest)
+            rest_count = sum(s.count[k] + 1 for k in rest)
             what = f"{len(rest):,} smaller entr{'y' if len(rest) == 1 else 'ies'}"
             self.nodes.append(TreemapNode(what, parent, rest_bytes, -1, "other", rest_count))
             self.tree_of.append(-1)
@@ -230,10 +226,10 @@ class _Builder:
 
 
 def build_treemap(tree: FileTree, owner: Owner) -> Treemap:
-    """The treemap of `tree`'s live entries; `owner(node, path)` names the layer or stage
-    that wrote a file (a directory's colour is its largest owner's)."""
+    """The treemap of `tree`'s live entries; `owner(node)` names the layer or stage that
+    wrote a file (a directory's colour is its largest owner's)."""
     sums = _sums(tree, owner)
-    b = _Builder(tree, sums)
+    b = _Builder(tree, sums, owner)
     root = b.node_of(ROOT, -1)
     b.view(ROOT, root)
     while b.queue and b.rects < MAX_RECTS and len(b.views) < MAX_VIEWS:
@@ -242,4 +238,4 @@ def build_treemap(tree: FileTree, owner: Owner) -> Treemap:
             continue
         b.view(tree_node, index)
     shown = sum(1 for n in b.nodes[1:] if n.kind != "other")
-    return Treemap(b.nodes, b.views, sums.bytes.get(ROOT, 0), sums.count.get(ROOT, 0), shown)
+    return Treemap(b.nodes, b.views, sums.bytes[ROOT], sums.count[ROOT], shown)

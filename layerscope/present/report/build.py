@@ -200,10 +200,11 @@ def build_page(
     growth, sections, owners, sides = collect(stack)
     tree = final.tree
     if stack.stages:
-        treemap = build_treemap(tree, lambda _node, path: owners.get(path, 0))
+        by_node = {n: i for p, i in owners.items() if (n := tree.lookup(p)) is not None}
+        treemap = build_treemap(tree, lambda node: by_node.get(node, 0))
     else:
         layer = tree.layer
-        treemap = build_treemap(tree, lambda node, _path: int(layer[node]))
+        treemap = build_treemap(tree, lambda node: int(layer[node]))
     sides = sides or [side(final)]
     what = " → ".join(s.name for s in sides)
     return ReportPage(

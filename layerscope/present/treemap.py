@@ -31,12 +31,13 @@ __all__ = ["Treemap", "TreemapNode", "View", "build_treemap"]
 W, H = 1200, 640
 HEADER = 15  # a nested directory's label strip
 PAD = 2
-MAX_KIDS = 48  # rectangles per directory in its own view (the rest: "other")
-MAX_NESTED_KIDS = 24  # per nested directory
+MAX_KIDS = 40  # rectangles per directory in its own view (the rest: "other")
+MAX_NESTED_KIDS = 16  # per nested directory, and one per KID_AREA px^2 of it
+KID_AREA = 3000
 MIN_SHARE = 0.0008  # smaller children (of the box's bytes) are summarised into "other"
-NEST_MIN_AREA = 9000  # px^2: a directory this big in a view shows its children inside
+NEST_MIN_AREA = 12000  # px^2: a directory this big in a view shows its children inside
 NEST_DEPTH = 2
-MAX_RECTS = 16000  # all views together
+MAX_RECTS = 5000  # all views together
 MAX_VIEWS = 400
 
 Owner = Callable[[int], int]
@@ -216,7 +217,8 @@ class _Builder:
             nest = depth + 1 < NEST_DEPTH and rw * rh >= NEST_MIN_AREA and rh > HEADER + 2 * PAD
             if node.kind == "dir" and nest:
                 inner = (rx + PAD, ry + HEADER, rw - 2 * PAD, rh - HEADER - PAD)
-                self.layout(view, self.tree_of[k], k, inner, depth + 1, MAX_NESTED_KIDS)
+                most = min(MAX_NESTED_KIDS, int(rw * rh / KID_AREA))
+                self.layout(view, self.tree_of[k], k, inner, depth + 1, most)
 
     def view(self, tree_node: int, index: int) -> None:
         view = View(index)

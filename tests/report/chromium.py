@@ -187,22 +187,23 @@ class Chromium:
     def dom(self) -> str:
         return str(self.evaluate("document.documentElement.outerHTML"))
 
-    def screenshot(self, out: Path, full_page: bool = False, clip: str | None = None) -> None:
-        """A PNG of the viewport, the whole page, or the element matching `clip`."""
-        params: dict[str, Any] = {"format": "png"}
-        if clip is not None or full_page:
-            box = self.evaluate(
-                "(() => { const r = "
-                + (f"document.querySelector({json.dumps(clip)})" if clip else "document.body")
-                + ".getBoundingClientRect();"
-                " return [r.left + scrollX, r.top + scrollY, r.width,"
-                " Math.max(r.height, document.documentElement.scrollHeight * "
-                + ("0" if clip else "1")
-                + ")]; })()"
-            )
-            x, y, w, h = box
-            params["clip"] = {"x": x, "y": y, "width": w, "height": h, "scale": 1}
-            params["captureBeyondViewport"] = True
+    def screenshot(self, out: Path, clip: str | None = None, max_height: int = 0) -> None:
+        """A PNG of the element matching `clip` (else the whole page), at most
+        `max_height` CSS pixels tall when given."""
+        target = f"document.querySelector({json.dumps(clip)})" if clip else "document.body"
+        box = self.evaluate(
+            f"(() => {{ const r = {target}.getBoundingClientRect();"
+            " return [r.left + scrollX, r.top + scrollY, r.width,"
+            f" {'r.height' if clip else 'document.documentElement.scrollHeight'}]; }})()"
+        )
+        x, y, w, h = box
+        if max_height:
+            h = min(h, max_height)
+        params = {
+            "format": "png",
+            "clip": {"x": x, "y": y, "width": w, "height": h, "scale": 1},
+            "captureBeyondViewport": True,
+        }
         data = self.call("Page.captureScreenshot", params)["data"]
         out.write_bytes(base64.b64decode(data))
 

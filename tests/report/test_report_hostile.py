@@ -86,7 +86,7 @@ def test_treemap_draws_hostile_names_as_text(browser: Chromium, page: Path) -> N
     names = [n[0] for n in data["nodes"]]
     assert SCRIPT_DIR in names and "script>" in names  # the data keeps the names as text
     target = names.index(SCRIPT_DIR)
-    assert data["nodes"][target][6] >= 0  # it has a view: the script draws it when clicked
+    assert data["nodes"][target][7] >= 0  # it has a view: the script draws it when clicked
     browser.evaluate(
         f"document.querySelector('#tm g[data-n=\"{target}\"] rect')"
         ".dispatchEvent(new MouseEvent('click', {bubbles: true}))"

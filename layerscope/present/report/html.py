@@ -45,10 +45,14 @@ def color(owner: int) -> str:
     return OTHER if owner < 0 else PALETTE[owner % len(PALETTE)]
 
 
-def _label(name: str, w: int, h: int) -> str:
+def _label(name: str, size: str, w: int, h: int) -> str:
+    """What fits in a rectangle: the name and size, the name, or the name cut short."""
     if w < LABEL_MIN_W or h < LABEL_MIN_H:
         return ""
     fit = int((w - 6) / CHAR_W)
+    both = f"{name}  {size}"
+    if len(both) <= fit:
+        return both
     return name if len(name) <= fit else name[: max(fit - 1, 1)] + "…"
 
 
@@ -80,7 +84,7 @@ def view_items(tm: Treemap, view: View, owners: list[str]) -> list[dict[str, Any
                 "fill": fill,
                 "frame": frame,
                 "drill": node.view >= 0 and n != view.node,
-                "label": _label(node.name, w, h),
+                "label": _label(node.name, units.size(node.bytes), w, h),
                 "title": title,
             }
         )
@@ -88,25 +92,20 @@ def view_items(tm: Treemap, view: View, owners: list[str]) -> list[dict[str, Any
 
 
 def treemap_data(tm: Treemap, owners: list[str]) -> dict[str, Any]:
-    """What the script needs to draw any view: nodes (name, parent, bytes, owner, kind,
-    count, view, size text), views as flat rectangle lists, colours and owner labels."""
-    kinds = {"dir": 0, "file": 1, "other": 2}
+    """What the script needs to draw any view: nodes, views as flat rectangle lists
+    (node, x, y, w, h, depth), colours and owner labels. A node is [name, parent, bytes,
+    owner, size text] for a file, with [kind, entries, view] after those for a directory
+    (kind 0) or the summarised rest of one (kind 2): files are most of the nodes."""
+    nodes: list[list[Any]] = []
+    for n in tm.nodes:
+        row: list[Any] = [n.name, n.parent, n.bytes, n.owner, units.size(n.bytes)]
+        if n.kind != "file":
+            row += [0 if n.kind == "dir" else 2, n.count, n.view]
+        nodes.append(row)
     return {
         "w": tm.width,
         "h": tm.height,
-        "nodes": [
-            [
-                n.name,
-                n.parent,
-                n.bytes,
-                n.owner,
-                kinds[n.kind],
-                n.count,
-                n.view,
-                units.size(n.bytes),
-            ]
-            for n in tm.nodes
-        ],
+        "nodes": nodes,
         "views": [[v.node, [c for r in v.rects for c in r]] for v in tm.views],
         "palette": PALETTE,
         "other": OTHER,

@@ -7,30 +7,34 @@
   var tm = dataEl ? JSON.parse(dataEl.textContent) : null;
 
   // -- treemap -----------------------------------------------------------------------
+  // a node: [name, parent, bytes, owner, size text] (a file) + [kind, entries, view]
+  function kind(n) { var r = tm.nodes[n]; return r.length > 5 ? r[5] : 1; }
+  function view(n) { var r = tm.nodes[n]; return r.length > 5 ? r[7] : -1; }
   function path(n) {
     var parts = [];
     while (n > 0) { parts.push(tm.nodes[n][0]); n = tm.nodes[n][1]; }
     return "/" + parts.reverse().join("/");
   }
   function color(owner) { return owner < 0 ? tm.other : tm.palette[owner % tm.palette.length]; }
-  function label(name, w, h) {
+  function label(name, size, w, h) {
     if (w < tm.label[0] || h < tm.label[1]) return "";
-    var fit = Math.floor((w - 6) / tm.label[2]);
+    var fit = Math.floor((w - 6) / tm.label[2]), both = name + "  " + size;
+    if (both.length <= fit) return both;
     return name.length <= fit ? name : name.slice(0, Math.max(fit - 1, 1)) + "\u2026";
   }
   function title(n) {
-    var node = tm.nodes[n], kind = node[4], owner = node[3];
-    var t = kind === 2 ? path(node[1]) + " (" + node[0] + ")" : path(n);
-    t += " \u2014 " + node[7];
-    if (kind !== 1) t += ", " + node[5].toLocaleString("en-US") + " entries";
+    var node = tm.nodes[n], k = kind(n), owner = node[3];
+    var t = k === 2 ? path(node[1]) + " (" + node[0] + ")" : path(n);
+    t += " \u2014 " + node[4];
+    if (k !== 1) t += ", " + node[6].toLocaleString("en-US") + " entries";
     if (owner >= 0 && owner < tm.owners.length)
-      t += " \u2014 " + (kind === 0 ? "mostly " : "") + tm.owners[owner];
+      t += " \u2014 " + (k === 0 ? "mostly " : "") + tm.owners[owner];
     return t;
   }
   var current = 0;
   function draw(v) {
     var svg = document.getElementById("tm");
-    var view = tm.views[v], rects = view[1], framed = {}, i;
+    var v0 = tm.views[v][0], rects = tm.views[v][1], framed = {}, i;
     for (i = 0; i < rects.length; i += 6) if (rects[i + 5] > 0) framed[tm.nodes[rects[i]][1]] = true;
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     for (i = 0; i < rects.length; i += 6) {
@@ -38,17 +42,17 @@
       var node = tm.nodes[n], frame = !!framed[n];
       var g = document.createElementNS(SVGNS, "g");
       g.setAttribute("data-n", n);
-      if (node[6] >= 0 && n !== view[0]) g.setAttribute("class", "drill");
+      if (view(n) >= 0 && n !== v0) g.setAttribute("class", "drill");
       var r = document.createElementNS(SVGNS, "rect");
       r.setAttribute("x", x); r.setAttribute("y", y);
       r.setAttribute("width", w); r.setAttribute("height", h);
-      r.setAttribute("fill", frame ? tm.frame : color(node[4] === 2 ? -1 : node[3]));
+      r.setAttribute("fill", frame ? tm.frame : color(kind(n) === 2 ? -1 : node[3]));
       r.setAttribute("class", "d" + rects[i + 5] + (frame ? " frame" : ""));
       var tt = document.createElementNS(SVGNS, "title");
       tt.textContent = title(n);
       r.appendChild(tt);
       g.appendChild(r);
-      var text = label(node[0], w, h);
+      var text = label(node[0], node[4], w, h);
       if (text) {
         var te = document.createElementNS(SVGNS, "text");
         te.setAttribute("x", x + 3); te.setAttribute("y", y + 11);
@@ -58,8 +62,8 @@
       svg.appendChild(g);
     }
     current = v;
-    document.getElementById("tm-crumbs").textContent = path(view[0]) + "  \u2014  " + tm.nodes[view[0]][7];
-    document.getElementById("tm-up").disabled = view[0] === 0;
+    document.getElementById("tm-crumbs").textContent = path(v0) + "  \u2014  " + tm.nodes[v0][4];
+    document.getElementById("tm-up").disabled = v0 === 0;
   }
   function nodeOf(target) {
     var g = target.closest ? target.closest("g[data-n]") : null;
@@ -72,8 +76,8 @@
       if (n < 0) return;
       // the directory clicked, or the nearest directory above it that has a view
       var top = tm.views[current][0];
-      while (n !== top && n > 0 && tm.nodes[n][6] < 0) n = tm.nodes[n][1];
-      if (n !== top && tm.nodes[n][6] >= 0) draw(tm.nodes[n][6]);
+      while (n !== top && n > 0 && view(n) < 0) n = tm.nodes[n][1];
+      if (n !== top && view(n) >= 0) draw(view(n));
     });
     svg.addEventListener("mouseover", function (ev) {
       var n = nodeOf(ev.target);
@@ -81,10 +85,10 @@
     });
     document.getElementById("tm-up").addEventListener("click", function () {
       var n = tm.nodes[tm.views[current][0]][1];
-      while (n > 0 && tm.nodes[n][6] < 0) n = tm.nodes[n][1];
-      draw(n >= 0 ? tm.nodes[n][6] : 0);
+      while (n > 0 && view(n) < 0) n = tm.nodes[n][1];
+      draw(n >= 0 ? view(n) : 0);
     });
-    document.getElementById("tm-crumbs").textContent = "/  \u2014  " + tm.nodes[0][7];
+    document.getElementById("tm-crumbs").textContent = "/  \u2014  " + tm.nodes[0][4];
   }
 
   // -- sortable tables -----------------------------------------------------------------

@@ -115,11 +115,14 @@ def test_corrupt_tree_file_is_rebuilt(damage: str, reads: Counter[str]) -> None:
 def test_stray_temporary_files_are_ignored_and_swept() -> None:
     load(BASE)
     (path,) = cache_files("tree")
-    stray = path.with_name(".junk.1.ab.tmp")
+    stray = path.with_name(f".{path.name}.1.{'ab' * 6}.tmp")  # as a Writer names it
     stray.write_bytes(b"half written")
-    os.utime(stray, (1, 1))  # a crashed writer, long ago
+    foreign = path.with_name(".junk.1.ab.tmp")  # not a name the cache writes: left alone
+    foreign.write_bytes(b"someone's")
+    for p in (stray, foreign):
+        os.utime(p, (1, 1))  # a crashed writer, long ago
     IndexCache(max_bytes=1 << 30).store.evict()
-    assert not stray.exists()
+    assert not stray.exists() and foreign.exists()
     assert path.exists()
 
 
@@ -229,9 +232,9 @@ def test_no_cache_writes_nothing(capsysbinary: pytest.CaptureFixture[bytes]) -> 
 def test_cache_info_and_clear(
     capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "64M")
+    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "64MiB")
     empty = cli(capsysbinary, "cache", "info", "--json").json()
-    assert empty["index"]["files"] == 0 and empty["max_bytes"] == 64_000_000
+    assert empty["index"]["files"] == 0 and empty["max_bytes"] == 64 << 20
     assert empty["root"] == str(cache_dir())
     load(OVERLAY)
     blob = cache_dir() / "blobs" / "sha256" / ("0" * 64)
@@ -244,7 +247,7 @@ def test_cache_info_and_clear(
     assert info["index"]["by_kind"]["tree"]["files"] == 1
     # the overlay's index only: a squashfs layer is listed column-wise, faster than an index
     assert info["index"]["by_kind"]["layer"]["files"] == 1
-    assert info["blobs"] == {"files": 1, "bytes": 10, "max_bytes": 10 << 30}
+    assert info["blobs"] == {"files": 1, "bytes": 10, "max_bytes": 10 * 1000**3}
     text = cli(capsysbinary, "cache", "info")
     assert str(cache_dir()) in text.out.decode() and "64.0 MiB" in text.out.decode()
     kept = cli(capsysbinary, "cache", "clear", "--keep-blobs")

@@ -49,7 +49,7 @@ def open_registry(ref: str, opts: OpenOptions) -> ImageReader:
     scratch = None if opts.use_cache else tempfile.TemporaryDirectory(prefix="layerscope-pull-")
     root = Path(scratch.name) if scratch is not None else cache_root()
     client = RegistryClient(rref, tls_verify=opts.tls_verify, credentials=creds, warnings=warnings)
-    store = RegistryBlobStore(BlobCache(root), client, scratch)
+    store = RegistryBlobStore(BlobCache(root, make_root=scratch is None), client, scratch)
     try:
         digest, data = fetch_top_manifest(client, store.cache)
         doc = parse_json(data, f"manifest {digest}", source)

@@ -7,7 +7,10 @@ stdout pipe (1 means "findings" here) and print a blank line on Ctrl+C.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from typing import Any
 
 import click
 
@@ -22,11 +25,19 @@ def _fail(message: str, code: int) -> None:
     raise SystemExit(code)
 
 
+def _terminated(signum: int, _frame: Any) -> None:
+    # SIGTERM unwinds like an exception, so every `finally` runs (partial registry
+    # downloads are removed); the status stays the shell's 128 + 15.
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> None:
     from layerscope.cli.commands import cli
 
     output.install()
     args = sys.argv[1:] if argv is None else argv
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main else None
     try:
         with cli.make_context("layerscope", list(args)) as ctx:
             cli.invoke(ctx)
@@ -48,5 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     except RecursionError:
         _fail("input nests too deeply", ExitCode.BAD_INPUT)
     finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
         output.finish()
     raise SystemExit(ExitCode.OK)

@@ -93,3 +93,8 @@ def _blob_sizes(manifest: dict[str, Any], what: str, source: str) -> dict[str, i
             )
         sizes[d["digest"]] = size
     return sizes
+
+
+def open_transport(ref: str, _tag: str | None, opts: OpenOptions) -> ImageReader:
+    """The opener readers.detect names for `docker://` (the tag is part of `ref`)."""
+    return open_registry(ref, opts)

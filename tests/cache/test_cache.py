@@ -232,9 +232,9 @@ def test_no_cache_writes_nothing(capsysbinary: pytest.CaptureFixture[bytes]) -> 
 def test_cache_info_and_clear(
     capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "64MiB")
+    monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", "64M")
     empty = cli(capsysbinary, "cache", "info", "--json").json()
-    assert empty["index"]["files"] == 0 and empty["max_bytes"] == 64 << 20
+    assert empty["index"]["files"] == 0 and empty["max_bytes"] == 64_000_000
     assert empty["root"] == str(cache_dir())
     load(OVERLAY)
     blob = cache_dir() / "blobs" / "sha256" / ("0" * 64)

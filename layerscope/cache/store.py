@@ -30,20 +30,14 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
-
-import xxhash
 
 from layerscope.cache import safefs
 from layerscope.cache.store_read import (
-    CODEC_RAW,
-    CODEC_ZSTD,
     HEADER,
     KIND_IDS,
-    MAGIC,
-    STORE_VERSION,
     Reader,
 )
+from layerscope.cache.store_write import TMP_SUFFIX, Writer, touch
 from layerscope.errors import CacheCorruptError
 
 __all__ = ["HEADER", "CacheCorruptError", "Reader", "Store", "StoreStats", "Writer"]
@@ -51,7 +45,6 @@ __all__ = ["HEADER", "CacheCorruptError", "Reader", "Store", "StoreStats", "Writ
 Buffer = bytes | bytearray | memoryview
 
 SUFFIX = ".lsc"
-TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 3600
 # The only names the store writes (and so the only ones it removes).
 _SUBDIR = re.compile(r"[0-9a-f]{2}")
@@ -87,26 +80,26 @@ class Store:
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root
         self.max_bytes = max_bytes
-        self._base = root.parent
+        self.base = root.parent
 
-    def _where(self, kind: str, key: str) -> tuple[tuple[str, str, str], str]:
+    def locate(self, kind: str, key: str) -> tuple[tuple[str, str, str], str]:
         digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:40]
         return (self.root.name, kind, digest[:2]), digest + SUFFIX
 
     def path(self, kind: str, key: str) -> Path:
         """Where the entry lives (for messages and tests; I/O goes through descriptors)."""
-        parts, name = self._where(kind, key)
-        return self._base.joinpath(*parts, name)
+        parts, name = self.locate(kind, key)
+        return self.base.joinpath(*parts, name)
 
     def _dir(self, parts: Iterable[str]) -> contextlib.AbstractContextManager[int | None]:
-        return safefs.opened_dir(self._base, tuple(parts), create=False)
+        return safefs.opened_dir(self.base, tuple(parts), create=False)
 
     # -- reading -----------------------------------------------------------------------------
 
     def open(self, kind: str, key: str, verify: bool = True) -> Reader | None:
         """A reader for the entry (its checksum verified unless `verify` is False: then
         the caller must use read_all), or None on a miss. Corrupt files are removed."""
-        parts, name = self._where(kind, key)
+        parts, name = self.locate(kind, key)
         try:
             with self._dir(parts) as d:
                 if d is None:
@@ -127,7 +120,7 @@ class Store:
         except OSError:
             f.close()
             return None
-        _touch(f.fileno())
+        touch(f.fileno())
         return reader
 
     def read(self, kind: str, key: str) -> bytes | None:
@@ -143,7 +136,7 @@ class Store:
                 return None
 
     def exists(self, kind: str, key: str) -> bool:
-        parts, name = self._where(kind, key)
+        parts, name = self.locate(kind, key)
         try:
             with self._dir(parts) as d:
                 return d is not None and safefs.is_file(d, name)
@@ -152,7 +145,7 @@ class Store:
 
     def discard(self, kind: str, key: str, ino: int | None) -> None:
         """Remove a bad file, unless another process has already replaced it."""
-        parts, name = self._where(kind, key)
+        parts, name = self.locate(kind, key)
         with contextlib.suppress(OSError), self._dir(parts) as d:
             if d is not None:
                 safefs.unlink_at(d, name, ino)
@@ -192,7 +185,7 @@ class Store:
     def scan(self) -> Iterator[Found]:
         """Every file the store wrote (temporary ones included); nothing else is listed."""
         try:
-            top = safefs.open_dir(self._base, (self.root.name,), create=False)
+            top = safefs.open_dir(self.base, (self.root.name,), create=False)
         except OSError:
             return
         if top is None:
@@ -289,127 +282,3 @@ class Store:
                 if d is not None:
                     os.rmdir(sub, dir_fd=d)  # fails if not empty: a writer is busy in it
         return files, total
-
-
-def _touch(fd: int) -> None:
-    """Stamp the LRU clock. An explicit time, because the kernel's own "now" for file
-    times is coarse (a few ms): a read right after another file's write would tie."""
-    now = time.time_ns()
-    with contextlib.suppress(OSError):
-        os.utime(fd, ns=(now, now))
-
-
-class Writer:
-    """Streams one entry into a temporary file; `commit()` publishes it atomically. Leaving
-    the `with` block without a commit (an error, a cancelled load) leaves nothing behind."""
-
-    def __init__(
-        self, store: Store, kind: str, key: str, compress: bool, precompressed: bool = False
-    ) -> None:
-        self.store = store
-        parts, self.name = store._where(kind, key)
-        self.final = store.path(kind, key)
-        # pid + random suffix: two processes (or threads) writing the same key never share
-        # a temporary file; the last replace wins and both results are whole.
-        self.tmp_name = f".{self.name}.{os.getpid()}.{os.urandom(6).hex()}{TMP_SUFFIX}"
-        self.f: BinaryIO | None = None
-        dir_fd = safefs.open_dir(store._base, parts, create=True)
-        assert dir_fd is not None  # created
-        self.dir_fd: int | None = dir_fd
-        self.key = key.encode("utf-8", "surrogateescape")
-        self.kind = KIND_IDS[kind]
-        self.codec = CODEC_ZSTD if compress or precompressed else CODEC_RAW
-        self.hash = xxhash.xxh3_128()
-        self.hash.update(self.key)
-        self.length = 0
-        self.failed = False
-        self.done = False
-        self._z = None
-        if compress and not precompressed:
-            import zstandard
-
-            self._z = zstandard.ZstdCompressor(level=1).compressobj()
-        try:
-            self.f = os.fdopen(safefs.create_file(dir_fd, self.tmp_name), "wb")
-            self.f.write(bytes(HEADER.size) + self.key)
-        except BaseException:
-            self.abort()
-            raise
-
-    def write(self, data: Buffer) -> None:
-        if self.failed or self.f is None:
-            return
-        data_mv = data if isinstance(data, memoryview) else memoryview(data)
-        try:
-            out: Buffer = self._z.compress(data_mv) if self._z is not None else data_mv
-            self._raw_write(out)
-        except OSError:
-            self.failed = True
-        finally:
-            if isinstance(data, memoryview):
-                data.release()  # lets the tree's arrays grow again
-
-    def _raw_write(self, out: Buffer) -> None:
-        assert self.f is not None
-        if len(out):
-            self.f.write(out)
-            self.hash.update(out)
-            self.length += len(out)
-
-    def commit(self) -> bool:
-        """Publish the file; False if anything failed (then nothing is published)."""
-        if self.f is None or self.done:
-            return False
-        try:
-            if self._z is not None and not self.failed:
-                self._raw_write(self._z.flush())
-            if self.failed:
-                raise OSError("write failed")
-            head = HEADER.pack(
-                MAGIC,
-                STORE_VERSION,
-                self.kind,
-                self.codec,
-                len(self.key),
-                self.length,
-                self.hash.digest(),
-            )
-            self.f.seek(0)
-            self.f.write(head)
-            self.f.flush()
-            _touch(self.f.fileno())
-            self.f.close()
-            self.f = None
-            d = self.dir_fd
-            os.replace(self.tmp_name, self.name, src_dir_fd=d, dst_dir_fd=d)
-        except OSError:
-            self.abort()
-            return False
-        self.done = True
-        self._close_dir()
-        self.store.evict(keep=self.final)
-        return True
-
-    def abort(self) -> None:
-        """Drop the temporary file (a no-op once committed)."""
-        if self.done:
-            return
-        self.done = True
-        if self.f is not None:
-            with contextlib.suppress(OSError):
-                self.f.close()
-            self.f = None
-        if self.dir_fd is not None:
-            safefs.unlink_at(self.dir_fd, self.tmp_name)
-        self._close_dir()
-
-    def _close_dir(self) -> None:
-        if self.dir_fd is not None:
-            os.close(self.dir_fd)
-            self.dir_fd = None
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abort()

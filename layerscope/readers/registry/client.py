@@ -74,7 +74,11 @@ class RegistryClient:
         reply = self.http.send(method, url, sent, label)
         if reply.status != 401:
             return reply
-        answer = self._answer(reply.headers.get("WWW-Authenticate", ""))
+        try:
+            answer = self._answer(reply.headers.get("WWW-Authenticate", ""))
+        except BaseException:
+            reply.close()
+            raise
         if answer is None or answer == self._auth:
             return reply
         reply.close()

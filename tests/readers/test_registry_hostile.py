@@ -228,12 +228,15 @@ def test_endless_token_answer_is_capped(scripted: ScriptedRegistry) -> None:
     _one_line(r, 3, "token answer larger than 1048576 bytes", "max_json_bytes")
 
 
-# --- partial downloads on SIGTERM ------------------------------------------------------
+# --- partial downloads on SIGTERM/SIGHUP ---------------------------------------------------
 
 
-@pytest.mark.parametrize("use_cache", [False, True])
-def test_sigterm_removes_partial_downloads(
-    scripted: ScriptedRegistry, tmp_path: Path, use_cache: bool
+@pytest.mark.parametrize(
+    ("use_cache", "sig"),
+    [(False, signal.SIGTERM), (True, signal.SIGTERM), (False, signal.SIGHUP)],
+)
+def test_termination_removes_partial_downloads(
+    scripted: ScriptedRegistry, tmp_path: Path, use_cache: bool, sig: signal.Signals
 ) -> None:
     doc = app_manifest()
     doc["layers"][1]["size"] = 10**10  # 10 GB promised; the server streams zeros
@@ -248,6 +251,8 @@ def test_sigterm_removes_partial_downloads(
         env={**os.environ, "TMPDIR": str(tmpdir)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # as from a login shell: a runner that ignores SIGHUP (nohup) must not pass it on
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     watched = _xdg_blobs() if use_cache else tmpdir
     try:
@@ -256,13 +261,13 @@ def test_sigterm_removes_partial_downloads(
             assert child.poll() is None, child.stderr.read() if child.stderr else ""
             assert time.monotonic() < deadline, "no partial download appeared"
             time.sleep(0.05)
-        child.send_signal(signal.SIGTERM)
+        child.send_signal(sig)
         code = child.wait(timeout=HANG_GUARD)
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert code == 128 + signal.SIGTERM
+    assert code == 128 + sig
     assert _leftovers(tmpdir, _xdg_blobs()) == []
 
 

@@ -64,7 +64,8 @@ def main() -> None:
     gz, _, _ = build(args.work_dir, args.size_mb, 20_000, 2)
     size = gz.stat().st_size
     digest = "sha256:" + _sha256(gz)
-    cache = BlobCache(Path(tempfile.mkdtemp(dir=args.work_dir)))
+    scratch = tempfile.TemporaryDirectory(dir=args.work_dir)  # the cached copy, removed at exit
+    cache = BlobCache(Path(scratch.name))
 
     def feed(sink: Callable[[bytes], None]) -> None:
         with open(gz, "rb") as f:
@@ -114,6 +115,7 @@ def main() -> None:
         )
     t_sha, _ = median_pair(sha, sha, args.runs)
     print(f"sha256    {t_sha:6.3f} s ({size / t_sha / 1e9:.2f} GB/s)")
+    scratch.cleanup()
 
 
 if __name__ == "__main__":

@@ -9,15 +9,12 @@ change of the files whose content changed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.browse.stack import Step
-from layerscope.present import units
-from layerscope.present.doc import Doc, image
 
-__all__ = ["StepGrowth", "growth_doc", "growth_json", "step_growth"]
+__all__ = ["StepGrowth", "step_growth"]
 
 
 @dataclass(slots=True)
@@ -36,10 +33,7 @@ class StepGrowth:
     bytes_removed: int
     tree_bytes: int  # the merged tree's regular-file bytes after this step
     net: int  # tree_bytes minus the tree before this step
-
-    @property
-    def encrypted(self) -> bool:
-        return self.size is None and self.entries is None
+    encrypted: bool = False  # its size could not be counted
 
 
 def step_growth(step: Step, cs: ChangeSet, before_bytes: int) -> StepGrowth:
@@ -60,29 +54,5 @@ def step_growth(step: Step, cs: ChangeSet, before_bytes: int) -> StepGrowth:
         bytes_removed=cs.bytes[Status.REMOVED],
         tree_bytes=after,
         net=after - before_bytes,
+        encrypted=step.encrypted,
     )
-
-
-def growth_json(steps: list[StepGrowth], stages: bool) -> dict[str, Any]:
-    """Integer bytes, 0-based step indexes; `unit` says what a step is."""
-    return {"unit": "stage" if stages else "layer", "steps": [asdict(s) for s in steps]}
-
-
-def growth_doc(steps: list[StepGrowth], stages: bool) -> Doc:
-    """One line per step: its label, what it added and removed, and the tree after it."""
-    what = "Stage" if stages else "Layer"
-    doc = Doc()
-    doc.title(f"Growth per {what.lower()}")
-    for s in steps:
-        doc.line(
-            (f"  {what} {s.index} ", "name"),
-            image(s.label if stages else s.created_by[:60]),
-            "  ",
-            (f"+{units.count(s.added)} {units.signed_size(s.bytes_added)}", "added"),
-            "  ",
-            (f"~{units.count(s.modified)} {units.signed_size(s.bytes_modified)}", "modified"),
-            "  ",
-            (f"-{units.count(s.removed)} {units.signed_size(-s.bytes_removed)}", "removed"),
-            (f"  net {units.signed_size(s.net)}, tree {units.size(s.tree_bytes)}", "size"),
-        )
-    return doc

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from layerscope.engine.compare import ImageDiff
 from layerscope.engine.image import Image
+from layerscope.errors import ReaderError
 from layerscope.model.entry import EntryKind
 from layerscope.present import units
 from layerscope.present.doc import Doc
@@ -58,7 +59,8 @@ def _read_all(img: Image, nodes: Iterable[int]) -> dict[int, bytes]:
         return {n: img.read(n) for n in wanted}
     by_layer: dict[int, dict[int, list[int]]] = {}
     for n in wanted:
-        by_layer.setdefault(tree.source_layer(n), {}).setdefault(tree.loc[n], []).append(n)
+        if tree.loc[n] >= 0:  # else no content to read: shown as not readable
+            by_layer.setdefault(tree.source_layer(n), {}).setdefault(tree.loc[n], []).append(n)
     out: dict[int, bytes] = {}
     for layer, locs in sorted(by_layer.items()):
         asks = sorted((loc, tree.size[ns[0]]) for loc, ns in locs.items())
@@ -90,11 +92,19 @@ def text_diffs(d: ImageDiff, labels: tuple[str, str] = ("a", "b")) -> list[FileD
             fd.note = f"not shown: the report shows {MAX_FILES} text diffs at most"
         else:
             chosen.append((fd, m.old, m.new))
-    old = _read_all(d.a, (o for _, o, _ in chosen))
-    new = _read_all(d.b, (n for _, _, n in chosen))
+    try:
+        old = _read_all(d.a, (o for _, o, _ in chosen))
+        new = _read_all(d.b, (n for _, _, n in chosen))
+    except ReaderError as e:
+        for fd, _, _ in chosen:
+            fd.note = f"not read: {e}"
+        return out
     budget = MAX_LINES
     for fd, o, n in chosen:
-        a_text, b_text = as_text(old.get(o, b"")), as_text(new.get(n, b""))
+        if o not in old or n not in new:
+            fd.note = "content not readable"
+            continue
+        a_text, b_text = as_text(old[o]), as_text(new[n])
         if a_text is None or b_text is None:
             fd.note = "binary content differs"
             continue

@@ -5,12 +5,12 @@ Sizes: regular-file bytes with hard-linked content once (at the first of its nam
 so the whole map adds up to the tree's `final_bytes`. A directory's colour is the
 owner (layer or stage) that wrote most of the bytes under it.
 
-Views: a view is one directory's children laid out in a W x H box, nested two levels deep
-where the rectangles are large enough to read (a directory frame with a header strip, its
-children inside). Views are made for the largest directories first, until a budget of
-rectangles is spent: at 300,000 entries the map stays a few hundred kilobytes, and what it
-leaves out is summarised ("N smaller entries") with their count and bytes. A directory with
-a view can be drilled into; the others are leaves.
+Views: a view is one directory's children laid out in a W x H box. Views are made for the
+largest directories first, until a budget of rectangles is spent: at 300,000 entries the
+map stays a few hundred kilobytes, and what it leaves out is summarised ("N smaller
+entries") with their count and bytes. A directory with a view can be drilled into; the
+others are leaves. Shown (`compose`), a view also draws inside each large child directory
+that has a view of its own that view scaled down, one level deep.
 """
 
 from __future__ import annotations
@@ -26,18 +26,17 @@ from layerscope.model.entry import EntryKind
 from layerscope.model.tree import ROOT, FileTree
 from layerscope.present.text import clean
 
-__all__ = ["Treemap", "TreemapNode", "View", "build_treemap"]
+__all__ = ["Treemap", "TreemapNode", "View", "build_treemap", "compose"]
 
 W, H = 1200, 640
 HEADER = 15  # a nested directory's label strip
 PAD = 2
-MAX_KIDS = 40  # rectangles per directory in its own view (the rest: "other")
-MAX_NESTED_KIDS = 16  # per nested directory, and one per KID_AREA px^2 of it
-KID_AREA = 3000
+MAX_KIDS = 60  # rectangles per directory in its own view (the rest: "other")
+MAX_NESTED_KIDS = 16  # drawn inside a child directory of a view
+MIN_NESTED_SIDE = 3  # px: smaller nested rectangles are left out (the frame shows)
 MIN_SHARE = 0.0008  # smaller children (of the box's bytes) are summarised into "other"
 NEST_MIN_AREA = 12000  # px^2: a directory this big in a view shows its children inside
-NEST_DEPTH = 2
-MAX_RECTS = 5000  # all views together
+MAX_RECTS = 6000  # all views together
 MAX_VIEWS = 400
 
 Owner = Callable[[int], int]
@@ -50,7 +49,7 @@ class TreemapNode:
     name: str  # cleaned for display
     parent: int  # index of the parent node (-1 for the root)
     bytes: int
-    owner: int  # layer/stage (-1: none, e.g. the summarised rest)
+    owner: int  # layer/stage (a directory, the rest: the one with most bytes; -1 none)
     kind: str  # "dir", "file", "other"
     count: int  # entries under it (a directory), summarised ones ("other"), 1 for a file
     view: int = -1  # index of its view, when it can be drilled into
@@ -185,46 +184,67 @@ class _Builder:
             rest_bytes = sum(sizes[k] for k in rest)
             rest_count = sum(s.count[k] + 1 for k in rest)
             what = f"{len(rest):,} smaller entr{'y' if len(rest) == 1 else 'ies'}"
-            self.nodes.append(TreemapNode(what, parent, rest_bytes, -1, "other", rest_count))
+            owner = self._largest_owner(rest)
+            self.nodes.append(TreemapNode(what, parent, rest_bytes, owner, "other", rest_count))
             self.tree_of.append(-1)
             out.append(len(self.nodes) - 1)
         return out
 
-    def layout(
-        self,
-        view: View,
-        tree_node: int,
-        parent: int,
-        box: tuple[float, float, float, float],
-        depth: int,
-        limit: int,
-    ) -> None:
-        x, y, w, h = box
-        kids = [k for k in self.kids(tree_node, parent, limit) if self.nodes[k].bytes > 0]
-        if not kids or w < 1 or h < 1:
-            return
-        sizes = [self.nodes[k].bytes for k in kids]
-        order = sorted(range(len(kids)), key=lambda i: -sizes[i])
-        norm = squarify.normalize_sizes([sizes[i] for i in order], w, h)
-        for i, r in zip(order, squarify.squarify(norm, x, y, w, h), strict=True):
-            k = kids[i]
-            rx, ry, rw, rh = r["x"], r["y"], r["dx"], r["dy"]
-            if rw < 1 or rh < 1:
+    def _largest_owner(self, nodes: list[int]) -> int:
+        """The owner that wrote most of the bytes of `nodes` (-1: none has bytes)."""
+        by: dict[int, int] = {}
+        sizes, kinds, dir_kind = self.sums.bytes, self.tree.kind, EntryKind.DIR
+        for k in nodes:
+            if not sizes[k]:
                 continue
-            view.rects.append((k, round(rx), round(ry), round(rw), round(rh), depth))
-            self.rects += 1
-            node = self.nodes[k]
-            nest = depth + 1 < NEST_DEPTH and rw * rh >= NEST_MIN_AREA and rh > HEADER + 2 * PAD
-            if node.kind == "dir" and nest:
-                inner = (rx + PAD, ry + HEADER, rw - 2 * PAD, rh - HEADER - PAD)
-                most = min(MAX_NESTED_KIDS, int(rw * rh / KID_AREA))
-                self.layout(view, self.tree_of[k], k, inner, depth + 1, most)
+            if kinds[k] == dir_kind:
+                for o, n in self.sums.owners.get(k, {}).items():
+                    by[o] = by.get(o, 0) + n
+            else:
+                o = self.owner(k)
+                by[o] = by.get(o, 0) + sizes[k]
+        return max(by, key=lambda o: (by[o], -o)) if by else -1
 
     def view(self, tree_node: int, index: int) -> None:
+        """The directory's own children laid out in the whole box."""
         view = View(index)
         self.nodes[index].view = len(self.views)
         self.views.append(view)
-        self.layout(view, tree_node, index, (0, 0, W, H), 0, MAX_KIDS)
+        kids = [k for k in self.kids(tree_node, index, MAX_KIDS) if self.nodes[k].bytes > 0]
+        if not kids:
+            return
+        sizes = [self.nodes[k].bytes for k in kids]
+        order = sorted(range(len(kids)), key=lambda i: -sizes[i])
+        norm = squarify.normalize_sizes([sizes[i] for i in order], W, H)
+        for i, r in zip(order, squarify.squarify(norm, 0, 0, W, H), strict=True):
+            x, y, w, h = (round(r[k]) for k in ("x", "y", "dx", "dy"))
+            if w >= 1 and h >= 1:
+                view.rects.append((kids[i], x, y, w, h, 0))
+        self.rects += len(view.rects)
+
+
+def compose(tm: Treemap, index: int) -> list[tuple[int, int, int, int, int, int]]:
+    """What a view shows: the directory's children (depth 0) and, inside each child
+    directory drawn large enough that has a view of its own, that view's largest
+    rectangles scaled into it below a header strip (depth 1). Scaling keeps areas in
+    proportion. The report's script composes the other views the same way."""
+    out = list(tm.views[index].rects)
+    for n, x, y, w, h, _ in tm.views[index].rects:
+        sub = tm.nodes[n].view
+        if sub < 0 or w * h < NEST_MIN_AREA or h <= HEADER + 2 * PAD:
+            continue
+        ix, iy, iw, ih = x + PAD, y + HEADER, w - 2 * PAD, h - HEADER - PAD
+        sx, sy = iw / tm.width, ih / tm.height
+        shown = 0
+        for k, kx, ky, kw, kh, _ in tm.views[sub].rects:
+            rw, rh = round(kw * sx), round(kh * sy)
+            if rw < MIN_NESTED_SIDE or rh < MIN_NESTED_SIDE:
+                continue
+            out.append((k, round(ix + kx * sx), round(iy + ky * sy), rw, rh, 1))
+            shown += 1
+            if shown == MAX_NESTED_KIDS:
+                break
+    return out
 
 
 def build_treemap(tree: FileTree, owner: Owner) -> Treemap:

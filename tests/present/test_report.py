@@ -58,6 +58,18 @@ def test_treemap_adds_up_to_the_final_tree(ref: str) -> None:
                 assert 0 <= n.owner < len(img.layers)
 
 
+def test_composed_views_nest_inside_their_directories() -> None:
+    with layerscope.open(f"{OCI}:1.0") as img:
+        tm = tmod.build_treemap(img.tree, lambda n: int(img.tree.layer[n]))
+    boxes = {r[0]: r for r in tm.views[0].rects}
+    nested = [r for r in tmod.compose(tm, 0) if r[5] == 1]
+    assert nested
+    for n, x, y, w, h, _ in nested:
+        px, py, pw, ph = boxes[tm.nodes[n].parent][1:5]
+        assert px <= x and x + w <= px + pw + 1 and py + tmod.HEADER <= y
+        assert y + h <= py + ph + 1
+
+
 def test_treemap_hard_links_count_once() -> None:
     tree = FileTree()
     entries = [

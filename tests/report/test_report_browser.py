@@ -179,6 +179,12 @@ def test_treemap_drill_down_and_back(browser: Chromium, reports: dict[str, Path]
     open_page(browser, reports["oci"])
     crumbs = "document.getElementById('tm-crumbs').textContent"
     assert browser.evaluate(crumbs).startswith("/  ")
+    drawn = (
+        "Array.from(document.querySelectorAll('#tm g')).map(g => [g.dataset.n, g.className.baseVal,"
+        " ...['x', 'y', 'width', 'height', 'fill', 'class'].map("
+        "a => g.querySelector('rect').getAttribute(a)), g.textContent])"
+    )
+    static = browser.evaluate(drawn)  # the top view as the page holds it (Python's layout)
     target = browser.evaluate(
         "(() => { const g = document.querySelector('#tm g.drill');"
         " const n = Number(g.dataset.n);"
@@ -201,6 +207,8 @@ def test_treemap_drill_down_and_back(browser: Chromium, reports: dict[str, Path]
     assert browser.evaluate("document.getElementById('tm-hover').textContent").startswith(path)
     browser.evaluate("document.getElementById('tm-up').click()")
     assert browser.evaluate(crumbs).startswith("/  ")
+    # the script draws the top view again exactly as the static page had it
+    assert browser.evaluate(drawn) == static and len(static) > 10
 
 
 def test_static_parts_work_without_javascript(browser: Chromium, reports: dict[str, Path]) -> None:

@@ -26,7 +26,15 @@ from layerscope.present import units
 from layerscope.present.htmldoc import doc_html
 from layerscope.present.report.build import ReportPage
 from layerscope.present.text import clean
-from layerscope.present.treemap import Treemap, View
+from layerscope.present.treemap import (
+    HEADER,
+    MAX_NESTED_KIDS,
+    MIN_NESTED_SIDE,
+    NEST_MIN_AREA,
+    PAD,
+    Treemap,
+    compose,
+)
 
 __all__ = ["PALETTE", "render", "treemap_data", "view_items"]
 
@@ -56,15 +64,17 @@ def _label(name: str, size: str, w: int, h: int) -> str:
     return name if len(name) <= fit else name[: max(fit - 1, 1)] + "…"
 
 
-def view_items(tm: Treemap, view: View, owners: list[str]) -> list[dict[str, Any]]:
-    """The rectangles of one view, ready to draw (the script draws the others the same
-    way from treemap_data)."""
-    framed = {tm.nodes[r[0]].parent for r in view.rects if r[5] > 0}
+def view_items(tm: Treemap, index: int, owners: list[str]) -> list[dict[str, Any]]:
+    """The rectangles view `index` shows (treemap.compose), ready to draw; the script
+    draws the others the same way from treemap_data."""
+    rects = compose(tm, index)
+    top = tm.views[index].node
+    framed = {tm.nodes[r[0]].parent for r in rects if r[5] > 0}
     items = []
-    for n, x, y, w, h, depth in view.rects:
+    for n, x, y, w, h, depth in rects:
         node = tm.nodes[n]
         frame = n in framed
-        fill = FRAME if frame else color(node.owner if node.kind != "other" else -1)
+        fill = FRAME if frame else color(node.owner)
         who = owners[node.owner] if 0 <= node.owner < len(owners) else ""
         where = tm.path(node.parent) if node.kind == "other" else tm.path(n)
         title = f"{where}{' (' + node.name + ')' if node.kind == 'other' else ''}"
@@ -83,7 +93,8 @@ def view_items(tm: Treemap, view: View, owners: list[str]) -> list[dict[str, Any
                 "depth": depth,
                 "fill": fill,
                 "frame": frame,
-                "drill": node.view >= 0 and n != view.node,
+                "other": node.kind == "other",
+                "drill": node.view >= 0 and n != top,
                 "label": _label(node.name, units.size(node.bytes), w, h),
                 "title": title,
             }
@@ -112,6 +123,7 @@ def treemap_data(tm: Treemap, owners: list[str]) -> dict[str, Any]:
         "frame": FRAME,
         "owners": owners,
         "label": [LABEL_MIN_W, LABEL_MIN_H, CHAR_W],
+        "nest": [NEST_MIN_AREA, HEADER, PAD, MIN_NESTED_SIDE, MAX_NESTED_KIDS],
     }
 
 
@@ -156,7 +168,7 @@ def render(page: ReportPage) -> str:
             csp=f"default-src 'none'; style-src '{_sha256(css)}'; style-src-attr 'unsafe-inline'; "
             f"script-src '{_sha256(js)}'; img-src 'none'; form-action 'none'; base-uri 'none'",
             version=__version__,
-            root_items=view_items(tm, tm.views[0], page.owners) if tm.views else [],
+            root_items=view_items(tm, 0, page.owners) if tm.views else [],
             tm_data=treemap_data(tm, page.owners),
             growth_max=growth_max,
             palette=PALETTE,

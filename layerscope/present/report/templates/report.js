@@ -31,10 +31,31 @@
       t += " \u2014 " + (k === 0 ? "mostly " : "") + tm.owners[owner];
     return t;
   }
+  // what a view shows: its rectangles, and inside each large child directory with a view
+  // of its own that view scaled down (as treemap.compose does for the static top view)
+  function compose(v) {
+    var own = tm.views[v][1], out = own.slice(), i, j;
+    var minArea = tm.nest[0], header = tm.nest[1], pad = tm.nest[2];
+    var minSide = tm.nest[3], most = tm.nest[4];
+    for (i = 0; i < own.length; i += 6) {
+      var sub = view(own[i]), x = own[i + 1], y = own[i + 2], w = own[i + 3], h = own[i + 4];
+      if (sub < 0 || w * h < minArea || h <= header + 2 * pad) continue;
+      var ix = x + pad, iy = y + header, sx = (w - 2 * pad) / tm.w, sy = (h - header - pad) / tm.h;
+      var kids = tm.views[sub][1], shown = 0;
+      for (j = 0; j < kids.length && shown < most; j += 6) {
+        var rw = Math.round(kids[j + 3] * sx), rh = Math.round(kids[j + 4] * sy);
+        if (rw < minSide || rh < minSide) continue;
+        out.push(kids[j], Math.round(ix + kids[j + 1] * sx), Math.round(iy + kids[j + 2] * sy),
+                 rw, rh, 1);
+        shown++;
+      }
+    }
+    return out;
+  }
   var current = 0;
   function draw(v) {
     var svg = document.getElementById("tm");
-    var v0 = tm.views[v][0], rects = tm.views[v][1], framed = {}, i;
+    var v0 = tm.views[v][0], rects = compose(v), framed = {}, i;
     for (i = 0; i < rects.length; i += 6) if (rects[i + 5] > 0) framed[tm.nodes[rects[i]][1]] = true;
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     for (i = 0; i < rects.length; i += 6) {
@@ -46,8 +67,9 @@
       var r = document.createElementNS(SVGNS, "rect");
       r.setAttribute("x", x); r.setAttribute("y", y);
       r.setAttribute("width", w); r.setAttribute("height", h);
-      r.setAttribute("fill", frame ? tm.frame : color(kind(n) === 2 ? -1 : node[3]));
-      r.setAttribute("class", "d" + rects[i + 5] + (frame ? " frame" : ""));
+      r.setAttribute("fill", frame ? tm.frame : color(node[3]));
+      r.setAttribute("class", "d" + rects[i + 5] + (frame ? " frame" : "") +
+        (kind(n) === 2 ? " other" : ""));
       var tt = document.createElementNS(SVGNS, "title");
       tt.textContent = title(n);
       r.appendChild(tt);

@@ -131,6 +131,13 @@ def test_stage_diffs_are_diff_json(
             f"document.querySelectorAll('#diff-{i} table.changes tbody tr').length"
         )
         assert listed == len(want["added"]) + len(want["removed"]) + len(want["modified"])
+    # the treemap is coloured by the stage that last wrote each path
+    data = json.loads(browser.evaluate("document.getElementById('treemap-data').textContent"))
+    owner = {n[0]: n[3] for n in data["nodes"]}
+    added_by_stage2 = {e["path"].rsplit("/", 1)[1] for e in _json(
+        capsysbinary, "diff", str(SIF / names[0]), str(SIF / names[1]))["added"]}  # fmt: skip
+    assert "model.bin" in added_by_stage2 and owner["model.bin"] == 1
+    assert data["owners"] == list(names)
     # the definition files differ: the metadata diff shows it as a unified diff
     text = browser.evaluate("document.getElementById('diff-2').textContent")
     assert "Definition file" in text and "+From: stage2.sif" in text

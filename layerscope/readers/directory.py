@@ -24,13 +24,16 @@ from layerscope.errors import CorruptImageError, ReaderError
 from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta, LayerInfo
-from layerscope.readers.base import CHUNK, Cancel
+from layerscope.readers.base import CHUNK, Cancel, Traits
+from layerscope.readers.detect import OpenOptions, no_tag
 from layerscope.readers.directory_walk import O_DIR, DirectoryWalk
 
 MAX_WARNINGS = 100  # named one by one; beyond that, counted
 
 
 class SandboxReader:
+    traits = Traits(random_access=True, inner_metadata=True)
+
     def __init__(self, path: str) -> None:
         # Resolved once: every later path is relative to this directory's descriptor.
         self.root = os.path.realpath(path)
@@ -46,10 +49,14 @@ class SandboxReader:
             format="sandbox",
             source=path,
             layers=[LayerInfo(0, id=self.root, media_type="directory", stored_size=0)],
+            carries_config=False,
         )
 
     def describe(self) -> ImageMeta:
         return self._meta
+
+    def layer_identity(self, layer: int) -> str | None:
+        return None  # a directory changes under us without a cheap way to notice
 
     def iter_entries(self, layer: int) -> Iterator[Entry]:
         yield from self._listing(layer, None).entries()
@@ -139,3 +146,9 @@ class SandboxReader:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def open_sandbox(path: str, tag: str | None, _opts: OpenOptions) -> SandboxReader:
+    """The opener readers.detect names for directories that are no OCI layout."""
+    no_tag(path, tag, "a sandbox directory")
+    return SandboxReader(path)

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.compare import ImageDiff
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.model.entry import EntryKind
 from layerscope.model.tree import FileTree
 from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe, shorten, signed_size
@@ -26,7 +26,7 @@ META_TITLES = {
 }
 
 
-def side_name(img: LoadedImage) -> str:
+def side_name(img: Image) -> str:
     """How the panes name one side: its reference, and the layer for `--layer` diffs."""
     ref = safe(img.ref)
     if img.upto < 0:

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from layerscope.engine.browse.changes import Cancel
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.errors import Cancelled, UsageError
 from layerscope.model.entry import EntryKind
 
@@ -48,7 +48,7 @@ def check_target(target: Path, overwrite: bool) -> None:
 
 
 def save_file(
-    img: LoadedImage,
+    img: Image,
     node: int,
     target: Path,
     overwrite: bool = False,

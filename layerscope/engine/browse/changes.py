@@ -12,7 +12,7 @@ import re
 import threading
 from collections.abc import Iterator
 
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
 from layerscope.model.diff import Modified, TreeDiff
 from layerscope.model.entry import EntryKind
@@ -40,9 +40,7 @@ class Status(enum.IntEnum):
 class ChangeSet:
     """Statuses, names, sizes and children of the displayed entries of one step."""
 
-    def __init__(
-        self, step: int, mode: str, before: LoadedImage, after: LoadedImage, diff: TreeDiff
-    ) -> None:
+    def __init__(self, step: int, mode: str, before: Image, after: Image, diff: TreeDiff) -> None:
         self.step = step
         self.mode = mode
         self.before = before
@@ -81,7 +79,7 @@ class ChangeSet:
 
     # -- one entry ----------------------------------------------------------------------
 
-    def locate(self, d: int) -> tuple[LoadedImage, int]:
+    def locate(self, d: int) -> tuple[Image, int]:
         """The image and node that hold a displayed entry."""
         return (self.after, d) if d >= 0 else (self.before, -1 - d)
 

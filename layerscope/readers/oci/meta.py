@@ -61,6 +61,8 @@ def build_meta(
                 media_type=str(desc.get("mediaType") or "application/vnd.oci.image.layer.v1.tar"),
                 stored_size=sizes[i],
                 diff_id=_str(diff_ids[i]) if i < len(diff_ids) else None,
+                # a lone layer blob has nothing below it: its whiteouts are shown as entries
+                whiteouts="none" if fmt == "layer" else "oci",
                 extra=extra,
             )
         )

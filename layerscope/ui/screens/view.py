@@ -16,7 +16,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.browse.stack import Mode, Stack, open_stack
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
@@ -134,7 +134,7 @@ class ViewScreen(BrowseScreen):
         self.analyse(self.stack.final)
 
     @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
-    def analyse(self, img: LoadedImage) -> None:
+    def analyse(self, img: Image) -> None:
         # imported here: the first frame does not wait for the analyses' modules
         from layerscope.engine.analysis import analyze
         from layerscope.present.analysis import report_json

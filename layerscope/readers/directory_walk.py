@@ -21,7 +21,6 @@ import errno
 import os
 import stat
 from collections.abc import Callable
-from sys import intern
 
 from layerscope import limits
 from layerscope.model.columns import LayerColumns
@@ -32,6 +31,10 @@ O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_OPEN_DIRS = 48  # directory descriptors kept open while subdirectories wait
 CANCEL_EVERY = 4096
 NO_XATTRS = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP})
+GONE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP})
+ST_MTIME = stat.ST_MTIME  # index of the whole seconds in a stat tuple (tv_sec)
+_KINDS = {fmt: int(kind) for fmt, kind in KIND_OF_IFMT.items()}  # S_IFMT bits -> kind
+FILE, DIR, SYMLINK = int(EntryKind.FILE), int(EntryKind.DIR), int(EntryKind.SYMLINK)
 
 Warn = Callable[[str], None]
 
@@ -126,6 +129,9 @@ class DirectoryWalk:
         self.paths = limits.PathCap()
         self.xattr_budget = limits.XattrBudget(source)
         self.links: dict[tuple[int, int], int] = {}  # (dev, ino) of hard-linked files -> id
+        # One str per distinct name, for this walk only: trees repeat names (__init__.py,
+        # LC_MESSAGES...), and unlike sys.intern the table is gone once the walk is done.
+        self.names: dict[str, str] = {}
         self.proc = os.path.isdir(f"/proc/self/fd/{root_fd}")
         if not self.proc:
             warn(f"{source}: /proc is not mounted: extended attributes were not read")
@@ -134,11 +140,9 @@ class DirectoryWalk:
     def run(self) -> LayerColumns:
         """The listing (incomplete, with `cancelled` set, if `cancel` said so)."""
         stack = [self.root]
+        cancel = self.cancel
         try:
-            while stack:
-                if self.cancel is not None and self.cancel():
-                    self.cancelled = True
-                    break
+            while stack and not (cancel is not None and cancel()):
                 d = stack.pop()
                 subdirs = self._list(d)
                 d.pending = len(subdirs)
@@ -147,6 +151,7 @@ class DirectoryWalk:
                 stack.extend(reversed(subdirs))
         finally:
             self.fds.close_all()
+        self.cancelled = cancel is not None and cancel()
         return self.cols
 
     def _list(self, d: _Dir) -> list[_Dir]:
@@ -177,6 +182,10 @@ class DirectoryWalk:
         parent = d.parent
         try:
             return self.fds.open(d, self.fds.fd(parent))
+        except OSError as e:
+            if e.errno in GONE:  # removed, or swapped for a symlink or a file, since listed
+                raise _Changed from None
+            raise
         finally:
             parent.pending -= 1
             if parent.pending == 0:
@@ -213,18 +222,17 @@ class DirectoryWalk:
                 self.paths.check(f"{base}/{name}", self.source)
 
     def _rows(self, d: _Dir, fd: int, names: list[str]) -> list[_Dir]:
-        """One row per name (the hot loop: every column's append bound to a local)."""
+        """One row per name: the hot loop, with every column's append bound to a local."""
         cols = self.cols
         add_parent, add_name, add_kind = cols.parent.append, cols.name.append, cols.kind.append
         add_mode, add_uid, add_gid = cols.mode.append, cols.uid.append, cols.gid.append
         add_size, add_mtime, add_loc = cols.size.append, cols.mtime.append, cols.loc.append
-        lstat, kinds, dirs, targets = os.stat, KIND_OF_IFMT, cols.dirs, cols.target
-        file_kind, dir_kind, link_kind = EntryKind.FILE, EntryKind.DIR, EntryKind.SYMLINK
-        xattr_prefix = self._xattr_prefix(d, fd)
-        prow, depth, chars = d.row, d.depth + 1, d.chars + 1
+        lstat, listxattr, kinds, same_name = os.stat, os.listxattr, _KINDS, self.names.setdefault
+        xattr_prefix = self._xattr_prefix(fd)
+        prow, row = d.row, len(cols.name) - 1
         subdirs: list[_Dir] = []
         for i, name in enumerate(names):
-            if not i % CANCEL_EVERY and i and self.cancel is not None and self.cancel():
+            if not i & (CANCEL_EVERY - 1) and i and self.cancel is not None and self.cancel():
                 break
             try:
                 st = lstat(name, dir_fd=fd, follow_symlinks=False)
@@ -232,55 +240,67 @@ class DirectoryWalk:
                 self.warn(f"{_join(d, name)}: not listed: {e.strerror or e}")
                 continue
             mode = st.st_mode
-            kind = kinds.get(stat.S_IFMT(mode))
+            kind = kinds.get(mode & 0o170000)
             if kind is None:
                 self.warn(f"{_join(d, name)}: unknown file type, not listed")
                 continue
-            row = len(cols.name)
+            row += 1
             add_parent(prow)
-            add_name(intern(name))
+            add_name(same_name(name, name))
             add_kind(kind)
             add_mode(mode & 0o7777)
             add_uid(st.st_uid)
             add_gid(st.st_gid)
-            add_mtime(st[stat.ST_MTIME])
-            if kind == file_kind:
+            add_mtime(st[ST_MTIME])  # type: ignore[arg-type]  # the int tv_sec, not st_mtime
+            if kind == FILE:
                 add_size(st.st_size)
                 add_loc(row)
                 if st.st_nlink > 1:
-                    key = (st.st_dev, st.st_ino)
-                    cols.ino[row] = self.links.setdefault(key, len(self.links) + 1)
-            elif kind == dir_kind:
-                add_size(0)
-                add_loc(-1)
-                dirs.append(row)
-                sub = self._subdir(d, name, row, st, depth, chars + len(name))
-                if sub is not None:
-                    subdirs.append(sub)
-            elif kind == link_kind:
-                target = self._readlink(d, fd, name)
-                targets[row] = target
-                add_size(len(encode_name(target)))
-                add_loc(-1)
+                    cols.ino[row] = self.links.setdefault(
+                        (st.st_dev, st.st_ino), len(self.links) + 1
+                    )
             else:
-                add_size(0)
                 add_loc(-1)
-                if kind == EntryKind.CHAR or kind == EntryKind.BLOCK:
-                    cols.rdev[row] = (os.major(st.st_rdev), os.minor(st.st_rdev))
+                add_size(self._special(d, fd, name, row, kind, st, subdirs))
             if xattr_prefix is not None:
-                xattr_prefix = self._xattrs(d, xattr_prefix, name, row)
+                try:
+                    keys = listxattr(xattr_prefix + name, follow_symlinks=False)
+                except OSError as e:
+                    xattr_prefix = self._xattr_error(d, xattr_prefix, name, e)
+                else:
+                    if keys:
+                        self._xattrs(d, xattr_prefix + name, keys, row)
         return subdirs
 
-    def _subdir(
-        self, d: _Dir, name: str, row: int, st: os.stat_result, depth: int, chars: int
-    ) -> _Dir | None:
-        key = (st.st_dev, st.st_ino)
-        if key in self.seen:
-            # a bind mount or a loop: listed as a directory, not walked again
-            self.warn(f"{_join(d, name)}: directory seen before, not walked again")
-            return None
-        self.seen.add(key)
-        return _Dir(row, d, name, key, depth, chars)
+    def _special(
+        self,
+        d: _Dir,
+        fd: int,
+        name: str,
+        row: int,
+        kind: int,
+        st: os.stat_result,
+        subdirs: list[_Dir],
+    ) -> int:
+        """What a non-file row needs beyond the columns; returns its size column."""
+        cols = self.cols
+        if kind == DIR:
+            cols.dirs.append(row)
+            key = (st.st_dev, st.st_ino)
+            if key in self.seen:
+                # a bind mount or a loop: listed as a directory, not walked again
+                self.warn(f"{_join(d, name)}: directory seen before, not walked again")
+            else:
+                self.seen.add(key)
+                subdirs.append(_Dir(row, d, name, key, d.depth + 1, d.chars + 1 + len(name)))
+            return 0
+        if kind == SYMLINK:
+            target = self._readlink(d, fd, name)
+            cols.target[row] = target
+            return len(encode_name(target))
+        if kind == EntryKind.CHAR or kind == EntryKind.BLOCK:
+            cols.rdev[row] = (os.major(st.st_rdev), os.minor(st.st_rdev))
+        return 0
 
     def _readlink(self, d: _Dir, fd: int, name: str) -> str:
         try:
@@ -289,34 +309,32 @@ class DirectoryWalk:
             self.warn(f"{_join(d, name)}: symlink target not readable: {e.strerror or e}")
             return ""
 
-    def _xattr_prefix(self, d: _Dir, fd: int) -> str | None:
+    def _xattr_prefix(self, fd: int) -> str | None:
         """What a name is appended to for l*xattr(2): the directory through its descriptor,
         /proc/self/fd/N/ (a path from the root could be sent through a symlink swapped in
         mid-walk). None without /proc: the walk then says once that it read none."""
         return f"/proc/self/fd/{fd}/" if self.proc else None
 
-    def _xattrs(self, d: _Dir, prefix: str, name: str, row: int) -> str | None:
-        """Read one entry's extended attributes; None once the filesystem has none."""
-        path = prefix + name
-        try:
-            keys = os.listxattr(path, follow_symlinks=False)
-        except OSError as e:
-            if e.errno in NO_XATTRS:
-                return None  # this filesystem keeps none: not asked again in this directory
-            self.warn(f"{_join(d, name)}: extended attributes not readable: {e.strerror or e}")
-            return prefix
-        if keys:
-            got: dict[str, bytes] = {}
-            for key in keys:
-                try:
-                    got[key] = os.getxattr(path, key, follow_symlinks=False)
-                except OSError as e:
-                    if e.errno != errno.ENODATA:  # removed since it was listed
-                        self.warn(f"{_join(d, name)}: extended attribute {key} not readable")
-            if got:
-                self.xattr_budget.spend(got)
-                self.cols.xattrs[row] = got
+    def _xattr_error(self, d: _Dir, prefix: str, name: str, e: OSError) -> str | None:
+        """The prefix for the directory's next names: None once the filesystem keeps no
+        extended attributes (not asked again in this directory)."""
+        if e.errno in NO_XATTRS:
+            return None
+        self.warn(f"{_join(d, name)}: extended attributes not readable: {e.strerror or e}")
         return prefix
+
+    def _xattrs(self, d: _Dir, path: str, keys: list[str], row: int) -> None:
+        got: dict[str, bytes] = {}
+        for key in keys:
+            try:
+                got[key] = os.getxattr(path, key, follow_symlinks=False)
+            except OSError as e:
+                if e.errno != errno.ENODATA:  # ENODATA: removed since it was listed
+                    name = path.rpartition("/")[2]
+                    self.warn(f"{_join(d, name)}: extended attribute {key} not readable")
+        if got:
+            self.xattr_budget.spend(got)
+            self.cols.xattrs[row] = got
 
 
 def _join(d: _Dir, name: str) -> str:

@@ -4,9 +4,9 @@ A layer's identity comes from its reader (`ImageReader.layer_identity`, see
 readers/identity.py): a blob digest, a partition of a file, or None (never cached). Here it
 is only combined: a merged tree is keyed by its layers' identities and whiteout styles.
 
-Every key also carries a fingerprint of the code that produced the cached data (package
-version + the readers', model's and cache's source files): upgrading or editing layerscope
-can change what a reader yields, so it invalidates rather than misreads.
+Every key also carries a fingerprint of the code that produced the cached data (the
+readers', model's and cache's source files: names, sizes and mtimes): upgrading or editing
+layerscope can change what a reader yields, so it invalidates rather than misreads.
 """
 
 from __future__ import annotations
@@ -17,17 +17,15 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from layerscope import __version__
-
 CODE_ROOMS = ("readers", "model", "cache")
 
 
 @cache
 def code_fingerprint() -> str:
-    """A short hash of the package version and the sources whose output is cached (every
-    module under readers/, model/ and cache/, subpackages included)."""
+    """A short hash of the sources whose output is cached (every module under readers/,
+    model/ and cache/, subpackages included; an upgrade replaces them)."""
     pkg = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(__version__.encode())
+    h = hashlib.sha256()
     for room in CODE_ROOMS:
         for dirpath, _, filenames in sorted(os.walk(pkg / room)):
             for name in sorted(filenames):

@@ -58,7 +58,9 @@ def save_file(
     if img.tree.kind[node] != EntryKind.FILE:
         raise UsageError(f"{img.tree.path(node)}: only regular files can be saved")
     check_target(target, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    # The temporary name must fit NAME_MAX (255 bytes) whatever the target's length: a
+    # short fixed prefix, not the target's name (a valid 250-byte name made it too long).
+    fd, tmp = tempfile.mkstemp(prefix=".layerscope-save-", suffix=".part", dir=target.parent)
     written = 0
     try:
         with os.fdopen(fd, "wb") as out:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import stat
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.cli.run import cli
-from tests.conftest import FIXTURES, require_tool
+from tests.conftest import FIXTURES
 from tests.readers.sif_expected import UPSTREAM, parse_siftool, siftool_view, upstream_sections
+from tests.reference import unique_inode_bytes
 
 
 @pytest.mark.parametrize("name", UPSTREAM)
@@ -44,35 +42,9 @@ def test_inspect_sif_metadata(capsysbinary: pytest.CaptureFixture[bytes], tmp_pa
     assert "PKGX_CONFIG" in doc["environment"]
     [layer] = doc["layers"]
     assert layer["entries"] == 118 and layer["index"] == 0
-    assert layer["stored_size"] > 0 and layer["size"] == _unique_inode_bytes(tmp_path)
-
-
-def _unique_inode_bytes(tmp_path: Path) -> int:
-    """What the files of final.sif's partition hold, hard-linked content once: unsquashfs
-    extracts it, and each inode's size counts once (as `du` would)."""
-    unsquashfs = require_tool("unsquashfs")
-    sif = FIXTURES / "sif" / "final.sif"
-    offset = next(d["start"] for d in _descriptors(sif) if "Squash" in str(d.get("type_label", "")))
-    out = tmp_path / "root"
-    subprocess.run([unsquashfs, "-q", "-n", "-o", str(offset), "-d", str(out), str(sif)],
-                   check=True, capture_output=True)  # fmt: skip
-    sizes = {}
-    for path in out.rglob("*"):
-        st = path.lstat()
-        if stat.S_ISREG(st.st_mode):
-            sizes[st.st_ino] = st.st_size
-    return sum(sizes.values())
-
-
-def _descriptors(sif: Path) -> list[dict[str, Any]]:
-    from layerscope.readers.sif.reader import SifReader
-
-    reader = SifReader(str(sif))
-    try:
-        descriptors: list[dict[str, Any]] = (reader.describe().sif or {})["descriptors"]
-        return descriptors
-    finally:
-        reader.close()
+    assert layer["stored_size"] > 0 and layer["size"] == unique_inode_bytes(
+        FIXTURES / "sif" / "final.sif", tmp_path
+    )
 
 
 def test_inspect_signed(capsysbinary: pytest.CaptureFixture[bytes]) -> None:

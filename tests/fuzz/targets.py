@@ -38,6 +38,7 @@ from tests.fuzz.jsonmut import LayoutCase, RegistryCase, layout_cases, registry_
 from tests.fuzz.mutate import mutated
 from tests.fuzz.seeds import ext3_seeds, sif_seeds, squashfs_seeds
 from tests.fuzz.tarmut import LayerCase, layer_cases
+from tests.fuzz.textcases import load_text_case, materialize_text, run_text, text_cases
 
 assert commands.cli is not None
 READ_LIMIT = 64 << 10  # bytes read per regular file, as a preview would
@@ -277,6 +278,7 @@ TARGETS: dict[str, Target] = {
         Target("tar", layer_cases(), run_layer, materialize_layer),
         Target("oci-json", layout_cases(), run_layout, materialize_layout),
         Target("registry-manifest", registry_cases(), run_registry, materialize_registry),
+        Target("text", text_cases(), run_text, materialize_text),
     )
 }
 
@@ -302,6 +304,8 @@ def load_case(parser: str, path: Path) -> Any:
         return LayoutCase("docker", (("archive.tar", path.read_bytes()),))
     if parser == "registry-manifest":
         return load_registry_case(path)
+    if parser == "text":
+        return load_text_case(path)
     raise ValueError(f"unknown parser {parser!r}")
 
 

@@ -16,6 +16,7 @@ from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
 from layerscope.model.diff import Modified, TreeDiff
 from layerscope.model.entry import EntryKind
+from layerscope.model.sizes import file_bytes
 from layerscope.model.tree import ROOT, FileTree
 
 CANCEL_EVERY = 4096
@@ -68,13 +69,13 @@ class ChangeSet:
             Status.REMOVED: len(self.removed),
         }
         self.bytes = {
-            Status.ADDED: _file_bytes(at, self.added),
+            Status.ADDED: file_bytes(at, self.added),
             Status.MODIFIED: sum(
                 at.size[m.new] - bt.size[m.old]
                 for m in diff.modified
                 if at.kind[m.new] == EntryKind.FILE and bt.kind[m.old] == EntryKind.FILE
             ),
-            Status.REMOVED: _file_bytes(bt, (-1 - d for d in self.removed)),
+            Status.REMOVED: file_bytes(bt, (-1 - d for d in self.removed)),
         }
 
     # -- one entry ----------------------------------------------------------------------
@@ -220,7 +221,3 @@ class ChangeSet:
             if pattern is None or pattern.search(path):
                 mark(d)
         return keep
-
-
-def _file_bytes(tree: FileTree, nodes: Iterator[int] | set[int]) -> int:
-    return sum(tree.size[n] for n in nodes if tree.kind[n] == EntryKind.FILE)

@@ -31,8 +31,8 @@ from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.image import Image
 from layerscope.engine.loading import load_image, with_index_fallback
 from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
-from layerscope.model.entry import EntryKind
 from layerscope.model.image import ImageMeta
+from layerscope.model.sizes import tree_tally
 from layerscope.model.tree import ROOT, FileTree
 from layerscope.readers import OpenOptions
 
@@ -268,9 +268,8 @@ def _count_layers(stack: Stack, final: Image, rep: Reporter) -> None:
     if len(stack.steps) == 1:
         tree = final.tree
         step = stack.steps[0]
-        step.entries = len(tree) - 1
-        sizes = zip(tree.kind, tree.size, strict=True)
-        step.size = sum(size for kind, size in sizes if kind == EntryKind.FILE)
+        tally = tree_tally(tree)  # one layer: its tree is its listing
+        step.entries, step.size = tally.entries, tally.bytes
         return
     for step in stack.steps:
         rep.check()

@@ -108,6 +108,7 @@ class SifReader:
             format="sif",
             source=self._path,
             architecture=None if arch == "unknown" else arch,
+            os=None if arch == "unknown" else "linux",  # SIF is Apptainer's: Linux only
             created=sf.iso_time(self._header.created_at),
             stored_bytes=self._size,
         )

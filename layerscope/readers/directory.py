@@ -131,7 +131,10 @@ class SandboxReader:
             fd = os.open(names[-1], flags, dir_fd=cur)
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise ReaderError(f"{rel}: is a symlink now, not followed") from None
+                raise ReaderError(
+                    f"{rel}: changed since it was listed (a symlink now, or a directory on "
+                    "its path is not one any more), not followed"
+                ) from None
             raise ReaderError(f"{rel}: cannot read: {e.strerror}") from None
         finally:
             if cur != self._fd:

@@ -93,7 +93,11 @@ class _OpenDirs:
     def open(self, d: _Dir, parent_fd: int) -> int:
         """Open d (a name in parent_fd) and check it is the directory that was listed."""
         fd = os.open(d.name, O_DIR, dir_fd=parent_fd)
-        st = os.fstat(fd)
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            raise
         if (st.st_dev, st.st_ino) != d.key:
             os.close(fd)
             raise _Changed

@@ -92,6 +92,7 @@ def _find(root: Path) -> dict[str, dict[str, object]]:
 
 def _ours(tree: FileTree) -> dict[str, dict[str, object]]:
     got: dict[str, dict[str, object]] = {}
+    counts = tree.link_counts()
     for node, path in tree.walk_paths():
         e = tree.entry(node, path)
         got[path] = {
@@ -101,7 +102,7 @@ def _ours(tree: FileTree) -> dict[str, dict[str, object]]:
             "gid": e.gid,
             "size": e.size,
             "mtime": e.mtime,
-            "links": tree.link_count(node) if e.kind == EntryKind.FILE else None,
+            "links": counts.get(tree.link_group.get(node, -1), 1),
             "target": e.target,
         }
     return got

@@ -168,6 +168,34 @@ class BlobCache:
             tmp.unlink(missing_ok=True)
         return final
 
+    def put_stream(self, produce: Producer, where: str = "") -> tuple[str, int]:
+        """Stream a blob whose digest nobody declared (a member of a daemon's `docker save`
+        stream) into the cache under the digest computed on the way: (digest, size)."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=".stream-", suffix=".part", dir=self.dir)
+        except OSError as e:
+            raise RegistryError(f"cache {self.dir}: cannot write: {e.strerror}") from e
+        tmp = Path(tmp_name)
+        try:
+            h = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb") as out:
+
+                def sink(chunk: bytes) -> None:
+                    nonlocal size
+                    size += len(chunk)
+                    h.update(chunk)
+                    out.write(chunk)
+
+                produce(sink)
+            os.replace(tmp, self.dir / h.hexdigest())
+        except OSError as e:
+            raise RegistryError(f"{where}cache {self.dir}: cannot write: {e.strerror}") from e
+        finally:
+            tmp.unlink(missing_ok=True)
+        return "sha256:" + h.hexdigest(), size
+
 
 def _unlink(path: str, size: int) -> int:
     try:

@@ -14,7 +14,6 @@ directory.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import gzip
 from collections.abc import Iterator
@@ -41,6 +40,7 @@ def _gzip_module() -> ModuleType:
 _gzip = _gzip_module()
 
 MAX_LINE = 1 << 24  # one JSON record: a segment holds a few headers, a PAX block at most
+READ = 4 << 20  # decompressed bytes parsed per batch of records
 SEGMENT, FILE = 2, 1
 
 
@@ -50,7 +50,8 @@ class _Record(msgspec.Struct):
     size: int = 0
 
 
-_decode = msgspec.json.Decoder(_Record).decode
+# A batch of JSON lines is decoded as one JSON array: one C call per few thousand records.
+_decode_batch = msgspec.json.Decoder(list[_Record]).decode
 
 
 class TarSplitStream:
@@ -74,29 +75,49 @@ class TarSplitStream:
         self._pos = 0
         self._seg = memoryview(b"")  # what is left of the current segment
         self._hole = 0  # what is left of the current member's (absent) content
-        self._done = False
+        self._records: list[_Record] = []
+        self._next_record = 0
+        self._tail = b""  # a line cut by the end of the last batch
+        self._eof = False
 
-    def _next(self) -> bool:
-        """Load the next record; False at the end."""
-        while not self._done:
+    def _batch(self) -> bool:
+        """Decode the next batch of whole lines; False when there are none left."""
+        while not self._eof:
             try:
-                line = self._gz.readline(MAX_LINE)
+                chunk = self._gz.read(READ)
             except (OSError, EOFError, ValueError) as e:
                 raise CorruptImageError(f"{self.path}: not a readable gzip stream: {e}") from None
-            if not line:
-                self._done = True
-                return False
-            if not line.strip():
+            if not chunk:
+                self._eof = True
+                chunk, self._tail = self._tail + b"\n", b""
+            else:
+                chunk = self._tail + chunk
+                cut = chunk.rfind(b"\n") + 1
+                chunk, self._tail = chunk[:cut], chunk[cut:]
+                if len(self._tail) > MAX_LINE:
+                    raise CorruptImageError(f"{self.path}: a record longer than {MAX_LINE} bytes")
+            lines = chunk.strip()
+            if not lines:
                 continue
-            if len(line) >= MAX_LINE and not line.endswith(b"\n"):
-                raise CorruptImageError(f"{self.path}: a record longer than {MAX_LINE} bytes")
             try:
-                rec = _decode(line)
+                # JSON strings hold no raw newline: the lines are the array's elements
+                self._records = _decode_batch(b"[" + lines.replace(b"\n", b",") + b"]")
             except msgspec.DecodeError as e:
                 raise CorruptImageError(f"{self.path}: not tar-split JSON: {e}") from None
+            self._next_record = 0
+            return True
+        return False
+
+    def _next(self) -> bool:
+        """Load the next segment or hole; False at the end."""
+        while True:
+            if self._next_record >= len(self._records) and not self._batch():
+                return False
+            rec = self._records[self._next_record]
+            self._next_record += 1
             if rec.type == SEGMENT:
                 try:
-                    self._seg = memoryview(base64.b64decode(rec.payload or "", validate=True))
+                    self._seg = memoryview(binascii.a2b_base64(rec.payload or ""))
                 except (binascii.Error, ValueError):
                     raise CorruptImageError(f"{self.path}: a segment is not base64") from None
                 if self._seg:
@@ -109,7 +130,6 @@ class TarSplitStream:
                     return True
             else:
                 raise CorruptImageError(f"{self.path}: unknown record type {rec.type}")
-        return False
 
     def readinto(self, buf: memoryview) -> int:
         n = 0

@@ -107,8 +107,9 @@ def _add_pgp(keys: Keys, data: bytes) -> bool:
             keys.pgp_ids.update({str(p.fingerprint).lower(), str(p.key_id).lower()})
         elif p.tag == Tag.Signature and primary is not None:
             issuer = p.issuer_fingerprint
-            if issuer is not None and str(issuer).lower() == primary and p.signature_created:
-                keys.bound[primary].append(p.signature_created.timestamp())
+            made = getattr(p, "signature_created", None)  # pysequoia >= 0.1.3x
+            if issuer is not None and str(issuer).lower() == primary and made is not None:
+                keys.bound[primary].append(made.timestamp())
     return True
 
 

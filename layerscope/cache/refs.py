@@ -39,7 +39,8 @@ def write_ref(root: Path, namespace: str, key: str, doc: dict[str, Any]) -> None
     fetch next time)."""
     path = _path(root, namespace, key)
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        for folder in (path.parent.parent, path.parent):  # refs/, refs/<namespace>/: 0700
+            folder.mkdir(mode=0o700, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".ref-", dir=path.parent)
         try:
             with os.fdopen(fd, "w") as f:

@@ -14,18 +14,18 @@ With `--no-cache` the blobs go to a temporary directory removed when the reader 
 from __future__ import annotations
 
 import http.client
-import os
 import posixpath
 import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from layerscope import limits
 from layerscope.cache.blobs import BlobCache, blob_cache_max, cache_root
 from layerscope.cache.refs import read_ref, write_ref
-from layerscope.errors import NotFoundError, RegistryError
+from layerscope.errors import CorruptImageError, NotFoundError, RegistryError
 from layerscope.readers.detect import OpenOptions
 from layerscope.readers.docker_daemon.client import (
     DaemonClient,
@@ -55,11 +55,28 @@ class CachedFiles(DirFiles):
         self.members = members
         self.scratch = scratch  # a --no-cache directory, removed on close
 
-    def _full(self, rel: str) -> str:
+    def _digest(self, rel: str) -> str:
         digest = self.members.get(rel)
         if digest is None:
-            return os.path.join(self.root, ".absent")  # exists() False, open(): missing
-        return str(self.cache.path(digest))
+            raise CorruptImageError(f"{self.source}: the save stream had no member {rel!r}")
+        return digest
+
+    def exists(self, rel: str) -> bool:
+        digest = self.members.get(rel)
+        return digest is not None and self.cache.has(digest)
+
+    def size_of(self, rel: str) -> int:
+        try:
+            return self.cache.path(self._digest(rel)).stat().st_size
+        except OSError:
+            raise CorruptImageError(f"{self.source}: {rel} left the blob cache") from None
+
+    def open_path(self, rel: str) -> BinaryIO:
+        """The member's bytes, checked against their digest as they are read."""
+        try:
+            return self.cache.open(self._digest(rel))
+        except OSError:
+            raise CorruptImageError(f"{self.source}: {rel} left the blob cache") from None
 
     def close(self) -> None:
         if self.scratch is not None:

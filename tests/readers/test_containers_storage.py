@@ -264,3 +264,29 @@ def test_storage_root_option(store: StoreInfo) -> None:
     reader = open_image("containers-storage:cs-base:1", opts)
     assert isinstance(reader, StoreReader) and reader.store.root == str(store.root)
     reader.close()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-json", "unknown-record"])
+def test_damaged_tar_split_is_exit_3_with_one_line(
+    store: StoreInfo, tmp_path: Path, damage: str
+) -> None:
+    import gzip
+
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(store.root), str(copy)], check=True)
+    info = StoreInfo(copy, tmp_path / "run", store.driver)
+    reader = open_image(info.spec(APP))
+    assert isinstance(reader, StoreReader)
+    split = Path(reader.store.tar_split(reader.chain[1].id))
+    reader.close()
+    data = split.read_bytes()
+    if damage == "truncated":
+        split.write_bytes(data[: len(data) // 2])
+    elif damage == "not-json":
+        split.write_bytes(gzip.compress(b'{"type": 2, "payload": \n'))
+    else:
+        split.write_bytes(gzip.compress(b'{"type": 7}\n'))
+    r = proc("ls", "--no-cache", info.spec(APP))
+    assert r.code == 3 and r.out == b"", r.err
+    assert r.err.count("\n") == 1
+    assert "tar-split" in r.err or str(split) in r.err

@@ -188,7 +188,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         key="signed",
-        legacy="signed",
+        legacy="requireSignature",  # a camelCase alias, as the other rules have
         kind=REQUIRE,
         default="disabled",
         metric="valid_signatures",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.run import proc
+from tests.conftest import require_tool
 from tests.engines import APP, StoreInfo, build_store, podman_save
 from tests.readers.test_containers_storage import tree
 
@@ -160,3 +161,71 @@ def test_a_bare_name_falls_back_to_the_daemon(
     assert r.code == 0, r.err
     assert r.json()["image"]["format"] == "docker-daemon"
     assert os.path.basename(r.json()["image"]["source"]) == "cs-app:1"
+
+
+def _load(sock: Path, archive: Path) -> None:
+    """POST /images/load: the archive into the daemon (no client binary needed)."""
+    import http.client
+
+    class Unix(http.client.HTTPConnection):
+        def connect(self) -> None:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.connect(str(sock))
+
+    conn = Unix("localhost", timeout=120)
+    conn.request("POST", "/images/load", body=archive.read_bytes(),
+                 headers={"Content-Type": "application/x-tar"})  # fmt: skip
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    assert resp.status == 200, body
+
+
+@pytest.fixture(scope="module")
+def dockerd(
+    tmp_path_factory: pytest.TempPathFactory, daemon: tuple[StoreInfo, CountingProxy, str]
+) -> Iterator[tuple[str, Path, CountingProxy]]:
+    """Debian's docker.io daemon (vfs, no networking set up), holding cs-app:1 loaded from
+    `podman save`; behind a counting proxy too."""
+    binary = require_tool("dockerd")
+    info = daemon[0]
+    work = tmp_path_factory.mktemp("dockerd")
+    archive = podman_save(info, APP, work / "app.tar")
+    sock = work / "d.sock"
+    log = open(work / "dockerd.log", "wb")  # noqa: SIM115 - closed below
+    service = subprocess.Popen(
+        [binary, "--data-root", str(work / "data"), "--exec-root", str(work / "x"),
+         "--pidfile", str(work / "pid"), "--host", f"unix://{sock}", "--iptables=false",
+         "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"],
+        stdout=log, stderr=log,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while not sock.exists():
+            assert service.poll() is None, (work / "dockerd.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "dockerd made no socket"
+            time.sleep(0.2)
+        _load(sock, archive)
+        proxy = CountingProxy(work / "p.sock", sock)
+        yield f"unix://{work / 'p.sock'}", archive, proxy
+        proxy.close()
+    finally:
+        service.terminate()
+        service.wait(timeout=60)
+        log.close()
+
+
+def test_docker_io_daemon_serves_the_same_image(
+    dockerd: tuple[str, Path, CountingProxy], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host, archive, proxy = dockerd
+    monkeypatch.setenv("DOCKER_HOST", host)
+    assert tree(f"docker-daemon:{APP}") == tree(f"docker-archive:{archive}")
+    env = {"DOCKER_HOST": host, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    gets = proxy.gets()
+    for _ in range(2):
+        r = proc("ls", f"docker-daemon:{APP}", "/etc/os-release", env=env)
+        assert r.code == 0, r.err
+    assert proxy.gets() == gets + 1
+    r = proc("ls", "docker-daemon:localhost/nope:1", env={"DOCKER_HOST": host})
+    assert r.code == 4 and r.err.count("\n") == 1 and "nope" in r.err

@@ -8,7 +8,8 @@ driver asked for, as a user's own `--root/--runroot` store, and two images in it
                        directory's contents (opaque), rewrites, chmods and chowns files,
                        adds files and a hard link
 The layers are made by `buildah mount` + commit (no RUN: no runtime, no network), so
-buildah itself writes the whiteouts, tar-split data and manifests.
+buildah itself writes the whiteouts, tar-split data and manifests. `spec()` names a store
+by its root only (the reference carries no storage options), as `layerscope` needs.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from tests.conftest import require, require_tool
 
 BASE, APP = "localhost/cs-base:1", "localhost/cs-app:1"
+FUSE = "/usr/bin/fuse-overlayfs"
 
 
 @dataclass(frozen=True)
@@ -29,15 +31,21 @@ class StoreInfo:
     root: Path
     runroot: Path
     driver: str
+    variant: str = ""  # "fuse-overlayfs": the overlay driver through that mount program
 
     def spec(self, name: str) -> str:
         """skopeo's containers-storage reference to `name` in this store."""
         return f"containers-storage:[{self.driver}@{self.root}+{self.runroot}]{name}"
 
+    @property
+    def fuse(self) -> bool:
+        return self.variant == "fuse-overlayfs"
+
     def args(self) -> list[str]:
         """The global options podman and buildah take to use this store."""
+        extra = ["--storage-opt", f"overlay.mount_program={FUSE}"] if self.fuse else []
         return ["--root", str(self.root), "--runroot", str(self.runroot),
-                "--storage-driver", self.driver]  # fmt: skip
+                "--storage-driver", self.driver, *extra]  # fmt: skip
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> str:
@@ -85,10 +93,16 @@ def _app_changes(m: Path) -> None:
 
 
 def build_store(base: Path, driver: str) -> StoreInfo:
-    """Build the two images in a fresh store under `base` (as root: buildah mount)."""
+    """Build the two images in a fresh store under `base` (as root: buildah mount).
+    `driver` "fuse-overlayfs" is the overlay driver through fuse-overlayfs, as rootless
+    stores run it on kernels without unprivileged overlay mounts."""
     buildah = require_tool("buildah")
     require(os.geteuid() == 0, "building store fixtures needs root (buildah mount)")
-    info = StoreInfo(base / "root", base / "run", driver)
+    if driver == "fuse-overlayfs":
+        require_tool("fuse-overlayfs")
+        info = StoreInfo(base / "root", base / "run", "overlay", driver)
+    else:
+        info = StoreInfo(base / "root", base / "run", driver)
     env = {"BUILDAH_ISOLATION": "chroot", "STORAGE_OPTS": ""}
     b = [buildah, *info.args()]
     for name, steps in ((BASE, _base_tree), (APP, _app_changes)):

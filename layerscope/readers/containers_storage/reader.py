@@ -10,7 +10,8 @@ and a vfs layer's directory is a full copy of the tree, not the layer's changes.
 
 An overlay layer without tar-split data (none is written for some layers) is listed by
 walking its `diff/` directory with the sandbox reader: overlayfs whiteouts (0/0 character
-devices, opaque xattrs) then encode its deletions, which the model applies.
+devices, opaque xattrs) then encode its deletions, or `.wh.` files in a store that runs
+overlay through fuse-overlayfs; the model applies either.
 """
 
 from __future__ import annotations
@@ -88,8 +89,9 @@ class StoreReader:
             platforms=[],
             warnings=warnings,
         )
+        in_dirs = "oci" if self.store.dir_whiteouts() == "oci" else "overlayfs"
         for info, layer, split in zip(meta.layers, self.chain, self._split, strict=True):
-            info.whiteouts = "oci" if split else "overlayfs"
+            info.whiteouts = "oci" if split else in_dirs
             info.extra["store_layer"] = layer.id
             info.extra["listed_from"] = "tar-split" if split else "directory"
         meta.config_digest = "sha256:" + self.image.id

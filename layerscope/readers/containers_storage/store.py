@@ -172,6 +172,19 @@ class Store:
             return os.path.join(self.root, "overlay", layer_id, "diff")
         return os.path.join(self.root, "vfs", "dir", layer_id)
 
+    def dir_whiteouts(self) -> str:
+        """How whiteouts are kept in the layer directories: overlayfs 0/0 devices and
+        opaque xattrs, unless the store runs overlay through a mount program
+        (fuse-overlayfs: `overlay/.has-mount-program` says "true"), which cannot make
+        devices and keeps AUFS-style `.wh.` files instead (containers/storage
+        getWhiteoutFormat)."""
+        try:
+            with open(os.path.join(self.root, "overlay", ".has-mount-program"), "rb") as f:
+                fuse = f.read(16).strip() == b"true"
+        except OSError:
+            fuse = False
+        return "oci" if fuse else "overlayfs"
+
     def tar_split(self, layer_id: str) -> str:
         return os.path.join(self.layers_dir, f"{layer_id}.tar-split.gz")
 

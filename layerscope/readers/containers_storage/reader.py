@@ -24,7 +24,7 @@ from typing import Any
 
 from layerscope.errors import CorruptImageError, NotFoundError, ReaderError, UsageError
 from layerscope.model.entry import Entry
-from layerscope.model.image import ImageMeta
+from layerscope.model.image import ImageMeta, WhiteoutStyle
 from layerscope.readers.base import Traits
 from layerscope.readers.containers_storage import files, tarsplit
 from layerscope.readers.containers_storage.config import (
@@ -89,7 +89,7 @@ class StoreReader:
             platforms=[],
             warnings=warnings,
         )
-        in_dirs = "oci" if self.store.dir_whiteouts() == "oci" else "overlayfs"
+        in_dirs: WhiteoutStyle = "oci" if self.store.dir_whiteouts() == "oci" else "overlayfs"
         for info, layer, split in zip(meta.layers, self.chain, self._split, strict=True):
             info.whiteouts = "oci" if split else in_dirs
             info.extra["store_layer"] = layer.id

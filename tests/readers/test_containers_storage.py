@@ -136,14 +136,18 @@ def test_missing_image_is_one_line_exit_2(store: StoreInfo) -> None:
 def test_overlay_layer_without_tar_split_walks_its_diff_dir(
     store: StoreInfo, tmp_path: Path
 ) -> None:
-    """Overlayfs whiteouts (0/0 devices, opaque xattrs) in diff/ give the same tree."""
-    if store.driver != "overlay":
-        pytest.skip("vfs layer directories are full copies: tar-split is required there")
+    """Overlayfs whiteouts (0/0 devices, opaque xattrs) in diff/ give the same tree; a vfs
+    layer directory is a full copy of the tree, so without tar-split it is refused."""
     copy = tmp_path / "copy"
     subprocess.run(["cp", "-a", str(store.root), str(copy)], check=True)
-    for f in (copy / "overlay-layers").glob("*.tar-split.gz"):
+    layers = "overlay-layers" if store.driver == "overlay" else "vfs-layers"
+    for f in (copy / layers).glob("*.tar-split.gz"):
         f.unlink()
-    walked = StoreInfo(copy, store.runroot, "overlay", store.variant)
+    walked = StoreInfo(copy, store.runroot, store.driver, store.variant)
+    if store.driver != "overlay":
+        r = proc("ls", walked.spec(APP))
+        assert r.code == 3 and "vfs layer without tar-split" in r.err, r.err
+        return
     # fuse-overlayfs cannot make 0/0 devices: that store keeps `.wh.` files in diff/
     style = "oci" if store.fuse else "overlayfs"
     reader = open_image(walked.spec(APP))

@@ -28,6 +28,10 @@ END_SIG = b"-----END PGP SIGNATURE-----"
 LEGACY_PREFIX = b"SIFHASH:\n"
 
 VALID, INVALID, UNKNOWN = "valid", "invalid", "unknown signer"
+# Sequoia could not decide (a packet it does not parse, a key its policy holds was not yet
+# valid when it signed) where GnuPG and apptainer accept the signature: not "invalid",
+# which would be a false alarm, and not "valid", which layerscope cannot vouch for.
+UNVERIFIED = "unverified"
 
 
 @dataclass(slots=True)
@@ -89,14 +93,18 @@ def check_pgp(env: Envelope, keys: Keys) -> tuple[str, str | None, str | None, b
     import pysequoia
 
     if env.issuer is None:
-        why = "the OpenPGP signature packet is not well-formed (Sequoia does not parse it)"
-        return INVALID, None, why, None
+        why = "Sequoia does not parse this OpenPGP signature packet (GnuPG and apptainer do)"
+        return UNVERIFIED, None, why, env.text
     if env.issuer.lower() not in keys.pgp_ids:
         return UNKNOWN, env.issuer, default_keyring_note(keys), None
     try:
         result = pysequoia.verify(bytes=env.raw, store=lambda _ids: keys.certs)
     except (RuntimeError, ValueError) as e:
-        return INVALID, env.issuer, _pgp_failure(env, keys, e), None
+        early = _signed_before_key(env, keys)
+        if early is not None:
+            return UNVERIFIED, env.issuer, early, env.text
+        why = "the signed text or the signature changed after signing"
+        return INVALID, env.issuer, f"{why} ({str(e).splitlines()[0]})", None
     good = list(result.valid_sigs)
     if not good:
         return INVALID, env.issuer, "the signature does not verify", None
@@ -104,8 +112,9 @@ def check_pgp(env: Envelope, keys: Keys) -> tuple[str, str | None, str | None, b
     return VALID, signer, None, bytes(result.bytes or b"")
 
 
-def _pgp_failure(env: Envelope, keys: Keys, e: Exception) -> str:
-    """Why Sequoia refused a signature by a key we hold, in words."""
+def _signed_before_key(env: Envelope, keys: Keys) -> str | None:
+    """When Sequoia refused a signature made before the oldest self-signature the keyring
+    holds for its key, that is why, in words (else None: the refusal is a real failure)."""
     import pysequoia
 
     try:
@@ -119,10 +128,10 @@ def _pgp_failure(env: Envelope, keys: Keys, e: Exception) -> str:
         bound = datetime.fromtimestamp(min(times), tz=timezone.utc)
         return (
             f"signed {made:%Y-%m-%d}, before the key's oldest self-signature in the keyring "
-            f"({bound:%Y-%m-%d}): OpenPGP (Sequoia) holds the key was not valid then; "
-            "GnuPG and apptainer accept it"
+            f"({bound:%Y-%m-%d}): Sequoia holds the key was not valid then; GnuPG and "
+            "apptainer accept it"
         )
-    return "the signed text or the signature changed after signing (" + str(e).split("\n")[0] + ")"
+    return None
 
 
 def pae(payload_type: str, body: bytes) -> bytes:

@@ -13,7 +13,10 @@ What a Signature object covers (the SIF specification, as sylabs/sif v2 implemen
 
 Each signature gets a status: "valid"; "invalid" with the reason (the data changed after
 signing, the signature does not verify, the signer is not the one the descriptor names);
-or "unknown signer" when no key in the keyrings could have made it.
+"unknown signer" when no key in the keyrings could have made it; or "unverified" when
+Sequoia cannot decide what GnuPG and apptainer accept (a packet it does not parse, a
+signature older than the key's self-signatures), with the data still checked against the
+digests the signature carries: data that changed makes it "invalid" all the same.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from layerscope.readers.sif import format as sf
 from layerscope.readers.sif.envelopes import (
     INVALID,
     LEGACY_PREFIX,
+    UNVERIFIED,
     VALID,
     Envelope,
     check_dsse,
@@ -131,14 +135,16 @@ def _verify_one(
         status, signer, reason, text = check_pgp(env, keys)
         if status == VALID and entity is not None and signer != entity:
             return INVALID, signer, f"the descriptor names signer {entity}, not the key that signed"
-    if status != VALID or text is None:
+    if status not in (VALID, UNVERIFIED) or text is None:
         return status, signer or entity, reason
     if env.format == "pgp-cleartext-legacy":
         problem = _legacy_mismatch(text, hash_name, targets, hash_data)
     else:
         problem = _metadata_mismatch(text, header, d, targets, hash_data)
     if problem is not None:
-        return INVALID, signer, problem
+        return INVALID, signer or entity, problem
+    if status == UNVERIFIED:
+        return UNVERIFIED, signer or entity, f"{reason}; the data matches the digests it signs"
     return VALID, signer, None
 
 

@@ -20,7 +20,8 @@ def _layer_blob(layout: Path, tag: str) -> Path:
     name = "org.opencontainers.image.ref.name"
     desc = next(m for m in index["manifests"] if m["annotations"][name] == tag)
     manifest = json.loads((layout / "blobs" / "sha256" / desc["digest"][7:]).read_text())
-    return layout / "blobs" / "sha256" / manifest["layers"][-1]["digest"][7:]
+    digest: str = manifest["layers"][-1]["digest"]
+    return layout / "blobs" / "sha256" / digest[7:]
 
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])

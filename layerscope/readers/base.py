@@ -54,3 +54,13 @@ class ColumnLister(Protocol):
     when it returns True the listing stops early and is incomplete."""
 
     def layer_columns(self, layer: int, cancel: Cancel | None) -> LayerColumns | None: ...
+
+
+@runtime_checkable
+class ListCheck(Protocol):
+    """Optional, for formats whose file may describe itself yet hold no tree at all (a SIF
+    with no filesystem partition): check_listable() raises the ReaderError that says so.
+    Whoever builds a tree calls it after describe(); describe() itself keeps working, so
+    `inspect` still shows what the file does hold."""
+
+    def check_listable(self) -> None: ...

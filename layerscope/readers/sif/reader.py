@@ -60,6 +60,13 @@ _DATA_ERRORS = (
 
 
 _T = TypeVar("_T")
+_SHOWN_DESCRIPTORS = 4  # named in the "no filesystem partition" error
+
+
+def _label(d: sf.SifDescriptor) -> str:
+    """siftool's TYPE column, with the raw number when the type is not a known one."""
+    label = d.type_label()
+    return f"{label} (type {d.data_type:#x})" if d.type_name == "Unknown" else label
 
 
 class _PartitionFS(Protocol):
@@ -89,12 +96,12 @@ class SifReader:
             self._size = os.fstat(self._fd).st_size
             self._header = self._read_header()
             self._table = self._read_table()
+            self._used = [d for d in self._table if d.used]
+            self._bad = {d.id: msg for d in self._used if (msg := self._bounds_error(d))}
+            self._layers = self._plan_layers()
         except BaseException:
             os.close(self._fd)
             raise
-        self._used = [d for d in self._table if d.used]
-        self._bad = {d.id: msg for d in self._used if (msg := self._bounds_error(d))}
-        self._layers = self._plan_layers()
 
     # -- ImageReader ------------------------------------------------------------------------
 
@@ -119,6 +126,19 @@ class SifReader:
             self._add_fs_facts(info, d, meta.warnings)
             meta.layers.append(info)
         return meta
+
+    def check_listable(self) -> None:
+        """readers.base.ListCheck: without a primary or overlay filesystem partition there
+        is no tree, and an empty listing with exit 0 would say the image is empty."""
+        if self._layers:
+            return
+        shown = [f"{d.id}: {_label(d)}" for d in self._used[:_SHOWN_DESCRIPTORS]]
+        if len(self._used) > _SHOWN_DESCRIPTORS:
+            shown.append(f"{len(self._used) - _SHOWN_DESCRIPTORS} more")
+        held = f"descriptors {'; '.join(shown)}" if shown else "no data objects"
+        raise UnsupportedFormatError(
+            f"{self._path}: no readable filesystem partition (the SIF holds {held})"
+        )
 
     def iter_entries(self, layer: int) -> Iterator[Entry]:
         info, d = self._layer(layer)
@@ -269,6 +289,15 @@ class SifReader:
         parts = [d for d in self._used if d.data_type == sf.PARTITION]
         primary = [d for d in parts if d.part_type == sf.PART_PRIMSYS][:1]
         overlays = [d for d in parts if d.part_type == sf.PART_OVERLAY]
+        # Every overlay is a layer the tree is built from, like an OCI manifest's layers;
+        # thousands of descriptors may point at one small ext3 image, each costing a walk.
+        cap = limits.get("max_layers")
+        if len(primary) + len(overlays) > cap:
+            raise limits.exceeded(
+                f"{self._path}: {len(primary) + len(overlays)} filesystem partitions "
+                f"({len(overlays)} overlays)",
+                "max_layers",
+            )
         layers: list[tuple[LayerInfo, sf.SifDescriptor]] = []
         for d in primary + overlays:
             base = _MEDIA_TYPES.get(d.fs_type, "unknown")

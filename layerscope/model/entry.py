@@ -193,6 +193,8 @@ def normalize_path(path: str) -> str:
     component before it and never climbs above the root ('x/../root/f' -> '/root/f',
     '../../etc/passwd' -> '/etc/passwd'): where container runtimes extract such tar members
     (umoci cleans filepath.Join("/", name); Go's path.Clean). Symlinks are never followed."""
+    if ".." not in path:  # the usual case: dropping empty and "." parts is all there is
+        return "/" + "/".join([p for p in path.split("/") if p and p != "."])
     parts: list[str] = []
     for p in path.split("/"):
         if p == "..":

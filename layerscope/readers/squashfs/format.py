@@ -7,6 +7,7 @@ whole inode with one `unpack_from` call.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +26,16 @@ DATA_UNCOMPRESSED = 1 << 24
 DATA_SIZE_MASK = DATA_UNCOMPRESSED - 1
 MAX_DIR_COUNT = 256  # entries after one directory header
 
-# inode types; extended types are basic + 7
-DIR, FILE, SYMLINK, BLKDEV, CHRDEV, FIFO, SOCKET = 1, 2, 3, 4, 5, 6, 7
-XDIR, XFILE, XSYMLINK, XBLKDEV, XCHRDEV, XFIFO, XSOCKET = 8, 9, 10, 11, 12, 13, 14
+# Inode types the readers name; the others are block and char devices (4, 5), fifo (6) and
+# socket (7), extended types being basic + 7.
+DIR, FILE, SYMLINK = 1, 2, 3
+XDIR, XFILE, XSYMLINK = 8, 9, 10
+
+# An inflated metadata table (meta.load_table): slices are bytes, items ints.
+Table = bytes | mmap.mmap
 
 # common header: type, mode, uid index, gid index, mtime, inode number
 _HDR = "<HHHHII"
-INODE_HEADER = struct.Struct(_HDR)
 # + blocks_start, fragment index, fragment offset, file size; then u32 block sizes
 I_FILE = struct.Struct(_HDR + "IIII")
 # + blocks_start, file size, sparse, nlink, fragment index, fragment offset, xattr
@@ -40,18 +44,12 @@ I_XFILE = struct.Struct(_HDR + "QQQIIII")
 I_DIR = struct.Struct(_HDR + "IIHHI")
 # + nlink, listing size, block index, parent inode, index count, block offset, xattr
 I_XDIR = struct.Struct(_HDR + "IIIIHHI")
-# symlinks: + nlink, target size, then the target (extended: then u32 xattr)
-# devices:  + nlink, device number (extended: + xattr)
-I_PAIR = struct.Struct(_HDR + "II")
-I_XDEV = struct.Struct(_HDR + "III")
-# fifo, socket: + nlink (extended: + xattr)
-I_IPC = struct.Struct(_HDR + "I")
 U32 = struct.Struct("<I")
 
 # directory listing: header (count - 1, inode block, reference inode number), then entries
-# (offset in inode block, inode number delta, basic type, name size - 1, name)
+# (offset in inode block u16, inode number delta s16, basic type u16, name size - 1 u16,
+# name), read through W_DIR_ENTRY below
 DIR_HEADER = struct.Struct("<IIi")
-DIR_ENTRY = struct.Struct("<HhHH")
 
 # Views of the same structures for the listing loop: pad bytes ("x") skip the fields a
 # listing does not need (start block, nlink, parent...), so each unpack builds fewer ints.
@@ -60,6 +58,9 @@ W_FILE = struct.Struct("<2xHHHII12xI")  # ..., file size
 W_XFILE = struct.Struct("<2xHHHII8xQ20xI")  # ..., file size, xattr
 W_DIR = struct.Struct("<2xHHHIII4xHH")  # ..., block index, listing size, block offset
 W_XDIR = struct.Struct("<2xHHHII4xII6xHI")  # ..., listing size, block index, offset, xattr
+# symlinks: + nlink, target size, then the target (extended: then u32 xattr)
+# devices:  + nlink, device number (extended: + xattr)
+# fifo, socket: + nlink (extended: + xattr)
 W_PAIR = struct.Struct("<2xHHHII4xI")  # ..., symlink target size or device number
 W_XDEV = struct.Struct("<2xHHHII4xII")  # ..., device number, xattr
 W_IPC = struct.Struct("<2xHHHII")

@@ -121,9 +121,9 @@ def path_of(raw: bytes) -> str:
     if (
         raw
         and raw[0] != 47
-        and b"//" not in raw
-        and b"/./" not in raw
-        and b".." not in raw
+        and raw.find(b"//") < 0  # find, not `in`: see members.Members.entry
+        and raw.find(b"/./") < 0
+        and raw.find(b"..") < 0
         and raw != b"."
         and raw[-2:] != b"/."
     ):
@@ -131,12 +131,10 @@ def path_of(raw: bytes) -> str:
     return normalize_path(decode_name(raw))
 
 
-def has_dotdot(raw: bytes | str) -> bool:
+def has_dotdot(name: str) -> bool:
     """Whether a member name has a '..' component: cleaning it moves the member elsewhere
     (the other cleanings, './', '//', a leading or trailing '/', leave it in place)."""
-    if isinstance(raw, str):
-        return ".." in raw and ".." in raw.split("/")
-    return b".." in raw and b".." in raw.split(b"/")
+    return ".." in name and ".." in name.split("/")
 
 
 def parse_ids(field: bytes, name: str, hoff: int) -> tuple[int, int, int]:

@@ -119,24 +119,22 @@ class Members:
         # A global PAX header applies its xattrs to every member: one budget per layer.
         self.xbudget = limits.XattrBudget(name)
 
-    def size(self, hdr: bytes, hoff: int) -> int:
-        """Check the header's checksum and return its size field."""
-        # adler32's low half is (1 + sum of bytes) mod 65521, and what that must be for a
-        # given stored checksum field is cached, so the usual header costs one C call.
+    def check(self, hdr: bytes, hoff: int) -> None:
+        """Check a header whose checksum field the fast test in iter_tar did not accept
+        (first seen, or not the unsigned sum), and remember the field when it is right."""
         ck = hdr[148:156]
-        want = self.chk_cache.get(ck)
-        if want is None:
-            want = adler_for(ck, self.name, hoff)
-            if len(self.chk_cache) < 65536:
-                self.chk_cache[ck] = want
+        want = adler_for(ck, self.name, hoff)
+        if len(self.chk_cache) < 65536:
+            self.chk_cache[ck] = want
         if adler32(hdr) & 0xFFFF != want:
-            check_header(hdr, self.name, hoff)
+            check_header(hdr, self.name, hoff)  # raises unless an old signed-sum header
+
+    def size(self, hdr: bytes, hoff: int) -> int:
+        """The size field of a header, parsed and remembered."""
         szf = hdr[124:136]
-        size = self.size_cache.get(szf)  # directories, links and small files repeat sizes
-        if size is None:
-            size = parse_size(szf, self.name, hoff)
-            if len(self.size_cache) < 8192:
-                self.size_cache[szf] = size
+        size = parse_size(szf, self.name, hoff)
+        if len(self.size_cache) < 8192:
+            self.size_cache[szf] = size
         return size
 
     def extension(self, flag: int, payload: bytes, hoff: int) -> None:
@@ -159,33 +157,29 @@ class Members:
             raw_name = hdr[: nul if nul >= 0 else 100]
             if hdr[345] and hdr[257:263] == b"ustar\0":
                 raw_name = hdr[345:500].split(b"\0", 1)[0] + b"/" + raw_name
+            # Tested on the decoded name: `b"//" in raw` would first try b"//" as an int
+            # and format (then drop) a TypeError, dearer than the search itself.
+            text = raw_name.decode("utf-8", "surrogateescape")
             if (
-                raw_name[-1:] == b"/"  # a directory: cheap enough to use the general path
-                or raw_name[:1] in (b".", b"/", b"")
-                or b"//" in raw_name
-                or b"/." in raw_name
+                text[-1:] == "/"  # a directory: cheap enough to use the general path
+                or text[:1] in (".", "/", "")
+                or "//" in text
+                or "/." in text
             ):
-                path = self._clean(path_of(raw_name), raw_name)
+                path = path_of(raw_name)
+                if ".." in text:
+                    self._note(text, path)
             else:
-                path = "/" + raw_name.decode("utf-8", "surrogateescape")
+                path = "/" + text
         else:
             path = self._ext_path(hdr)
-        if len(path) > self.quick:
-            self.paths.check(path, where(self.name, hoff))
         self.count += 1
-        if self.count > self.max_entries:
-            raise limits.exceeded(
-                f"{where(self.name, hoff)}: more than {self.max_entries} tar members",
-                "max_entries",
-            )
+        if len(path) > self.quick or self.count > self.max_entries:
+            self._caps(path, hoff)
         # mode/uid/gid and mtime repeat across a layer: parse each distinct field once.
         mug = hdr[100:124]
         ids = self.id_cache.get(mug)
-        if ids is None:
-            ids = parse_ids(mug, self.name, hoff)
-            if len(self.id_cache) < _CACHE_CAP:
-                self.id_cache[mug] = ids
-        mode, uid, gid = ids
+        mode, uid, gid = ids if ids is not None else self._ids(mug, hoff)
         mt = hdr[136:148]
         mtime = self.mtime_cache.get(mt)
         if mtime is None:
@@ -214,6 +208,20 @@ class Members:
         )
         return entry, data_size
 
+    def _caps(self, path: str, hoff: int) -> None:
+        self.paths.check(path, where(self.name, hoff))
+        if self.count > self.max_entries:
+            raise limits.exceeded(
+                f"{where(self.name, hoff)}: more than {self.max_entries} tar members",
+                "max_entries",
+            )
+
+    def _ids(self, field: bytes, hoff: int) -> tuple[int, int, int]:
+        ids = parse_ids(field, self.name, hoff)
+        if len(self.id_cache) < _CACHE_CAP:
+            self.id_cache[field] = ids
+        return ids
+
     def _mtime(self, field: bytes, hoff: int) -> int:
         # The usual field is 11 octal digits and a NUL or space: int() reads it directly
         # (a hostile layer can make every mtime distinct, so the cache alone is not enough).
@@ -231,17 +239,20 @@ class Members:
         """The name of a member with PAX records or a GNU long name."""
         ext, long_name = self.ext, self.long_name
         if ext is not None and ext.path is not None:
-            return self._clean(ext_path(hdr, ext, long_name), ext.path)
-        if long_name is not None:
-            return self._clean(ext_path(hdr, ext, long_name), long_name)
-        return self._clean(ext_path(hdr, ext, None), hdr[0:100].split(b"\0", 1)[0])
-
-    def _clean(self, path: str, raw: bytes | str, what: str = "") -> str:
-        """`path` (already cleaned); noted when cleaning resolved a '..' in `raw`."""
-        if self.notes is not None and has_dotdot(raw):
-            text = raw if isinstance(raw, str) else decode_name(raw)
-            self.notes.add(text, path, what)
+            raw = ext.path
+        elif long_name is not None:
+            raw = decode_name(long_name)
+        else:
+            raw = decode_name(hdr[0:100].split(b"\0", 1)[0])
+        path = ext_path(hdr, ext, long_name)
+        if ".." in raw:
+            self._note(raw, path)
         return path
+
+    def _note(self, raw: str, path: str, what: str = "") -> None:
+        """Report `raw` (cleaned to `path`) when it had a '..' to resolve."""
+        if self.notes is not None and has_dotdot(raw):
+            self.notes.add(raw, path, what)
 
     def _link(self, hdr: bytes, flag: int, hoff: int) -> LinkFields:
         """(symlink target, hard-link target, device numbers) of a link or device member."""
@@ -256,4 +267,7 @@ class Members:
             link = self.ext.linkpath
         if flag == 50:
             return link, None, None
-        return None, self._clean(normalize_path(link), link, "hard link to "), None
+        target = normalize_path(link)
+        if ".." in link:
+            self._note(link, target, "hard link to ")
+        return None, target, None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
+from zlib import adler32
 
 from layerscope import limits
 from layerscope.errors import CorruptImageError, UnsupportedFormatError, where
@@ -104,22 +105,18 @@ def _member_chunks(stream: DecodedStream, buf: memoryview, size: int, name: str)
 
 def iter_tar(stream: DecodedStream, name: str, notes: PathNotes | None = None) -> Iterator[Entry]:
     """Parse tar headers from a decoded stream; `notes` collects the member names that had
-    a '..' to resolve (None: not reported). The window moves here, members.Members decodes
-    each header: one call per member, everything else only when a member needs it."""
+    a '..' to resolve (None: not reported). The window moves here and each header's
+    checksum and size are read here; members.Members decodes the rest, one call a member."""
     buf = bytearray(WINDOW)
     mv = memoryview(buf)
-    base = 0  # stream offset of buf[0]
-    end = stream.readinto(mv)
-    pos = 0
+    base, end, pos = 0, stream.readinto(mv), 0  # base: the stream offset of buf[0]
     members = Members(name, notes)
-    header_size, member_entry = members.size, members.entry
+    chk_cache, size_cache, member_entry = members.chk_cache, members.size_cache, members.entry
     while True:
         if pos >= end:
             if end < WINDOW:
                 return  # clean end on a block boundary without end-of-archive blocks
-            base += end
-            end = stream.readinto(mv)
-            pos = 0
+            base, end, pos = base + end, stream.readinto(mv), 0
             if end == 0:
                 return
         if end - pos < BLOCK:
@@ -128,12 +125,16 @@ def iter_tar(stream: DecodedStream, name: str, notes: PathNotes | None = None) -
         hoff = base + pos
         pos += BLOCK
         if hdr[0] == 0 and not hdr.strip(b"\0"):
-            # End of archive. What follows is padding; a compressed stream is still read to
-            # its end so that its checksum (gzip CRC-32, zstd) is verified.
-            if stream.compression != "plain":
-                stream.skip(1 << 62)
+            _end_of_archive(stream)
             return
-        size = header_size(hdr, hoff)
+        # adler32's low half is (1 + sum of bytes) mod 65521, and what that must be for a
+        # given stored checksum field is cached, so the usual header costs one C call.
+        want = chk_cache.get(hdr[148:156])
+        if want is None or adler32(hdr) & 0xFFFF != want:
+            members.check(hdr, hoff)
+        size = size_cache.get(hdr[124:136])  # directories, links, small files repeat sizes
+        if size is None:
+            size = members.size(hdr, hoff)
         flag = hdr[156]
         if flag in EXT_TYPES:
             payload, base, end, pos = _take(stream, mv, buf, base, end, pos, size, name, hoff)
@@ -156,6 +157,13 @@ def iter_tar(stream: DecodedStream, name: str, notes: PathNotes | None = None) -
                         f"{entry.path} (no padding / end-of-archive blocks)"
                     )
         yield entry
+
+
+def _end_of_archive(stream: DecodedStream) -> None:
+    # What follows the end-of-archive blocks is padding; a compressed stream is still read
+    # to its end so that its checksum (gzip CRC-32, zstd) is verified.
+    if stream.compression != "plain":
+        stream.skip(1 << 62)
 
 
 def _skip_sparse_maps(

@@ -16,7 +16,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterator
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from layerscope import limits
 from layerscope.errors import (
@@ -33,6 +33,7 @@ from layerscope.model.image import ImageMeta, LayerInfo
 from layerscope.readers.base import Cancel
 from layerscope.readers.sif import format as sf
 from layerscope.readers.sif.meta import definition_summary, fill_metadata
+from layerscope.readers.sif.partitions import PartitionFS, open_partition
 
 __all__ = ["SifReader"]
 
@@ -69,16 +70,6 @@ def _label(d: sf.SifDescriptor) -> str:
     return f"{label} (type {d.data_type:#x})" if d.type_name == "Unknown" else label
 
 
-class _PartitionFS(Protocol):
-    info: dict[str, Any]  # JSON-ready superblock facts for LayerInfo.extra
-
-    def iter_entries(self) -> Iterator[Entry]: ...
-
-    def read_content(self, loc: int, size: int) -> Iterator[bytes]: ...
-
-    def close(self) -> None: ...
-
-
 class SifReader:
     """Read-only view of one SIF file (implements readers.base.ImageReader)."""
 
@@ -90,7 +81,7 @@ class SifReader:
             raise UsageError(f"{path}: no such file or directory") from None
         except OSError as e:
             raise ReaderError(f"{path}: cannot open: {e.strerror}") from None
-        self._fs: dict[int, _PartitionFS] = {}
+        self._fs: dict[int, PartitionFS] = {}
         self._fs_lock = threading.Lock()  # a UI may preview a file while a walk runs
         try:
             self._size = os.fstat(self._fd).st_size
@@ -327,37 +318,26 @@ class SifReader:
             raise UsageError(f"{self._path}: no layer {layer} (the image has {len(self._layers)})")
         return self._layers[layer]
 
-    def _open_fs(self, info: LayerInfo, d: sf.SifDescriptor) -> _PartitionFS:
+    def _open_fs(self, info: LayerInfo, d: sf.SifDescriptor) -> PartitionFS:
         with self._fs_lock:
             fs = self._fs.get(info.index)
             if fs is None:
                 fs = self._fs[info.index] = self._new_fs(d)
             return fs
 
-    def _new_fs(self, d: sf.SifDescriptor) -> _PartitionFS:
+    def _new_fs(self, d: sf.SifDescriptor) -> PartitionFS:
         if d.id in self._bad:
             raise CorruptImageError(self._bad[d.id])
         where = f"{self._path} (descriptor {d.id})"
         if d.fs_type in sf.ENCRYPTED_FS:
             raise EncryptedError(f"{where}: encrypted partition: contents cannot be read")
         try:
-            fs = self._make_fs(d, where)
+            fs = open_partition(self._path, d, where)
         except LayerscopeError:
             raise
         except (*_DATA_ERRORS, OSError) as e:
             raise self._translate(d, e) from e
         return fs
-
-    def _make_fs(self, d: sf.SifDescriptor, where: str) -> _PartitionFS:
-        if d.fs_type == sf.FS_SQUASHFS and d.part_type != sf.PART_OVERLAY:
-            from layerscope.readers.squashfs.reader import SquashFS
-
-            return SquashFS(self._path, d.offset, d.size, source=where)
-        if d.fs_type == sf.FS_EXT3 and d.part_type == sf.PART_OVERLAY:
-            return _UpperView(self._path, d.offset, d.size, where)
-        kind = sf.FS_NAMES.get(d.fs_type, "unknown")
-        part = sf.PART_NAMES.get(d.part_type, "unknown")
-        raise UnsupportedFormatError(f"{where}: cannot list a {kind} partition of type {part}")
 
     def _guard(self, d: sf.SifDescriptor, it: Iterator[_T]) -> Iterator[_T]:
         """Re-raise what a partition reader lets slip as a typed error naming the partition."""
@@ -376,25 +356,3 @@ class SifReader:
             f"{self._path} (descriptor {d.id} at byte {d.offset}): corrupt partition: "
             f"{type(e).__name__}: {first}"
         )
-
-
-class _UpperView:
-    """An Apptainer overlay partition: only its upper/ tree is a layer (work/ is scratch)."""
-
-    def __init__(self, path: str, offset: int, size: int, source: str) -> None:
-        from layerscope.readers.ext3.reader import Ext3FS
-
-        self._fs = Ext3FS(path, offset, size, source=source)
-        self.info: dict[str, Any] = {
-            "label": self._fs.label,
-            "needs_recovery": self._fs.needs_recovery,
-        }
-
-    def iter_entries(self) -> Iterator[Entry]:
-        return self._fs.iter_entries(root="/upper")
-
-    def read_content(self, loc: int, size: int) -> Iterator[bytes]:
-        return self._fs.read_content(loc, size)
-
-    def close(self) -> None:
-        self._fs.close()

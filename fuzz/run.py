@@ -4,7 +4,10 @@
     python fuzz/run.py --parser all --seconds 300          # each parser in turn
     python fuzz/run.py --parser tar --engine hypothesis    # no coverage guidance
 
-Parsers: sif, squashfs, ext3, tar, oci-json, registry-manifest (tests/fuzz/targets.py).
+Parsers: sif, squashfs, ext3, tar, oci-json, registry-manifest (tests/fuzz/targets.py),
+and `text`: random names, link targets, labels, history and definition files through every
+text command of the CLI (tests/fuzz/textcases.py), where a finding is a raw control byte
+reaching the terminal.
 The cases are the ones the test suite's properties use (tests/fuzz: real fixture bytes,
 mutated where their metadata lives); this script only runs far more of them:
 
@@ -37,7 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PARSERS = ("sif", "squashfs", "ext3", "tar", "oci-json", "registry-manifest")
+PARSERS = ("sif", "squashfs", "ext3", "tar", "oci-json", "registry-manifest", "text")
 HANG_SECONDS = 20  # a case still running after this is stopped and saved as a hang
 KEEP_PER_SIGNATURE = 3
 

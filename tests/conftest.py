@@ -26,6 +26,16 @@ def require_tool(name: str) -> str:
     return path
 
 
+def require(condition: bool, why: str) -> None:
+    """A condition a reference comparison needs (root, user xattrs...): skip without it on
+    a laptop, fail in CI, which must provide it."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(why + " (CI must provide it: see .ci/run)")
+    pytest.skip(why)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -6,11 +6,12 @@ import calendar
 import json
 import re
 import stat
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import EXPECTED
+from tests.conftest import EXPECTED, require_tool
 
 LLN = re.compile(
     r"^(?P<mode>[-dlcbps][-rwxsStT]{9}) (?P<uid>\d+)/(?P<gid>\d+) +"
@@ -111,3 +112,35 @@ def parse_rootfs_tsv(path: Path) -> dict[str, dict[str, Any]]:
             "target": target or None,
         }
     return out
+
+
+def unique_inode_bytes(image: Path, work: Path) -> int:
+    """What the regular files of a SIF's first squashfs partition (or a bare squashfs)
+    hold, hard-linked content once: `unsquashfs` extracts it and each inode's size counts
+    once (as `du` counts). The reference for every layerscope total of stored bytes."""
+    unsquashfs = require_tool("unsquashfs")
+    offset = 0
+    if image.read_bytes()[32:42] == b"SIF_MAGIC\0":
+        from layerscope.readers.sif.reader import SifReader
+
+        reader = SifReader(str(image))
+        try:
+            offset = next(
+                int(info.extra["offset"])
+                for info in reader.describe().layers
+                if info.media_type == "squashfs"
+            )
+        finally:
+            reader.close()
+    out = work / "unsquashfs-root"
+    subprocess.run(
+        [unsquashfs, "-q", "-n", "-o", str(offset), "-d", str(out), str(image)],
+        check=True,
+        capture_output=True,
+    )
+    sizes = {}
+    for path in out.rglob("*"):
+        st = path.lstat()
+        if stat.S_ISREG(st.st_mode):
+            sizes[st.st_ino] = st.st_size
+    return sum(sizes.values())

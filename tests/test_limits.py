@@ -168,7 +168,16 @@ def test_sandbox_symlink_loops_are_listed_not_followed(tmp_path: Path) -> None:
     r = proc("ls", "--no-cache", "--json", str(root))
     assert r.code == 0, r.err
     entries = {e["path"]: e for e in r.json()["entries"]}
-    assert set(entries) == {"/a", "/b", "/escape", "/etc", "/etc/hostname", "/etc/self", "/etc/up"}
+    assert set(entries) == {
+        "/",
+        "/a",
+        "/b",
+        "/escape",
+        "/etc",
+        "/etc/hostname",
+        "/etc/self",
+        "/etc/up",
+    }
     assert entries["/a"]["type"] == "symlink" and entries["/a"]["target"] == "b"
     r = proc("cat", "--no-cache", str(root), "/a")
     assert r.code == 2 and "symlink" in r.err and r.out == b""
@@ -226,7 +235,7 @@ def test_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
 def test_one_size_syntax_everywhere(monkeypatch: pytest.MonkeyPatch, text: str, value: int) -> None:
     """A limit, the cache cap and a check rule read a size the same way (dive's)."""
     from layerscope.cache import max_bytes_from_env
-    from layerscope.check.config import build_config
+    from layerscope.check import build_config
 
     monkeypatch.setenv("LAYERSCOPE_BOMB_FLOOR", text)
     monkeypatch.setenv("LAYERSCOPE_CACHE_MAX", text)

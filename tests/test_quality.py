@@ -32,10 +32,17 @@ def test_import_contracts() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_model_readers_cli_do_not_load_textual() -> None:
+def test_only_the_tui_loads_textual() -> None:
+    """`import layerscope`, every module of the rooms below ui/ and the CLI's entry point
+    load neither Textual nor rich (a script using the API pays for no UI)."""
     code = (
-        "import sys, layerscope.model.layers, layerscope.readers, layerscope.engine.loading, "
-        "layerscope.cli.commands\n"
+        "import importlib, pkgutil, sys, layerscope\n"
+        "assert 'layerscope.engine' not in sys.modules, 'import layerscope must stay light'\n"
+        "for room in ('model', 'readers', 'cache', 'engine', 'present', 'check'):\n"
+        "    pkg = importlib.import_module('layerscope.' + room)\n"
+        "    for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        importlib.import_module(m.name)\n"
+        "import layerscope.cli.commands\n"
         "bad = [m for m in ('textual', 'rich') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import struct
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +43,10 @@ from layerscope.model.tree_codec import TreeCodecError, decode_tree, encode_tree
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "ENV_MAX",
-    "NO_CACHE_ENV",
     "CacheCorruptError",
     "CacheInfo",
     "IndexCache",
     "cache_root",
-    "disabled_by_env",
     "index_threads",
     "max_bytes_from_env",
 ]
@@ -57,7 +55,6 @@ DEFAULT_MAX_BYTES = 2 * 1000**3  # 2 GB
 ENV_MAX = "LAYERSCOPE_CACHE_MAX"
 ENV_THREADS = "LAYERSCOPE_INDEX_THREADS"
 MAX_INDEX_THREADS = 4
-NO_CACHE_ENV = "LAYERSCOPE_NO_CACHE"  # set (non-empty, not "0"): loads bypass every cache
 _HASHES_HEAD = struct.Struct("<II")  # count, digest length
 
 COMPRESS_LAYERS = True
@@ -78,10 +75,6 @@ def index_threads() -> int:
         return max(0, min(int(raw), MAX_INDEX_THREADS)) if raw else 0
     except ValueError:
         return 0
-
-
-def disabled_by_env() -> bool:
-    return os.environ.get(NO_CACHE_ENV, "") not in ("", "0")
 
 
 def max_bytes_from_env() -> int:
@@ -110,7 +103,6 @@ class IndexCache:
 
     # -- keys ----------------------------------------------------------------------------
 
-    layer_keys = staticmethod(keys.layer_keys)
     tree_key = staticmethod(keys.tree_key)
 
     # -- merged trees --------------------------------------------------------------------
@@ -163,14 +155,17 @@ class IndexCache:
 
         return gen()
 
-    def record_layer(self, layer_key: str, entries: Iterator[Entry]) -> Iterator[Entry]:
-        """Pass `entries` through, storing them as the layer's index once they end."""
+    def record_layer(
+        self, layer_key: str, entries: Iterator[Entry], keep: Callable[[], bool] | None = None
+    ) -> Iterator[Entry]:
+        """Pass `entries` through, storing them as the layer's index once they end (unless
+        `keep()` then says no: a listing that warned is not worth keeping)."""
         w = self.store.writer("layer", keys.versioned("layer", layer_key), COMPRESS_LAYERS)
         if w is None:
             return entries
         from layerscope.cache.entries import record  # not needed to reopen from a tree
 
-        return record(entries, w)
+        return record(entries, w, keep)
 
     def has_layer(self, layer_key: str) -> bool:
         """Whether an index for the layer exists (unverified: a cheap planning hint)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import compress, islice, repeat
 from operator import attrgetter, is_not
 from typing import Any, BinaryIO, Protocol
@@ -46,11 +46,14 @@ class Unencodable(Exception):
     """A field out of range for its column: this layer is not cached."""
 
 
-def record(entries: Iterable[Entry], sink: Sink) -> Iterator[Entry]:
+def record(
+    entries: Iterable[Entry], sink: Sink, keep: Callable[[], bool] | None = None
+) -> Iterator[Entry]:
     """Yield `entries` unchanged while writing their index to `sink`, committed when the
-    stream ends normally and aborted otherwise. If a chunk cannot be encoded, recording
-    stops but the entries keep flowing. (One generator on purpose: each layer of
-    generators costs ~50 ns an entry on the hot path of a first open.)"""
+    stream ends normally (and `keep()`, if given, still says so) and aborted otherwise. If
+    a chunk cannot be encoded, recording stops but the entries keep flowing. (One generator
+    on purpose: each layer of generators costs ~50 ns an entry on the hot path of a first
+    open.)"""
     it = iter(entries)
     ok = True
     try:
@@ -68,7 +71,7 @@ def record(entries: Iterable[Entry], sink: Sink) -> Iterator[Entry]:
                     ok = False
             if len(rows) < CHUNK:
                 break
-        if ok:
+        if ok and (keep is None or keep()):
             sink.commit()
     finally:
         sink.abort()  # a no-op after a commit

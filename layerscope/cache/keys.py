@@ -1,109 +1,43 @@
 """Cache keys: what identifies a layer's entries, a merged tree and a layer's hashes.
 
-- OCI/Docker layers whose id is a sha256 digest: the digest (content-addressed; shared by
-  every image, tag and archive that holds the blob) and the blob's size.
-- SIF partitions and bare squashfs files: the file's identity (real path, device, inode,
-  size, mtime and ctime in ns), the partition's offset and size, and a hash of its first
-  4 KiB (superblock), read read-only here so readers need no change. Any rewrite of the
-  file, even one that restores the mtime, changes the ctime or the superblock.
-- Layers known only by a path (a loose layer blob, a docker-archive member without a
-  digest name): the containing file's identity plus the member.
-- Sandboxes and anything else: None (never cached: a directory changes under us without
-  a cheap way to notice).
+A layer's identity comes from its reader (`ImageReader.layer_identity`, see
+readers/identity.py): a blob digest, a partition of a file, or None (never cached). Here it
+is only combined: a merged tree is keyed by its layers' identities and whiteout styles.
 
-Every key also carries a fingerprint of the code that produced the cached data (package
-version + the readers', model's and cache's source files): upgrading or editing layerscope
-can change what a reader yields, so it invalidates rather than misreads.
+Every key also carries a fingerprint of the code that produced the cached data (the
+readers', model's and cache's source files: names, sizes and mtimes): upgrading or editing
+layerscope can change what a reader yields, so it invalidates rather than misreads.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-import xxhash
-
-from layerscope import __version__
-from layerscope.model.image import ImageMeta, LayerInfo
-
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_OCI_FORMATS = ("oci-layout", "oci-archive", "docker-archive", "dir", "registry", "layer")
-SUPERBLOCK_BYTES = 4096
+CODE_ROOMS = ("readers", "model", "cache")
 
 
 @cache
 def code_fingerprint() -> str:
-    """A short hash of the package version and the sources whose output is cached."""
+    """A short hash of the sources whose output is cached (every module under readers/,
+    model/ and cache/, subpackages included; an upgrade replaces them)."""
     pkg = Path(__file__).resolve().parent.parent
-    h = hashlib.sha256(__version__.encode())
-    for sub in ("readers", "model", "cache"):
-        try:
-            items = sorted(os.scandir(pkg / sub), key=lambda e: e.name)
-        except OSError:
-            continue
-        for e in items:
-            if e.name.endswith(".py"):
+    h = hashlib.sha256()
+    for room in CODE_ROOMS:
+        for dirpath, _, filenames in sorted(os.walk(pkg / room)):
+            for name in sorted(filenames):
+                if not name.endswith(".py"):
+                    continue
                 try:
-                    st = e.stat()
+                    st = os.stat(os.path.join(dirpath, name))
                 except OSError:
                     continue
-                h.update(f"{sub}/{e.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+                rel = os.path.relpath(os.path.join(dirpath, name), pkg)
+                h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
-
-
-def file_identity(path: str) -> str | None:
-    try:
-        real = os.path.realpath(path)
-        st = os.stat(real)
-    except OSError:
-        return None
-    return f"{real}|{st.st_dev}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns}"
-
-
-def _head_hash(path: str, offset: int) -> str | None:
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except OSError:
-        return None
-    try:
-        head = os.pread(fd, SUPERBLOCK_BYTES, offset)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return xxhash.xxh3_64_hexdigest(head)
-
-
-def layer_keys(meta: ImageMeta) -> list[str | None]:
-    """One key per layer of `meta` (None: do not cache that layer)."""
-    identity: str | None = None
-    if meta.format in ("sif", "squashfs") or meta.format in _OCI_FORMATS:
-        identity = file_identity(meta.source) if os.path.exists(meta.source) else None
-    return [_layer_key(meta, info, identity) for info in meta.layers]
-
-
-def _layer_key(meta: ImageMeta, info: LayerInfo, identity: str | None) -> str | None:
-    if info.encrypted:
-        return None
-    if meta.format in _OCI_FORMATS:
-        if _DIGEST.fullmatch(info.id):
-            return f"blob|{info.id}|{info.stored_size}"
-        if identity is None:
-            return None
-        return f"member|{identity}|{info.id}|{info.stored_size}"
-    if meta.format in ("sif", "squashfs") and identity is not None:
-        offset = info.extra.get("offset", 0) if meta.format == "sif" else 0
-        if not isinstance(offset, int):
-            return None
-        head = _head_hash(meta.source, offset)
-        if head is None:
-            return None
-        return f"part|{identity}|{offset}|{info.stored_size}|{info.media_type}|{head}"
-    return None
 
 
 def versioned(kind: str, key: str) -> str:

@@ -36,9 +36,9 @@ from layerscope.cache.store_read import (
     KIND_IDS,
     MAGIC,
     STORE_VERSION,
-    CacheCorruptError,
     Reader,
 )
+from layerscope.errors import CacheCorruptError
 
 __all__ = ["HEADER", "CacheCorruptError", "Reader", "Store", "StoreStats", "Writer"]
 

@@ -1,253 +1,229 @@
-"""CI rules: dive's `.dive-ci` read as dive reads it, plus layerscope's own rules.
+"""The CI config: dive's `.dive-ci` read as dive reads it, `--rule` overrides on top.
 
-dive's keys (wagoodman/dive `cmd/dive/cli/internal/options/ci_rules.go`, `command/ci/
-rules.go`): `rules.lowest-efficiency` (default 0.9), `rules.highest-wasted-bytes` (default
-disabled), `rules.highest-user-wasted-percent` (default 0.1); the legacy camelCase forms
-(`lowestEfficiency`...) win when set; keys match case-insensitively; "", "disabled", "off"
-and "false" disable a rule; byte sizes are parsed as go-humanize's ParseBytes does ("20MB"
-= 20*1000^2, "20MiB" = 20*1024^2, "20m", "1.5 GB"); ratios must lie in 0..1.
+As in dive (wagoodman/dive: viper's `GetString("rules.<name>")` up to 0.12, the
+`legacyRuleFile` of `cmd/dive/cli/internal/options/ci.go` since): rules live under `rules:`;
+dive's camelCase names (`lowestEfficiency`) win over layerscope's kebab-case ones when both
+are set; keys match case-insensitively; a null value leaves the default; "", "disabled",
+"off" and "false" disable a rule; sizes are go-humanize's ("20MB" = 20*1000^2, "20MiB" =
+20*1024^2); ratios lie in 0..1. Keys dive does not know (its own example's `plugins:`, a
+`plugin1/rule1` rule) are warnings, not errors. A bad value is a UsageError (exit 2)
+naming the file, the line, the rule and the value.
 
-layerscope adds `highest-reclaimable-bytes`, `max-image-size` (bytes), `no-secrets` and
-`no-caches` (true to enable); all four default to disabled so a dive config means what it
-meant to dive. Any bad value is a UsageError (exit 2) naming the file and the key.
+The top level is read through SECTIONS, one reader per key, so a later `layerscope:`
+section (allowlists of path globs per rule, a baseline file) is one more entry there and
+new fields on CiConfig, with `rules:` left as dive defines it.
 """
 
 from __future__ import annotations
 
-import math
-import re
+import os
+import stat
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from layerscope.check.yaml_subset import Mapping, YamlError, parse
+import yaml
+
+from layerscope.check import dive_yaml
+from layerscope.check.dive_yaml import LinedMap, go_string
+from layerscope.check.rules import RULES, Rule, Threshold, find, get
 from layerscope.errors import UsageError
-from layerscope.limits import parse_bytes
 
 DEFAULT_FILE = ".dive-ci"
-
-_GO_FLOAT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
-_OFF = frozenset({"", "disabled", "off", "false"})
-_ON = frozenset({"true", "on", "yes", "enabled", "1"})
-_NO = _OFF | {"no", "0"}
+# A config is the user's own file, not an image; the cap only stops a mistake such as
+# `--ci-config /dev/zero` from eating memory. Real ones are a few hundred bytes.
+MAX_FILE_BYTES = 1 << 20
 
 
 @dataclass(slots=True, frozen=True)
-class RuleDef:
-    key: str  # canonical kebab-case name
-    legacy: str  # dive's camelCase name (layerscope's rules accept one too)
-    kind: str  # "ratio", "bytes", "flag"
-    default: str
-    dive: bool
+class RuleSetting:
+    """One rule as configured."""
 
-
-RULES: tuple[RuleDef, ...] = (
-    RuleDef("lowest-efficiency", "lowestEfficiency", "ratio", "0.9", True),
-    RuleDef("highest-wasted-bytes", "highestWastedBytes", "bytes", "disabled", True),
-    RuleDef("highest-user-wasted-percent", "highestUserWastedPercent", "ratio", "0.1", True),
-    RuleDef("highest-reclaimable-bytes", "highestReclaimableBytes", "bytes", "disabled", False),
-    RuleDef("max-image-size", "maxImageSize", "bytes", "disabled", False),
-    RuleDef("no-secrets", "noSecrets", "flag", "disabled", False),
-    RuleDef("no-caches", "noCaches", "flag", "disabled", False),
-)
-
-
-@dataclass(slots=True, frozen=True)
-class Rule:
     key: str
-    configured: str  # the value as written (or the default)
-    threshold: float | int | None  # None: disabled
+    configured: str  # the value as viper's GetString gives it (or the default)
+    threshold: Threshold | None  # None: disabled
     source: str  # the config file, "default" or "--rule"
 
 
 @dataclass(slots=True)
 class CiConfig:
     path: str | None
-    rules: list[Rule]
+    rules: list[RuleSetting]  # one per rule of RULES, in its order
     warnings: list[str] = field(default_factory=list)
 
-    def rule(self, key: str) -> Rule:
+    def rule(self, key: str) -> RuleSetting:
         return next(r for r in self.rules if r.key == key)
 
 
-def parse_go_float(text: str) -> float:
-    """strconv.ParseFloat for the forms config files use (no whitespace, no underscores)."""
-    if _GO_FLOAT.match(text) or text.lower().lstrip("+-") in ("inf", "infinity", "nan"):
-        return float(text)
-    raise ValueError(f"invalid number {text!r}")
+@dataclass(slots=True, frozen=True)
+class _Value:
+    text: str  # as GetString gives it
+    source: str  # for CiConfig: the file or "--rule"
+    origin: str  # for errors: "FILE: line 3: rules.lowestEfficiency" or "--rule k=v"
 
 
-def parse_dive_bytes(text: str) -> int:
-    """go-humanize ParseBytes (limits.parse_bytes: the one size syntax of layerscope)."""
-    return parse_bytes(text)
+@dataclass(slots=True)
+class _Draft:
+    """What a config file set, before defaults and overrides."""
+
+    where: str
+    values: dict[str, _Value] = field(default_factory=dict)  # rule key -> value
+    warnings: list[str] = field(default_factory=list)
+
+    def at(self, line: int | None) -> str:
+        return f"{self.where}: line {line}" if line else self.where
 
 
-def _threshold(rule: RuleDef, value: str) -> float | int | None:
-    low = value.strip().lower()
-    if rule.kind == "flag":
-        if low in _ON:
-            return 0
-        if low in _NO:
-            return None
-        raise ValueError(f"expected true or false, got {value!r}")
-    if low in _OFF:
-        return None
-    if rule.kind == "bytes":
-        return parse_dive_bytes(value)
-    ratio = parse_go_float(value)
-    if math.isnan(ratio) or not 0 <= ratio <= 1:
-        raise ValueError(f"outside the allowed range (0-1), given {value!r}")
-    return ratio
+def _read_rules(draft: _Draft, section: object, line: int | None) -> None:
+    if section is None:
+        return
+    if not isinstance(section, LinedMap):
+        raise UsageError(f"{draft.at(line)}: 'rules' must be a mapping of rule: value")
+    legacy: dict[str, _Value] = {}
+    for name, value in section.items():
+        written = _key_text(name)
+        at = draft.at(section.lines.get(name))
+        rule = find(written)
+        if rule is None:
+            draft.warnings.append(f"{at}: unknown rule {written!r} ignored")
+            continue
+        if value is None:  # `lowestEfficiency:` with no value leaves the default (dive)
+            continue
+        try:
+            text = go_string(value)
+        except ValueError as e:
+            raise UsageError(f"{at}: rules.{written}: {e}") from None
+        named = written if written == rule.key else f"{written} ({rule.key})"
+        got = _Value(text, draft.where, f"{at}: rules.{named}")
+        is_legacy = written.lower() == rule.legacy.lower()
+        (legacy if is_legacy else draft.values)[rule.key] = got
+    draft.values.update(legacy)  # dive's camelCase names win when set
+
+
+# top-level key (lowercase) -> reader of its value
+SECTIONS: dict[str, Callable[[_Draft, object, int | None], None]] = {"rules": _read_rules}
+
+
+def _key_text(key: object) -> str:
+    try:
+        return go_string(key)
+    except ValueError:
+        return repr(key)
+
+
+def _read_document(doc: object, where: str) -> _Draft:
+    draft = _Draft(where)
+    if doc is None:  # an empty file: dive's defaults
+        return draft
+    if not isinstance(doc, LinedMap):
+        raise UsageError(f"{where}: expected a mapping such as 'rules: ...' at the top level")
+    for key, value in doc.items():
+        written = _key_text(key)
+        line = doc.lines.get(key)
+        reader = SECTIONS.get(written.lower())
+        if reader is None:
+            draft.warnings.append(f"{draft.at(line)}: unknown key {written!r} ignored")
+        else:
+            reader(draft, value, line)
+    return draft
+
+
+def _setting(rule: Rule, value: _Value | None) -> RuleSetting:
+    if value is None:
+        text, source, origin = rule.default, "default", f"default {rule.key}"
+    else:
+        text, source, origin = value.text, value.source, value.origin
+    try:
+        threshold = rule.kind.parse(text)
+    except ValueError as e:
+        raise UsageError(f"{origin}: {e}") from None
+    return RuleSetting(rule.key, text, threshold, source)
 
 
 def build_config(
-    settings: Mapping | None, path: str | None, overrides: dict[str, str] | None = None
+    settings: object, path: str | None, overrides: Mapping[str, str] | None = None
 ) -> CiConfig:
-    """Rules from a parsed config (its `rules` mapping) and --rule overrides."""
-    where = path or "default"
-    rules_map: Mapping = {}
-    warnings: list[str] = []
-    if settings:
-        raw = _get(settings, "rules")
-        if isinstance(raw, dict):
-            rules_map = raw
-        elif raw is not None:
-            raise UsageError(f"{where}: 'rules' must be a mapping of rule: value")
-    known = {d.key.lower() for d in RULES} | {d.legacy.lower() for d in RULES}
-    for name in rules_map:
-        if name.lower() not in known:
-            warnings.append(f"{where}: unknown rule {name!r} ignored")
-    out: list[Rule] = []
-    for d in RULES:
-        value, source = d.default, "default"
-        for name in (d.key, d.legacy):  # the legacy camelCase form wins when set (dive)
-            got = _get(rules_map, name)
-            if isinstance(got, dict):
-                raise UsageError(f"{where}: rules.{name}: expected a value, got a mapping")
-            if got is not None and (got != "" or name == d.key):
-                value, source = got, where
-        if overrides is not None:
-            for name in (d.key, d.legacy):
-                if name.lower() in overrides:
-                    value, source = overrides[name.lower()], "--rule"
-        try:
-            threshold = _threshold(d, value)
-        except ValueError as e:
-            raise UsageError(f"{source}: invalid {d.key} value: {e}") from None
-        out.append(Rule(d.key, value, threshold, source))
-    return CiConfig(path, out, warnings)
+    """Rules from a loaded config document (None: no file) and `--rule` overrides (rule
+    name, kebab-case or camelCase, to value). Every value given is checked, including a
+    file's value that an override replaces: a bad file is a bad file."""
+    draft = _read_document(settings, path or "default")
+    for key, value in draft.values.items():
+        _setting(get(key), value)
+    chosen = dict(draft.values)
+    for name, text in (overrides or {}).items():
+        rule = find(name)
+        if rule is None:
+            raise UsageError(f"--rule {name}={text}: {_unknown(name)}")
+        chosen[rule.key] = _Value(text, "--rule", f"--rule {name}={text}")
+    rules = [_setting(rule, chosen.get(rule.key)) for rule in RULES]
+    return CiConfig(path, rules, draft.warnings)
 
 
-def _get(mapping: Mapping, name: str) -> str | Mapping | None:
-    """Keys match case-insensitively, as viper and mapstructure match them."""
-    found: str | Mapping | None = None
-    for key, value in mapping.items():
-        if key.lower() == name.lower():
-            found = value
-    return found
+def _unknown(name: str) -> str:
+    return f"unknown rule {name!r} (known: {', '.join(r.key for r in RULES)})"
 
 
 def parse_overrides(items: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """`--rule RULE=VALUE` options: rule name as written -> value. A later option for
+    the same rule (under either name) replaces an earlier one."""
     out: dict[str, str] = {}
-    known = {d.key.lower() for d in RULES} | {d.legacy.lower() for d in RULES}
+    written: dict[str, str] = {}  # rule key -> the name it was given under
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep or name.strip().lower() not in known:
-            raise UsageError(f"--rule {item!r}: expected RULE=VALUE with a known rule")
-        out[name.strip().lower()] = value.strip()
+        name = name.strip()
+        if not sep:
+            raise UsageError(f"--rule {item}: expected RULE=VALUE")
+        rule = find(name)
+        if rule is None:
+            raise UsageError(f"--rule {item}: {_unknown(name)}")
+        out.pop(written.get(rule.key, ""), None)
+        written[rule.key] = name
+        out[name] = value.strip()
     return out
 
 
 def load_ci_config(
-    path: str | None, cwd: Path | None = None, overrides: dict[str, str] | None = None
+    path: str | None, cwd: Path | None = None, overrides: Mapping[str, str] | None = None
 ) -> CiConfig:
     """`path` if given (it must exist), else `.dive-ci` in `cwd` if present, else defaults."""
     if path is None:
         candidate = (cwd or Path.cwd()) / DEFAULT_FILE
         if not candidate.is_file():
             return build_config(None, None, overrides)
-        file = candidate
-        shown = DEFAULT_FILE
+        file, shown = candidate, DEFAULT_FILE
     else:
-        file = Path(path)
-        shown = path
+        file, shown = Path(path), path
+    return build_config(_load(file, shown), shown, overrides)
+
+
+def _load(file: Path, shown: str) -> object:
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeError) as e:
-        raise UsageError(f"{shown}: cannot read the CI config: {e}") from None
+        mode = os.stat(file).st_mode
+        if stat.S_ISDIR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            raise UsageError(f"{shown}: the CI config is not a regular file")
+        with open(file, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise UsageError(f"{shown}: cannot read the CI config: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"{shown}: the CI config is larger than {MAX_FILE_BYTES} bytes")
     try:
-        settings = parse(text)
-    except YamlError as e:
-        raise UsageError(f"{shown}: {e}") from None
-    return build_config(settings, shown, overrides)
+        return dive_yaml.load(data)
+    except yaml.YAMLError as e:
+        raise UsageError(f"{shown}: {_yaml_problem(e, data)}") from None
+    except RecursionError:
+        raise UsageError(f"{shown}: the CI config nests too deeply") from None
 
 
-@dataclass(slots=True, frozen=True)
-class Metrics:
-    """What the rules are evaluated against (from an analysis Report)."""
-
-    efficiency: float | None  # None: dive's numbers could not be computed
-    wasted_bytes: int | None
-    user_wasted_percent: float | None  # None: no user layers (dive: NaN)
-    reclaimable_bytes: int
-    image_bytes: int
-    secrets: int
-    cache_bytes: int
-
-
-@dataclass(slots=True, frozen=True)
-class RuleResult:
-    key: str
-    status: str  # PASS, FAIL, SKIP
-    value: float | int | None
-    threshold: float | int | None
-    configured: str
-    message: str
-
-
-def evaluate(config: CiConfig, m: Metrics) -> list[RuleResult]:
-    values: dict[str, float | int | None] = {
-        "lowest-efficiency": m.efficiency,
-        "highest-wasted-bytes": m.wasted_bytes,
-        "highest-user-wasted-percent": m.user_wasted_percent,
-        "highest-reclaimable-bytes": m.reclaimable_bytes,
-        "max-image-size": m.image_bytes,
-        "no-secrets": m.secrets,
-        "no-caches": m.cache_bytes,
-    }
-    out = []
-    for rule in config.rules:
-        value = values[rule.key]
-        if rule.threshold is None:
-            out.append(RuleResult(rule.key, "SKIP", value, None, rule.configured, "disabled"))
-            continue
-        if value is None:
-            why = (
-                "dive's numbers could not be computed"
-                if m.efficiency is None
-                else "no user layers to relate waste to (dive passes this rule)"
-            )
-            out.append(RuleResult(rule.key, "SKIP", None, rule.threshold, rule.configured, why))
-            continue
-        if rule.key == "lowest-efficiency":
-            failed = rule.threshold > value
-            msg = f"efficiency {value:.4f} {'<' if failed else '>='} {rule.threshold}"
-        else:
-            failed = value > rule.threshold
-            shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-            msg = f"{_MESSAGES[rule.key]} {shown} {'>' if failed else '<='} {rule.threshold}"
-        out.append(
-            RuleResult(
-                rule.key, "FAIL" if failed else "PASS", value, rule.threshold, rule.configured, msg
-            )
-        )
-    return out
-
-
-_MESSAGES = {
-    "highest-wasted-bytes": "wasted bytes (dive)",
-    "highest-user-wasted-percent": "wasted/user bytes",
-    "highest-reclaimable-bytes": "reclaimable bytes",
-    "max-image-size": "image bytes",
-    "no-secrets": "secrets found",
-    "no-caches": "cache bytes",
-}
+def _yaml_problem(e: yaml.YAMLError, data: bytes) -> str:
+    """One line from PyYAML's multi-line message: the line number and what is wrong."""
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        what = f"{e.context}, {e.problem}" if e.context else e.problem
+        return f"line {e.problem_mark.line + 1}: {what}" if e.problem_mark else what
+    if isinstance(e, yaml.reader.ReaderError):
+        if e.encoding != "unicode":  # a decoding error; position: a byte offset
+            line = data[: e.position].count(b"\n") + 1
+            return f"line {line}: not {e.encoding} text ({e.reason})"
+        line = data.decode("utf-8", "replace")[: e.position].count("\n") + 1
+        return f"line {line}: character #x{e.character:04x} is not allowed in YAML"
+    return str(e).splitlines()[0] if str(e) else type(e).__name__

@@ -5,37 +5,20 @@ before the image is opened), 3 for an image that cannot be read."""
 
 from __future__ import annotations
 
-import sys
-from typing import Any
-
 import click
 
-from layerscope.check.config import (
-    CiConfig,
-    RuleResult,
-    evaluate,
-    load_ci_config,
-    parse_overrides,
-)
-from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, open_source, source_options
-from layerscope.engine.analysis import AnalysisOptions, Report, analyze, ci_metrics
+from layerscope.check import evaluate, load_ci_config, parse_overrides, rules_help
+from layerscope.cli.commands import open_image, warn_of
+from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
+from layerscope.engine.analysis import AnalysisOptions, ci_metrics
 from layerscope.errors import ExitCode
 from layerscope.model.bloat.junk import DEFAULT_CLASSES
-from layerscope.present import render
-from layerscope.present.analysis import report_json
+from layerscope.present import output
+from layerscope.present.check import check_doc, check_json, verdict
+from layerscope.present.jsonout import dump_json
+from layerscope.readers import OpenOptions
 
-RULES_HELP = """\b
-Rules (in --ci-config FILE, else ./.dive-ci, under `rules:`):
-  lowest-efficiency             dive's efficiency score, 0..1 (default 0.9)
-  highest-wasted-bytes          dive's wasted bytes, e.g. 20MB (default disabled)
-  highest-user-wasted-percent   dive's wasted/user bytes, 0..1 (default 0.1)
-  highest-reclaimable-bytes     honest reclaimable bytes (default disabled)
-  max-image-size                regular-file bytes in all layers (default disabled)
-  no-secrets                    true: fail on any secret (default disabled)
-  no-caches                     true: fail on caches left in the image (default disabled)
-dive's camelCase names (lowestEfficiency, ...) are accepted; "disabled" turns a rule off."""
-
-TOP = 10
+RULES_HELP = rules_help()
 
 
 @click.command("check", epilog=RULES_HELP + "\n\n" + SOURCES_HELP + "\n\n" + EXIT_HELP)
@@ -65,8 +48,7 @@ def check_cmd(
     as_json: bool,
     deep_secrets: bool | None,
     docs: bool,
-    platform: str | None,
-    tls_verify: bool,
+    opts: OpenOptions,
 ) -> None:
     """Analyse IMAGE and evaluate CI rules: PASS, FAIL or SKIP each, with value and threshold.
 
@@ -75,131 +57,15 @@ def check_cmd(
     secrets in any layer (deleted ones too) and in the image's metadata."""
     config = load_ci_config(ci_config, overrides=parse_overrides(rules))
     for warning in config.warnings:
-        sys.stderr.write(f"layerscope: warning: {warning}\n")
-    img = open_source(image, platform, tls_verify)
-    try:
+        output.warn(warning)
+    with open_image(image, opts) as img:
         classes = DEFAULT_CLASSES | {"docs"} if docs else DEFAULT_CLASSES
-        report = analyze(img, AnalysisOptions(junk_classes=classes, deep_secrets=deep_secrets))
-    finally:
-        img.close()
+        report = img.analyze(AnalysisOptions(junk_classes=classes, deep_secrets=deep_secrets))
+        warn_of(img)
     results = evaluate(config, ci_metrics(report))
-    failed = any(r.status == "FAIL" for r in results)
     if as_json:
-        render.dump_json(check_json(report, config, results))
+        dump_json(check_json(report, config, results))
     else:
-        print_text(report, config, results)
+        output.lines(check_doc(report, config, results).plain())
+    failed = verdict(results) == "FAIL"
     raise SystemExit(ExitCode.FINDINGS if failed else ExitCode.OK)
-
-
-def check_json(report: Report, config: CiConfig, results: list[RuleResult]) -> dict[str, Any]:
-    return {
-        "schema": "layerscope.check/1",
-        "result": "FAIL" if any(r.status == "FAIL" for r in results) else "PASS",
-        "counts": _counts(results),
-        "config": {
-            "path": config.path,
-            "warnings": config.warnings,
-            "rules": [
-                {
-                    "key": r.key,
-                    "configured": r.configured,
-                    "threshold": r.threshold,
-                    "source": r.source,
-                }
-                for r in config.rules
-            ],
-        },
-        "rules": [
-            {
-                "key": r.key,
-                "status": r.status,
-                "value": r.value,
-                "threshold": r.threshold,
-                "configured": r.configured,
-                "message": r.message,
-            }
-            for r in results
-        ],
-        "analysis": report_json(report),
-    }
-
-
-def _counts(results: list[RuleResult]) -> dict[str, int]:
-    return {s.lower(): sum(1 for r in results if r.status == s) for s in ("PASS", "FAIL", "SKIP")}
-
-
-def print_text(r: Report, config: CiConfig, results: list[RuleResult]) -> None:
-    w = sys.stdout.write
-    safe = render.safe_text
-    w(f"Image:   {safe(r.ref)} ({r.format}, {r.layer_count} layer(s))\n")
-    w(f"Config:  {config.path or 'defaults (no .dive-ci)'}\n")
-    w("Analysis:\n")
-    if r.dive is not None:
-        uwp = r.dive.user_wasted_percent
-        w(f"  efficiency (dive):       {r.dive.efficiency * 100:.4f} %\n")
-        w(f"  wasted bytes (dive):     {r.dive.wasted_bytes} B\n")
-        w(f"  user wasted (dive):      {'n/a' if uwp is None else f'{uwp * 100:.4f} %'}\n")
-    reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.waste.by_reason.items()))
-    w(f"  reclaimable:             {r.waste.total} B{f'  ({reasons})' if reasons else ''}\n")
-    w(f"  image bytes:             {r.image_bytes} B (final tree {r.final_bytes} B)\n")
-    w(f"  caches:                  {r.cache_bytes} B\n")
-    w(f"  duplicates:              {r.duplicates.total_savings} B could be saved\n")
-    w(f"  secrets:                 {len(r.secrets)}\n")
-    _waste_text(r)
-    if r.dive is not None and r.dive.inefficiencies:
-        w("Inefficient files (dive's formula):\n")
-        w(f"  {'Count':>5}  {'Wasted':>12}  Path\n")
-        for p in r.dive.inefficiencies[:TOP]:
-            w(f"  {p.count:>5}  {p.cumulative:>10} B  {safe(p.path)}\n")
-        _more(len(r.dive.inefficiencies))
-    if r.duplicates.sets:
-        w("Duplicates (same content, different paths):\n")
-        for d in r.duplicates.sets[:TOP]:
-            w(f"  {d.savings:>10} B  {d.size} B x {len(d.paths)}: {safe(', '.join(d.paths))}\n")
-        _more(len(r.duplicates.sets))
-    if r.junk:
-        w("Caches and junk:\n")
-        for j in r.junk[:TOP]:
-            layers = ",".join(str(x) for x in j.layers)
-            w(f"  {j.bytes:>10} B  {j.cls:<13} {safe(j.path)}  ({j.files} files, layer {layers})\n")
-        _more(len(r.junk))
-    if r.secrets:
-        w("Secrets (values redacted):\n")
-        for f in r.secrets:
-            line = f":{f.line}" if f.line is not None else ""
-            w(f"  {f.kind:<20} {safe(f.location)}{line}  {safe(f.detail)}\n")
-            w(f"  {'':<20} {f.status()}\n")
-    for note in r.notes:
-        w(f"Note: {safe(note)}\n")
-    w("Rules:\n")
-    for res in results:
-        w(f"  {res.status}  {res.key}: {res.message} (configured: {res.configured})\n")
-    counts = _counts(results)
-    verdict = "FAIL" if counts["fail"] else "PASS"
-    w(f"Result: {verdict} [pass:{counts['pass']} fail:{counts['fail']} skip:{counts['skip']}]\n")
-
-
-def _waste_text(r: Report) -> None:
-    w = sys.stdout.write
-    if not r.waste.items:
-        return
-    w("Reclaimable by layer (bytes it stored that are invisible / bytes it hid):\n")
-    for i, (wrote, hid) in enumerate(
-        zip(r.waste.written_by_layer, r.waste.hidden_by_layer, strict=True)
-    ):
-        if wrote or hid:
-            w(f"  [{i}] stored {wrote} B, hid {hid} B\n")
-    w("Largest reclaimable:\n")
-    for item in r.waste.items[:TOP]:
-        cls = r.waste_classes.get(item.path)
-        tag = f"  [{cls}]" if cls else ""
-        w(
-            f"  {item.size:>10} B  {render.safe_text(item.path)}  layer {item.layer}, "
-            f"{item.reason} in layer {item.hidden_by}{tag}\n"
-        )
-    _more(len(r.waste.items))
-
-
-def _more(n: int) -> None:
-    if n > TOP:
-        sys.stdout.write(f"  ... {n - TOP} more (--json lists all)\n")

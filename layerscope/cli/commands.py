@@ -1,105 +1,21 @@
-"""The click command group and the shared options."""
+"""The click command group, `ls`, `cat` and `limits`; the other commands live in their own
+modules and are imported when run."""
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
 import click
 
+import layerscope
 from layerscope import __version__
-from layerscope.engine.loading import LoadedImage, find, load_image
-from layerscope.errors import ExitCode, UsageError
-from layerscope.model.entry import EntryKind, normalize_path
-from layerscope.present import render
-from layerscope.present.entries import ls_entries
+from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
+from layerscope.errors import UsageError
+from layerscope.model.entry import EntryKind
+from layerscope.present import output
 from layerscope.readers import OpenOptions
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-EXIT_HELP = """\b
-Exit codes: 0 ok / no differences, 1 findings, 2 usage error,
-3 unreadable, corrupt or unsupported input, 4 registry or network failure,
-130 interrupted."""
-
-SOURCES_HELP = """\b
-IMAGE is any of: a SIF file, a squashfs file, a sandbox directory,
-an OCI layout directory (oci:DIR[:REF]), oci-archive:FILE[:REF],
-docker-archive:FILE[:REF], dir:DIR (skopeo), a single layer tarball
-(.tar, .tar.gz, .tar.zst) or docker://HOST/REPO[:TAG|@DIGEST]."""
-
-
-def _no_cache(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    """--no-cache: every load in this command bypasses the caches (loading honours
-    LAYERSCOPE_NO_CACHE, so commands that build their own OpenOptions need no change)."""
-    if not value:
-        return
-    from layerscope.cache import NO_CACHE_ENV
-
-    before = os.environ.get(NO_CACHE_ENV)
-    os.environ[NO_CACHE_ENV] = "1"
-
-    def restore() -> None:
-        if before is None:
-            os.environ.pop(NO_CACHE_ENV, None)
-        else:
-            os.environ[NO_CACHE_ENV] = before
-
-    ctx.call_on_close(restore)
-
-
-def _limits(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> None:
-    """--limit NAME=N: raise (or lower) one safety limit for this command."""
-    from layerscope import limits
-
-    for item in values:
-        name, sep, value = item.partition("=")
-        if not sep or name.strip() not in limits.LIMITS:
-            known = ", ".join(sorted(limits.LIMITS))
-            raise click.BadParameter(f"{item!r}: expected NAME=N with NAME one of {known}")
-        limits.set_limit(name.strip(), value.strip())
-
-
-def source_options(f: F) -> F:
-    f = click.option(
-        "--limit",
-        "limit_overrides",
-        metavar="NAME=N",
-        multiple=True,
-        expose_value=False,
-        callback=_limits,
-        help="Raise a safety limit (see layerscope/limits.py), e.g. --limit max_entries=50000000.",
-    )(f)
-    f = click.option(
-        "--no-cache",
-        is_flag=True,
-        expose_value=False,
-        callback=_no_cache,
-        help="Do not read or write the index cache (nor keep pulled registry blobs).",
-    )(f)
-    f = click.option(
-        "--platform",
-        metavar="OS/ARCH[/VARIANT]",
-        help="Pick one image of a multi-platform index (default: this host's).",
-    )(f)
-    f = click.option(
-        "--tls-verify",
-        type=click.BOOL,
-        default=True,
-        show_default=True,
-        help="Verify registry TLS; --tls-verify=false allows plain HTTP.",
-    )(f)
-    return f
-
-
-def open_source(
-    image: str, platform: str | None, tls_verify: bool, upto: int | None = None
-) -> LoadedImage:
-    opts = OpenOptions(platform=platform, tls_verify=tls_verify)
-    return load_image(image, opts, upto=upto)
 
 
 class LazyGroup(click.Group):
@@ -136,6 +52,25 @@ def cli() -> None:
     """Look inside SIF, squashfs and OCI/Docker images."""
 
 
+def open_image(ref: str, opts: OpenOptions, layer: int | None = None) -> layerscope.Image:
+    """layerscope.open with the command's options; warnings the readers had go to stderr
+    when the command ends (commands call `warn_of(img)`)."""
+    return layerscope.open(
+        ref,
+        layer=layer,
+        platform=opts.platform,
+        tls_verify=opts.tls_verify,
+        use_cache=opts.use_cache,
+    )
+
+
+def warn_of(img: layerscope.Image) -> None:
+    """Say on stderr what the readers had to warn about (an incomplete listing, a name
+    normalised...), once each; `--json` documents carry the same list."""
+    for warning in dict.fromkeys(img.meta.warnings):
+        output.warn(warning)
+
+
 @cli.command("ls", epilog=SOURCES_HELP + "\n\n" + EXIT_HELP)
 @click.argument("image")
 @click.argument("path", required=False, default="/")
@@ -144,30 +79,18 @@ def cli() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema layerscope.ls/1).")
 @source_options
-def ls_cmd(
-    image: str, path: str, layer: int | None, as_json: bool, platform: str | None, tls_verify: bool
-) -> None:
-    """List the merged tree (or PATH and what is under it), sorted by path."""
-    img = open_source(image, platform, tls_verify, layer)
-    try:
-        tree = img.tree
-        top = find(img, normalize_path(path))
-        if tree.is_dir(top):
-            nodes: Iterable[tuple[int, str]] = tree.walk_paths(top)
-        else:
-            nodes = [(top, tree.path(top))]
+def ls_cmd(image: str, path: str, layer: int | None, as_json: bool, opts: OpenOptions) -> None:
+    """List PATH (default /) and everything under it in the merged tree (or the tree as of
+    layer N), sorted by path. Directory sizes count regular-file bytes as `du -s` does."""
+    from layerscope.present import entries, ls
+
+    with open_image(image, opts, layer) as img:
+        nodes = ls.listing(img.tree, img.find(path))
         if as_json:
-            render.stream_json(
-                {"schema": "layerscope.ls/1", "image": render.image_json(img)},
-                "entries",
-                ls_entries(tree, nodes, tree.link_counts()),
-            )
-            return
-        out = sys.stdout
-        ls_line, safe = render.ls_line, render.safe_text
-        out.writelines(safe(ls_line(tree, n, p)) + "\n" for n, p in nodes)
-    finally:
-        img.close()
+            entries.stream_ls_json(img, nodes)
+        else:
+            output.lines(ls.ls_lines(img.tree, nodes))
+        warn_of(img)
 
 
 @cli.command("cat", epilog=SOURCES_HELP + "\n\n" + EXIT_HELP)
@@ -175,13 +98,10 @@ def ls_cmd(
 @click.argument("path")
 @click.option("--layer", "layer", type=int, help="Read PATH as of layer N.")
 @source_options
-def cat_cmd(
-    image: str, path: str, layer: int | None, platform: str | None, tls_verify: bool
-) -> None:
+def cat_cmd(image: str, path: str, layer: int | None, opts: OpenOptions) -> None:
     """Write a regular file's bytes to stdout. Symlinks are not followed."""
-    img = open_source(image, platform, tls_verify, layer)
-    try:
-        node = find(img, normalize_path(path))
+    with open_image(image, opts, layer) as img:
+        node = img.find(path)
         kind = EntryKind(img.tree.kind[node])
         if kind != EntryKind.FILE:
             what = (
@@ -193,9 +113,25 @@ def cat_cmd(
         out = sys.stdout.buffer
         for chunk in img.iter_content(node):
             out.write(chunk)
+            if output.closed():
+                break
         out.flush()
-    finally:
-        img.close()
+        warn_of(img)
 
 
-__all__ = ["ExitCode", "cli", "open_source", "source_options"]
+@cli.command("limits")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema layerscope.limits/1).")
+def limits_cmd(as_json: bool) -> None:
+    """The safety limits, their values now and how to raise each (--limit NAME=N, or the
+    LAYERSCOPE_<NAME> environment variable). Sizes as in 512MB (SI) or 8GiB (IEC)."""
+    from layerscope.present.limits import limits_json, limits_lines
+
+    if as_json:
+        from layerscope.present.jsonout import dump_json
+
+        dump_json(limits_json())
+    else:
+        output.lines(limits_lines())
+
+
+__all__ = ["cli", "open_image", "source_options", "warn_of"]

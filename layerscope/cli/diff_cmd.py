@@ -7,51 +7,16 @@ from typing import NoReturn
 
 import click
 
-from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
-from layerscope.engine.compare import ImageDiff, compare_images, diff_json, layer_states
-from layerscope.engine.loading import load_image
+from layerscope.cli.commands import open_image, warn_of
+from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
+from layerscope.engine.compare import compare_images, layer_states
 from layerscope.errors import ExitCode, LayerscopeError, UsageError
 from layerscope.model.diff import ALL_FIELDS, DEFAULT_COMPARE, SEMANTIC_IGNORE, parse_fields
-from layerscope.model.entry import EntryKind
-from layerscope.present import render
+from layerscope.present import output
 from layerscope.readers import OpenOptions
 
-FIELDS_HELP = ", ".join(ALL_FIELDS)
-
-
-def print_text(d: ImageDiff) -> None:
-    w = sys.stdout.write
-    ta, tb = d.a.tree, d.b.tree
-    for path, node in d.tree.added:
-        w(f"+ {render.safe_text(path)}  ({tb.rolled_size(node)} B)\n")
-    for path, node in d.tree.removed:
-        w(f"- {render.safe_text(path)}  ({ta.rolled_size(node)} B)\n")
-    for m in d.tree.modified:
-        sizes = ""
-        if "size" in m.changes:
-            sizes = f"  {ta.size[m.old]} -> {tb.size[m.new]} B"
-        w(f"M {render.safe_text(m.path)}  [{','.join(m.changes)}]{sizes}\n")
-    for key, value in d.meta.items():
-        if isinstance(value, str):
-            w(f"~ {key}:\n")
-            for line in value.splitlines():
-                w(f"    {line}\n")
-        else:
-            w(f"~ {key}: {value}\n")
-    for manager, delta in d.packages.items():
-        for name, version in delta["added"].items():
-            w(f"P+ {manager} {name} {version}\n")
-        for name, version in delta["removed"].items():
-            w(f"P- {manager} {name} {version}\n")
-        for name, change in delta["changed"].items():
-            w(f"P~ {manager} {name} {change['old']} -> {change['new']}\n")
-    added_bytes = sum(tb.size[n] for _, n in d.tree.added if tb.kind[n] == EntryKind.FILE)
-    removed_bytes = sum(ta.size[n] for _, n in d.tree.removed if ta.kind[n] == EntryKind.FILE)
-    w(
-        f"{len(d.tree.added)} added ({added_bytes} B), {len(d.tree.removed)} removed "
-        f"({removed_bytes} B), {len(d.tree.modified)} modified; "
-        f"size {ta.total_size()} -> {tb.total_size()} B\n"
-    )
+DEFAULTS = ", ".join(f for f in ALL_FIELDS if f in DEFAULT_COMPARE)
+OFF = ", ".join(f for f in ALL_FIELDS if f not in DEFAULT_COMPARE)
 
 
 def run_tui(
@@ -73,8 +38,20 @@ def run_tui(
 @click.option("--layer", type=int, help="With one IMAGE: what layer N changed over layers 0..N-1.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (schema layerscope.diff/1).")
 @click.option("--summary", is_flag=True, help="Print the text report even on a terminal.")
-@click.option("--compare", "compare_", multiple=True, help=f"Also compare: {FIELDS_HELP}.")
-@click.option("--ignore", multiple=True, help="Do not compare these fields.")
+@click.option(
+    "--compare",
+    "compare_",
+    multiple=True,
+    metavar="FIELD[,FIELD...]",
+    help=f"Also compare these fields (comma-separated, repeatable). Compared by default: "
+    f"{DEFAULTS}; off by default: {OFF}.",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="FIELD[,FIELD...]",
+    help="Do not compare these fields (comma-separated, repeatable; same names).",
+)
 @click.option("--semantic", is_flag=True, help="Ignore what rebuilds change meaninglessly (mtime).")
 @source_options
 def diff_cmd(
@@ -86,8 +63,7 @@ def diff_cmd(
     compare_: tuple[str, ...],
     ignore: tuple[str, ...],
     semantic: bool,
-    platform: str | None,
-    tls_verify: bool,
+    opts: OpenOptions,
 ) -> None:
     """What changed between two images (any formats), or what one layer changed.
 
@@ -100,7 +76,8 @@ def diff_cmd(
         raise UsageError(str(e)) from None
     if semantic:
         fields -= SEMANTIC_IGNORE
-    opts = OpenOptions(platform=platform, tls_verify=tls_verify)
+    if as_json and summary:
+        raise UsageError("--summary prints text and --json prints JSON: choose one")
     if b is None and layer is None:
         raise UsageError("diff needs two images, or one image and --layer N")
     if b is not None and layer is not None:
@@ -111,20 +88,25 @@ def diff_cmd(
         assert layer is not None
         left, right = layer_states(a, layer, opts)
     else:
-        left = load_image(a, opts)
+        left = open_image(a, opts)
         try:
-            right = load_image(b, opts)
+            right = open_image(b, opts)
         except BaseException:
             left.close()
             raise
-    try:
+    with left, right:
         d = compare_images(left, right, fields, with_meta=b is not None)
         if as_json:
-            render.dump_json(diff_json(d))
+            from layerscope.present.diff import diff_json
+            from layerscope.present.jsonout import dump_json
+
+            dump_json(diff_json(d))
         else:
-            print_text(d)
-    finally:
-        left.close()
-        right.close()
+            from layerscope.present.diff import diff_doc
+
+            output.lines(diff_doc(d).plain())
+        warn_of(left)
+        if right.meta is not left.meta:
+            warn_of(right)
     same = d.tree.empty and not d.meta and not d.packages
     raise SystemExit(ExitCode.OK if same else ExitCode.FINDINGS)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from layerscope.cli.commands import EXIT_HELP, SOURCES_HELP, source_options
+from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.errors import LayerscopeError, UsageError
 from layerscope.readers import OpenOptions
 
@@ -21,14 +21,14 @@ i shows image details, ? lists every key, q quits."""
 @click.command("view", epilog=VIEW_HELP + "\n\n" + SOURCES_HELP + "\n\n" + EXIT_HELP)
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
 @source_options
-def view_cmd(images: tuple[str, ...], platform: str | None, tls_verify: bool) -> None:
+def view_cmd(images: tuple[str, ...], opts: OpenOptions) -> None:
     """Browse an image layer by layer, as dive does; with several IMAGEs (build stages in
     order), each step shows what that image changed over the previous one."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("view needs a terminal (use ls, diff or inspect in scripts)")
     from layerscope.ui.app import make_app
 
-    app = make_app(list(images), OpenOptions(platform=platform, tls_verify=tls_verify))
+    app = make_app(list(images), opts)
     result = app.run()
     if isinstance(result, LayerscopeError):
         raise result

@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from layerscope.check.config import Metrics
 from layerscope.engine.analysis_reads import BudgetedReads
-from layerscope.engine.loading import LoadedImage, cancellable, layer_entries, whiteout_style
-from layerscope.errors import CacheCorruptError, Cancelled, LayerscopeError
+from layerscope.engine.image import Image
+from layerscope.engine.loading import cancellable, layer_entries, with_index_fallback
+from layerscope.engine.metrics import Metrics
+from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.bloat.dive import DiveResult, dive_efficiency
 from layerscope.model.bloat.dupes import DuplicateReport, duplicate_candidates, find_duplicates
 from layerscope.model.bloat.junk import DEFAULT_CLASSES, JunkFinding, classify, find_junk
@@ -80,7 +81,7 @@ class Report:
 
 
 def analyze(
-    img: LoadedImage,
+    img: Image,
     options: AnalysisOptions | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
@@ -143,19 +144,19 @@ def analyze(
     )
 
 
-def _dive(img: LoadedImage, notes: list[str], cancel: threading.Event | None) -> DiveResult | None:
+def _dive(img: Image, notes: list[str], cancel: threading.Event | None) -> DiveResult | None:
     layers = img.meta.layers[: img.upto + 1]
-    styles = [whiteout_style(info) for info in layers]
+    styles = [info.whiteouts for info in layers]
 
     def entries(index: int, use_index: bool) -> Iterator[Entry]:
         listed = layer_entries(img, index, use_index)
         return listed if cancel is None else cancellable(listed, cancel)
 
+    def run(use_index: bool) -> DiveResult:
+        return dive_efficiency((entries(i.index, use_index) for i in layers), styles)
+
     try:
-        try:
-            result = dive_efficiency((entries(i.index, True) for i in layers), styles)
-        except CacheCorruptError:
-            result = dive_efficiency((entries(i.index, False) for i in layers), styles)
+        result = with_index_fallback(run)
     except LayerscopeError as e:
         notes.append(f"dive numbers not computed: {e}")
         return None
@@ -186,11 +187,11 @@ def _read_ahead(
     )
 
 
-def _random_access(img: LoadedImage) -> bool:
-    return not any("tar" in info.media_type for info in img.meta.layers[: img.upto + 1])
+def _random_access(img: Image) -> bool:
+    return img.reader.traits.random_access
 
 
-def _secret_order(img: LoadedImage, deep: bool) -> list[int]:
+def _secret_order(img: Image, deep: bool) -> list[int]:
     """Candidate names first, so a budget running out costs the least likely files."""
     tree = img.tree
     files = [n for n in range(1, len(tree)) if tree.kind[n] == EntryKind.FILE]

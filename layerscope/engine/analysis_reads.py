@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 import xxhash
 
 from layerscope.engine.hashing import ContentHasher
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.bloat.waste import content_key
 from layerscope.readers.base import StreamedContents
@@ -28,7 +28,7 @@ class BudgetedReads:
 
     def __init__(
         self,
-        img: LoadedImage,
+        img: Image,
         budget: int,
         notes: list[str],
         cancel: threading.Event | None = None,

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from layerscope.engine.hashing import ContentHasher
-from layerscope.engine.loading import LoadedImage, load_image
+from layerscope.engine.image import Image
+from layerscope.engine.loading import load_image
 from layerscope.model.diff import DEFAULT_COMPARE, ContentEqual, TreeDiff, diff_trees
 from layerscope.model.entry import EntryKind
 from layerscope.model.metadiff import meta_diff
@@ -18,17 +19,15 @@ from layerscope.model.packages import (
     collect,
     packages_diff,
 )
-from layerscope.model.sizes import LazyLinkCounts
 from layerscope.model.tree import FileTree
-from layerscope.present.entries import LsEntry, image_json, ls_entries
 from layerscope.readers import OpenOptions
 from layerscope.readers.base import StreamedContents
 
 
 @dataclass(slots=True)
 class ImageDiff:
-    a: LoadedImage
-    b: LoadedImage
+    a: Image
+    b: Image
     tree: TreeDiff
     meta: dict[str, Any]
     shared_layers: list[str] = field(default_factory=list)
@@ -38,7 +37,7 @@ class ImageDiff:
 PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "conda-meta"})
 
 
-def image_packages(img: LoadedImage) -> Packages:
+def image_packages(img: Image) -> Packages:
     """The package databases the image carries (dpkg, apk, Python, conda)."""
     tree = img.tree
     paths = [p for p in (DPKG_STATUS, APK_INSTALLED) if tree.lookup(p) is not None]
@@ -63,10 +62,10 @@ def image_packages(img: LoadedImage) -> Packages:
     return collect(paths, read)
 
 
-def shared_layers(a: LoadedImage, b: LoadedImage) -> list[str]:
+def shared_layers(a: Image, b: Image) -> list[str]:
     """Layers both images hold, recognised by content digest (diff_id, else blob digest)."""
 
-    def keys(img: LoadedImage) -> list[str]:
+    def keys(img: Image) -> list[str]:
         out = []
         for info in img.meta.layers[: img.upto + 1]:
             key = info.diff_id or info.id
@@ -79,8 +78,8 @@ def shared_layers(a: LoadedImage, b: LoadedImage) -> list[str]:
 
 
 def compare_images(
-    a: LoadedImage,
-    b: LoadedImage,
+    a: Image,
+    b: Image,
     compare: frozenset[str] | set[str] = DEFAULT_COMPARE,
     hasher: ContentHasher | None = None,
     with_meta: bool = True,
@@ -92,8 +91,8 @@ def compare_images(
 
 
 def tree_diff(
-    a: LoadedImage,
-    b: LoadedImage,
+    a: Image,
+    b: Image,
     compare: frozenset[str] | set[str],
     hasher: ContentHasher,
     same_member: ContentEqual | None = None,
@@ -119,49 +118,9 @@ def tree_diff(
     return diff_trees(a.tree, b.tree, compare, equal(None))
 
 
-def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[LoadedImage, LoadedImage]:
+def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[Image, Image]:
     """The image as of layer N-1 and as of layer N (N-1 = an empty tree for N = 0)."""
     after = load_image(ref, opts, upto=layer)
     if after.upto == 0:
-        return LoadedImage(ref, after.reader, after.meta, FileTree(), -1), after
+        return Image(ref, after.reader, after.meta, FileTree(), -1), after
     return load_image(ref, opts, upto=after.upto - 1), after
-
-
-def diff_json(d: ImageDiff) -> dict[str, Any]:
-    ta, tb = d.a.tree, d.b.tree
-    links_a, links_b = LazyLinkCounts(ta), LazyLinkCounts(tb)
-    # LsEntry structs, not dicts: the document is encoded by msgspec (dump_json), and a
-    # diff of two big images reports tens of thousands of entries
-    added = list(ls_entries(tb, ((n, p) for p, n in d.tree.added), links_b))
-    removed = list(ls_entries(ta, ((n, p) for p, n in d.tree.removed), links_a))
-    mods = d.tree.modified
-    olds = ls_entries(ta, ((m.old, m.path) for m in mods), links_a)
-    news = ls_entries(tb, ((m.new, m.path) for m in mods), links_b)
-    modified = [
-        {"path": m.path, "changes": m.changes, "old": old, "new": new}
-        for m, old, new in zip(mods, olds, news, strict=True)
-    ]
-
-    def file_bytes(rows: list[LsEntry]) -> int:
-        return sum(r.size for r in rows if r.type == "file")
-
-    return {
-        "schema": "layerscope.diff/1",
-        "a": image_json(d.a),
-        "b": image_json(d.b),
-        "shared_layers": d.shared_layers,
-        "added": added,
-        "removed": removed,
-        "modified": modified,
-        "metadata": d.meta,
-        "packages": d.packages,
-        "summary": {
-            "added": len(added),
-            "removed": len(removed),
-            "modified": len(modified),
-            "bytes_added": file_bytes(added),
-            "bytes_removed": file_bytes(removed),
-            "size_a": ta.total_size(),
-            "size_b": tb.total_size(),
-        },
-    }

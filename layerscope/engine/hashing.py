@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 import xxhash
 
 from layerscope.cache import IndexCache
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.model.image import ImageMeta
 from layerscope.readers.base import StreamedContents
 
@@ -39,16 +39,16 @@ class ContentHasher:
         self._keys: dict[int, tuple[ImageMeta, LayerKeys]] = {}
         self._finalizer = weakref.finalize(self, _persist, self._new, self._caches)
 
-    def digest(self, img: LoadedImage, node: int) -> bytes:
+    def digest(self, img: Image, node: int) -> bytes:
         tree = img.tree
         key, cache, _ = self._layer_keys(img)[tree.content_layer.get(node, tree.layer[node])]
         return self._digest(img, node, key, cache)
 
-    def equal(self, a: LoadedImage, na: int, b: LoadedImage, nb: int) -> bool:
+    def equal(self, a: Image, na: int, b: Image, nb: int) -> bool:
         return self.comparer(a, b)(na, nb)
 
     def comparer(
-        self, a: LoadedImage, b: LoadedImage, pending: list[tuple[int, int]] | None = None
+        self, a: Image, b: Image, pending: list[tuple[int, int]] | None = None
     ) -> Callable[[int, int], bool]:
         """equal() for nodes of `a` and `b`, with both images' layer keys and the memos
         bound once: a diff of two big images calls it for every same-size file pair.
@@ -84,7 +84,7 @@ class ContentHasher:
         """Persist the digests computed so far."""
         _persist(self._new, self._caches)
 
-    def prefetch(self, img: LoadedImage, nodes: Iterable[int]) -> None:
+    def prefetch(self, img: Image, nodes: Iterable[int]) -> None:
         """Hash, ahead of their lookups, the contents of `nodes` that live in streamed
         layers (tar): one pass per layer in member order, where reading them one at a time
         would decompress each layer up to every member again (quadratic in layer size)."""
@@ -98,7 +98,7 @@ class ContentHasher:
                     h.update(chunk)
                 self.remember(img, layer, loc, h.digest())
 
-    def missing(self, img: LoadedImage, nodes: Iterable[int]) -> dict[int, dict[int, int]]:
+    def missing(self, img: Image, nodes: Iterable[int]) -> dict[int, dict[int, int]]:
         """What of `nodes` has no digest yet: {layer: {loc: size}}."""
         tree, keys = img.tree, self._layer_keys(img)
         todo: dict[int, dict[int, int]] = {}
@@ -109,7 +109,7 @@ class ContentHasher:
                 todo.setdefault(layer, {})[loc] = tree.size[node]
         return todo
 
-    def remember(self, img: LoadedImage, layer: int, loc: int, digest: bytes) -> None:
+    def remember(self, img: Image, layer: int, loc: int, digest: bytes) -> None:
         """Record the digest of the content at `loc` in `layer`, computed elsewhere."""
         key, cache, _ = self._layer_keys(img)[layer]
         self._memo_for(key, cache)[loc] = digest
@@ -124,7 +124,7 @@ class ContentHasher:
                 self._caches[key] = cache
         return memo
 
-    def _digest(self, img: LoadedImage, node: int, key: str, cache: IndexCache | None) -> bytes:
+    def _digest(self, img: Image, node: int, key: str, cache: IndexCache | None) -> bytes:
         memo = self._memo_for(key, cache)
         loc = img.tree.loc[node]
         got = memo.get(loc) if loc >= 0 else None
@@ -139,7 +139,7 @@ class ContentHasher:
                     self._new.setdefault(key, {})[loc] = got
         return got
 
-    def _layer_keys(self, img: LoadedImage) -> LayerKeys:
+    def _layer_keys(self, img: Image) -> LayerKeys:
         hit = self._keys.get(id(img))
         if hit is not None and hit[0] is img.meta:
             return hit[1]
@@ -156,7 +156,7 @@ def _persist(new: dict[str, Memo], caches: dict[str, IndexCache]) -> None:
     new.clear()
 
 
-def _layer_key(img: LoadedImage, layer: int) -> tuple[str, IndexCache | None, str | None]:
+def _layer_key(img: Image, layer: int) -> tuple[str, IndexCache | None, str | None]:
     """The layer's memo key (persistent through the cache when it has one) and its
     content digest (None for partitions and directories, which have none)."""
     info = img.meta.layers[layer]

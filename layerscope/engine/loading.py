@@ -1,4 +1,4 @@
-"""load_image(ref) -> LoadedImage: the one entry point the CLI and the UI call.
+"""load_image(ref) -> Image: the one entry point the CLI and the UI call.
 
 Joins a reader (format I/O) with the model (one merged tree). Progress is reported through
 a callback and cancellation through an Event, so a UI worker can drive it.
@@ -6,24 +6,23 @@ a callback and cancellation through an Event, so a UI worker can drive it.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from layerscope.cache import IndexCache, disabled_by_env, index_threads
+from layerscope.cache import IndexCache, index_threads
+from layerscope.engine.image import Image
 from layerscope.errors import (
     CacheCorruptError,
     Cancelled,
-    EntryNotFoundError,
     LayerscopeError,
     UsageError,
 )
 from layerscope.model.entry import Entry, EntryKind
-from layerscope.model.image import ImageMeta, LayerInfo
+from layerscope.model.image import ImageMeta
 from layerscope.model.layers import WhiteoutStyle, apply_layer
+from layerscope.model.sizes import LayerTally, tree_tally
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions, open_image
 from layerscope.readers.base import ColumnLister, ImageReader, ListCheck
@@ -32,52 +31,17 @@ if TYPE_CHECKING:
     from layerscope.cache.prefetch import Prefetcher
 
 Progress = Callable[[str, int, int], None]
-# Image formats whose readers can list several layers at once from worker threads.
-PARALLEL_FORMATS = frozenset({"oci-layout", "oci-archive", "docker-archive", "dir"})
+T = TypeVar("T")
 
 
-@dataclass(slots=True)
-class LoadedImage:
-    ref: str
-    reader: ImageReader
-    meta: ImageMeta
-    tree: FileTree
-    upto: int  # index of the last layer applied
-    # per layer: the index-cache key (None: not cacheable), and the cache (None: --no-cache)
-    layer_keys: list[str | None] = field(default_factory=list)
-    cache: IndexCache | None = None
-
-    def read(self, node: int, limit: int | None = None) -> bytes:
-        """A regular file's bytes (the first `limit` bytes if given)."""
-        return b"".join(self.iter_content(node, limit))
-
-    def iter_content(self, node: int, limit: int | None = None) -> Iterator[bytes]:
-        tree = self.tree
-        if tree.kind[node] != EntryKind.FILE:
-            raise UsageError(f"{tree.path(node)}: not a regular file")
-        size = tree.size[node]
-        want = size if limit is None else min(size, limit)
-        got = 0
-        if want == 0:
-            return
-        for chunk in self.reader.read_content(tree.source_layer(node), tree.loc[node], size):
-            if got + len(chunk) >= want:
-                yield chunk[: want - got]
-                return
-            got += len(chunk)
-            yield chunk
-
-    def close(self) -> None:
-        self.reader.close()
-
-
-def whiteout_style(layer: LayerInfo) -> WhiteoutStyle:
-    media = layer.media_type
-    if media == "ext3-overlay":
-        return "overlayfs"
-    if "tar" in media or media.startswith("application/"):
-        return "oci"
-    return "none"
+def with_index_fallback(run: Callable[[bool], T]) -> T:
+    """Run `run(use_index=True)`; when a layer index fails to decode part-way, run it again
+    from the image itself. The one place CacheCorruptError is handled: every caller that
+    reads layers through the index cache goes through here."""
+    try:
+        return run(True)
+    except CacheCorruptError:
+        return run(False)
 
 
 def load_image(
@@ -86,15 +50,16 @@ def load_image(
     upto: int | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
-) -> LoadedImage:
+    tally: bool = False,
+) -> Image:
     """Open `ref` and apply its layers 0..upto (all by default) into one tree.
 
     With the index cache (the default; OpenOptions.use_cache=False turns it off) a tree
     seen before is decoded from the cache without reading any layer, and each layer read
-    is indexed on the way through for the next time."""
+    is indexed on the way through for the next time. With `tally`, the layers read on the
+    way are counted as they are applied (Image.tallies: what `inspect` shows per layer,
+    without reading any layer a second time)."""
     opts = options or OpenOptions()
-    if opts.use_cache and disabled_by_env():
-        opts = dataclasses.replace(opts, use_cache=False)
     reader = open_image(ref, opts)
     try:
         meta = reader.describe()
@@ -110,9 +75,11 @@ def load_image(
         cache = IndexCache() if opts.use_cache else None
         keys: list[str | None] = [None] * len(meta.layers)
         if cache is not None:
-            keys = cache.layer_keys(meta)
+            keys = [reader.layer_identity(i) for i in range(len(meta.layers))]
         build = _Build(reader, meta, last, cache, keys, progress, cancel)
-        loaded = LoadedImage(ref, reader, meta, build.run(), last, keys, cache)
+        build.tallies = {} if tally else None
+        loaded = Image(ref, reader, meta, build.run(), last, keys, cache)
+        loaded.tallies = build.tallies or {}
         if loaded.tree.lookup("/.singularity.d") is not None:
             _fill_singularity_meta(loaded)
         return loaded
@@ -136,6 +103,14 @@ def first_layer_tree(
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
     return None if cols is None else FileTree.adopt(cols, index)
+
+
+def tallied(entries: Iterable[Entry], tally: LayerTally) -> Iterator[Entry]:
+    """Pass entries through, counting them into `tally` (what the layer stores)."""
+    add = tally.add
+    for e in entries:
+        add(e)
+        yield e
 
 
 def cancellable(entries: Iterable[Entry], cancel: threading.Event) -> Iterator[Entry]:
@@ -163,11 +138,8 @@ class _Build:
         self.reader, self.meta, self.last = reader, meta, last
         self.cache, self.keys = cache, keys
         self.progress, self.cancel = progress, cancel
-        # A lone layer blob has nothing below it: show its whiteouts as entries.
-        self.styles: list[WhiteoutStyle] = [
-            "none" if meta.format == "layer" else whiteout_style(info)
-            for info in meta.layers[: last + 1]
-        ]
+        self.styles: list[WhiteoutStyle] = [info.whiteouts for info in meta.layers[: last + 1]]
+        self.tallies: dict[int, LayerTally] | None = None
 
     def run(self) -> FileTree:
         cache = self.cache
@@ -179,18 +151,19 @@ class _Build:
             tree = cache.load_tree(tree_key)
             if tree is not None:
                 return tree
-        try:
-            tree = self._apply_all(use_index=True)
-        except CacheCorruptError:
-            # A layer index failed to decode half-way: start over from the image.
-            tree = self._apply_all(use_index=False)
-        if cache is not None and tree_key is not None:
+        warned = len(self.meta.warnings)
+        tree = with_index_fallback(self._apply_all)
+        # A listing that warned (a name normalised, a directory unreadable) is not cached:
+        # reopening from the cache would show the same tree without saying why.
+        if cache is not None and tree_key is not None and len(self.meta.warnings) == warned:
             tree.pack_children()
             cache.save_tree(tree_key, tree)
         return tree
 
     def _apply_all(self, use_index: bool) -> FileTree:
         tree = FileTree()
+        if self.tallies is not None:
+            self.tallies.clear()  # a run again after a corrupt index counts from zero
         ahead = self._prefetcher(use_index)
         try:
             for info in self.meta.layers[: self.last + 1]:
@@ -203,10 +176,14 @@ class _Build:
                     )
                     if first is not None:
                         tree = first
+                        if self.tallies is not None:
+                            self.tallies[info.index] = tree_tally(tree)
                         continue
                 entries = self._entries(info.index, use_index, ahead)
                 if self.cancel is not None:
                     entries = cancellable(entries, self.cancel)
+                if self.tallies is not None:
+                    entries = tallied(entries, self.tallies.setdefault(info.index, LayerTally()))
                 apply_layer(tree, info.index, entries, self.styles[info.index])
         finally:
             if ahead is not None:
@@ -218,7 +195,7 @@ class _Build:
         reader may be read from several threads (local OCI stores: separate files or
         pread; not the registry, whose pulls share one HTTP session)."""
         workers = index_threads()
-        if workers <= 0 or self.meta.format not in PARALLEL_FORMATS:
+        if workers <= 0 or not self.reader.traits.parallel_layers:
             return None
         cache = self.cache
         todo = [
@@ -260,7 +237,8 @@ class _Build:
         # A single-layer SIF or squashfs has only its tree cached: indexing it too would
         # add ~25% to its first open for nothing.
         if key.startswith("blob|") or len(self.meta.layers) > 1:
-            return cache.record_layer(key, entries)
+            warned = len(self.meta.warnings)
+            return cache.record_layer(key, entries, lambda: len(self.meta.warnings) == warned)
         return entries
 
     def _report(self, what: str, index: int) -> None:
@@ -268,7 +246,7 @@ class _Build:
             self.progress(what, index, len(self.meta.layers))
 
 
-def layer_entries(img: LoadedImage, index: int, use_index: bool = True) -> Iterator[Entry]:
+def layer_entries(img: Image, index: int, use_index: bool = True) -> Iterator[Entry]:
     """Layer `index`'s raw entries, through the index cache (see cached_entries)."""
     key = img.layer_keys[index] if index < len(img.layer_keys) else None
     return cached_entries(img.reader, index, img.cache, key, use_index)
@@ -304,7 +282,7 @@ SINGULARITY_FILES = {
 MAX_META_BYTES = 1 << 20
 
 
-def _fill_singularity_meta(img: LoadedImage) -> None:
+def _fill_singularity_meta(img: Image) -> None:
     """Apptainer keeps runscript, help, environment and labels inside the image: use them
     where the SIF descriptors do not carry them."""
     meta = img.meta
@@ -326,7 +304,7 @@ def _fill_singularity_meta(img: LoadedImage) -> None:
                     meta.labels = {str(k): str(v) for k, v in labels.items()}
 
 
-def _read_text(img: LoadedImage, path: str) -> str | None:
+def _read_text(img: Image, path: str) -> str | None:
     node = img.tree.lookup(path)
     if node is None or img.tree.kind[node] != EntryKind.FILE:
         return None
@@ -334,10 +312,3 @@ def _read_text(img: LoadedImage, path: str) -> str | None:
         return img.read(node, MAX_META_BYTES).decode("utf-8", "replace")
     except LayerscopeError:
         return None
-
-
-def find(img: LoadedImage, path: str) -> int:
-    node = img.tree.lookup(path)
-    if node is None:
-        raise EntryNotFoundError(f"{path}: no such file or directory in {img.ref}")
-    return node

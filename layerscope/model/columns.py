@@ -16,6 +16,23 @@ from collections.abc import Iterator
 
 from layerscope.model.entry import Entry, EntryKind
 
+# The per-node attributes kept as arrays, in one table: (name, array typecode, the root's
+# value). LayerColumns and FileTree hold them under these names and typecodes, and the
+# tree codec stores them in this order (plus FileTree's own `layer` column, TREE_COLUMNS).
+# Names, kinds and the rare attributes (targets, devices, xattrs, inode identities) are
+# a list, a bytearray and dicts beside them.
+NODE_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("parent", "i", 0),
+    ("mode", "H", 0o755),
+    ("uid", "I", 0),
+    ("gid", "I", 0),
+    ("size", "q", 0),
+    ("mtime", "q", 0),
+    ("loc", "q", -1),  # reader-private content locator; -1: nothing to read
+)
+# FileTree adds the layer that last wrote each node (-1 for the root: none did).
+TREE_COLUMNS: tuple[tuple[str, str, int], ...] = (*NODE_COLUMNS, ("layer", "h", -1))
+
 
 class LayerColumns:
     """Columns with one row per entry (row 0: the root), plus where each directory's
@@ -40,16 +57,19 @@ class LayerColumns:
         "xattrs",
     )
 
+    parent: array[int]
+    mode: array[int]
+    uid: array[int]
+    gid: array[int]
+    size: array[int]
+    mtime: array[int]
+    loc: array[int]
+
     def __init__(self) -> None:
-        self.parent = array("i", [0])
+        for column, code, root in NODE_COLUMNS:
+            setattr(self, column, array(code, [root]))
         self.name: list[str] = [""]
         self.kind = bytearray([EntryKind.DIR])
-        self.mode = array("H", [0o755])
-        self.uid = array("I", [0])
-        self.gid = array("I", [0])
-        self.size = array("q", [0])
-        self.mtime = array("q", [0])
-        self.loc = array("q", [-1])
         self.spans: list[tuple[int, int, int]] = []
         self.dirs: list[int] = [0]  # rows that are directories (listed or empty)
         self.target: dict[int, str] = {}

@@ -29,10 +29,6 @@ class EntryKind(enum.IntEnum):
         return _LS_CHARS[self]
 
     @classmethod
-    def from_json_name(cls, name: str) -> EntryKind:
-        return _FROM_JSON[name]
-
-    @classmethod
     def from_st_mode(cls, mode: int) -> EntryKind:
         fmt = stat.S_IFMT(mode)
         try:
@@ -50,7 +46,6 @@ _JSON_NAMES = {
     EntryKind.FIFO: "fifo",
     EntryKind.SOCKET: "socket",
 }
-_FROM_JSON = {v: k for k, v in _JSON_NAMES.items()}
 _LS_CHARS = {
     EntryKind.FILE: "-",
     EntryKind.DIR: "d",
@@ -69,9 +64,6 @@ KIND_OF_IFMT = {
     stat.S_IFIFO: EntryKind.FIFO,
     stat.S_IFSOCK: EntryKind.SOCKET,
 }
-IFMT_OF_KIND = {v: k for k, v in KIND_OF_IFMT.items()}
-
-PERM_MASK = 0o7777
 
 
 class Entry:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+# How a layer encodes deletions (model.layers applies them): OCI `.wh.` names, overlayfs
+# 0/0 character devices and opaque xattrs, or none (a first layer, a lone layer blob,
+# a filesystem image whose entries are all real).
+WhiteoutStyle = Literal["oci", "overlayfs", "none"]
 
 
 @dataclass(slots=True)
@@ -18,6 +23,7 @@ class LayerInfo:
     diff_id       digest of the uncompressed tar for OCI layers (shared-layer detection).
     created_by    the command that made it (OCI history, SIF definition summary).
     encrypted     True for EncryptedSquashfs / GocryptfsSquashfs partitions.
+    whiteouts     how this layer encodes deletions (set by the reader that knows).
     extra         format-specific facts (partition type, compressor, block size...).
     """
 
@@ -30,6 +36,7 @@ class LayerInfo:
     comment: str | None = None
     empty_history: list[str] = field(default_factory=list)
     encrypted: bool = False
+    whiteouts: WhiteoutStyle = "none"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -39,7 +46,10 @@ class ImageMeta:
 
     `sif` holds the SIF header and descriptor table (JSON-ready dicts); `config` the OCI
     image config's `config` object (or a SIF's oci-config.json); `generic_json` every SIF
-    JSON.Generic object by name.
+    JSON.Generic object by name. `carries_config` is False for formats that cannot hold an
+    OCI config or history (a bare squashfs, a directory): comparing theirs would report a
+    difference of container formats only. `stored_bytes`: the image file's size, where the
+    image is one file.
     """
 
     format: str
@@ -65,3 +75,5 @@ class ImageMeta:
     manifest_digest: str | None = None
     config_digest: str | None = None
     warnings: list[str] = field(default_factory=list)
+    carries_config: bool = True
+    stored_bytes: int | None = None

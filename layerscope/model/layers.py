@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from sys import intern
-from typing import Literal
 
 from layerscope.model.entry import Entry, EntryKind, normalize_path
+from layerscope.model.image import WhiteoutStyle
 from layerscope.model.tree import ROOT, Deletion, FileTree
 
-WhiteoutStyle = Literal["oci", "overlayfs", "none"]
+__all__ = ["WhiteoutStyle", "apply_layer", "apply_layers"]
 
 WH_PREFIX = ".wh."
 WH_OPAQUE = ".wh..wh..opq"

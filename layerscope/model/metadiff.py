@@ -53,17 +53,12 @@ def env_dict(env: Any) -> dict[str, str]:
     return out
 
 
-# Formats that cannot carry an OCI config or history: comparing theirs would report a
-# difference that is only the container format's.
-NO_CONFIG_FORMATS = frozenset({"squashfs", "sandbox"})
-
-
 def meta_diff(a: ImageMeta, b: ImageMeta) -> dict[str, Any]:
     """Only what differs; an empty dict means the metadata is the same. Config and history
     are compared only when both formats can carry them."""
     out: dict[str, Any] = {}
     config: dict[str, Any] = {}
-    both_carry = a.format not in NO_CONFIG_FORMATS and b.format not in NO_CONFIG_FORMATS
+    both_carry = a.carries_config and b.carries_config
     for key in CONFIG_KEYS if both_carry else ():
         old, new = a.config.get(key), b.config.get(key)
         if key == "Env":

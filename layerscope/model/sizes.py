@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections.abc import Iterable
 from itertools import repeat
 from typing import TYPE_CHECKING
 
-from layerscope.model.entry import EntryKind
+from layerscope.model.entry import Entry, EntryKind
 
 if TYPE_CHECKING:
     from layerscope.model.tree import FileTree
@@ -26,12 +27,69 @@ ROOT = 0
 _NOT_FILE = re.compile(rb"[^\x00]")  # in the kind column: every kind but FILE (0)
 
 
+class LayerTally:
+    """What one layer stores, as its raw entries say: `entries` (every entry, whiteouts
+    included) and `bytes`, its regular files' content with hard-linked content once (a tar
+    hard link adds nothing; entries sharing an inode identity count once). The one
+    definition of a layer's bytes that inspect, the layer table and diff totals use."""
+
+    __slots__ = ("_inodes", "bytes", "entries")
+
+    def __init__(self) -> None:
+        self.entries = 0
+        self.bytes = 0
+        self._inodes: set[int] = set()
+
+    def add(self, e: Entry) -> None:
+        self.entries += 1
+        if e.kind == EntryKind.FILE and e.hardlink is None:
+            if e.ino:
+                if e.ino in self._inodes:
+                    return
+                self._inodes.add(e.ino)
+            self.bytes += e.size
+
+
 def file_sizes(tree: FileTree) -> array:  # type: ignore[type-arg]
     """The size column with 0 for everything but regular files (symlinks have sizes)."""
     sizes = array("q", tree.size)
     for found in _NOT_FILE.finditer(tree.kind):
         sizes[found.start()] = 0
     return sizes
+
+
+def file_bytes(tree: FileTree, nodes: Iterable[int]) -> int:
+    """Regular-file bytes of `nodes` (added, removed...), a hard-linked inode once however
+    many of its names are among them: the one definition every change total uses."""
+    total = 0
+    seen: set[int] = set()
+    kinds, sizes, groups = tree.kind, tree.size, tree.link_group
+    for node in nodes:
+        if kinds[node] != EntryKind.FILE:
+            continue
+        group = groups.get(node) if groups else None
+        if group is not None:
+            if group in seen:
+                continue
+            seen.add(group)
+        total += sizes[node]
+    return total
+
+
+def tree_tally(tree: FileTree) -> LayerTally:
+    """The tally of a tree built from one layer alone (every node is one of its entries)."""
+    tally = LayerTally()
+    tally.entries = len(tree) - 1
+    sizes = file_sizes(tree)
+    total = sum(sizes)
+    seen: set[int] = set()
+    for node, group in tree.link_group.items():  # a linked inode's bytes count once
+        if group in seen:
+            total -= sizes[node]
+        else:
+            seen.add(group)
+    tally.bytes = total
+    return tally
 
 
 class _Liveness:

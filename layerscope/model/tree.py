@@ -328,12 +328,6 @@ class FileTree:
         """The layer whose blob holds this node's content."""
         return self.content_layer.get(node, self.layer[node])
 
-    def link_count(self, node: int) -> int:
-        group = self.link_group.get(node)
-        if group is None:
-            return 1
-        return self.link_counts().get(group, 1)
-
     def link_counts(self) -> dict[int, int]:
         """Live links per hard-link group."""
         return sizes.link_counts(self)

@@ -22,10 +22,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import accumulate
 from typing import Protocol
 
+from layerscope.model.columns import TREE_COLUMNS
 from layerscope.model.tree import Deletion, FileTree
 
 # Bump when the layout below, or what apply_layer puts in a tree, changes meaning.
-TREE_CODEC_VERSION = 2
+TREE_CODEC_VERSION = 3  # 3: columns in model.columns.TREE_COLUMNS order
 
 Buffer = bytes | bytearray | memoryview
 
@@ -34,16 +35,7 @@ _HEAD = struct.Struct("<4sHHQQ")  # magic, version, byte order, nodes, layer_cou
 _LEN = struct.Struct("<Q")
 _ORDER = 1 if sys.byteorder == "little" else 2
 # The columns in the order they are stored, with the typecode FileTree uses.
-_COLUMNS = (
-    ("parent", "i"),
-    ("mode", "H"),
-    ("uid", "I"),
-    ("gid", "I"),
-    ("size", "q"),
-    ("mtime", "q"),
-    ("layer", "h"),
-    ("loc", "q"),
-)
+_COLUMNS = tuple((name, code) for name, code, _ in TREE_COLUMNS)
 _INT_DICTS = ("link_group", "content_layer", "prev")
 # columns, kind, names (2), children (3), targets (2), rdev (2), xattrs (5), int dicts (2
 # each), shadows (3), deletions (4)

@@ -1,7 +1,8 @@
-"""The analysis Report as JSON-ready data (sizes in integer bytes, absolute paths).
+"""The analysis Report for people and programs: JSON-ready data (sizes in integer bytes,
+absolute paths), the headline numbers, and the findings as a Doc.
 
-Used by `check --json`, `inspect --json` and anything else that prints a Report, so the
-shape is defined once."""
+`check` (text and JSON), `inspect --analyze` and the TUI's findings panel all print a
+Report through here, so they never disagree."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from layerscope.engine.analysis import Report
 from layerscope.model.bloat.largest import Sized
 from layerscope.model.bloat.secrets import SecretFinding
+from layerscope.present import units
+from layerscope.present.doc import Doc, image, joined
 
 
 def report_json(r: Report) -> dict[str, Any]:
@@ -144,3 +147,144 @@ def secret_json(s: SecretFinding) -> dict[str, Any]:
 
 def _sized(s: Sized) -> dict[str, Any]:
     return {"path": s.path, "size": s.size, "layer": s.layer, "visible": s.visible}
+
+
+# -- for people ----------------------------------------------------------------------------
+
+TOP = 15  # rows per section; the JSON lists them all
+
+
+def headline(r: Report) -> list[tuple[str, str]]:
+    """(name, value) rows: dive's two numbers (its formula, to compare with dive) and ours."""
+    rows = []
+    if r.dive is not None:
+        rows.append(("Efficiency", f"{units.percent(r.dive.efficiency)} (dive)"))
+        rows.append(("Wasted", f"{units.size(r.dive.wasted_bytes)} (dive)"))
+    rows.append(("Reclaimable", units.size(r.waste.total)))
+    if r.cache_bytes:
+        rows.append(("Caches", units.size(r.cache_bytes)))
+    if r.duplicates.total_savings:
+        rows.append(("Duplicates", f"{units.size(r.duplicates.total_savings)} to save"))
+    if r.secrets:
+        recoverable = sum(1 for s in r.secrets if s.recoverable)
+        rows.append(("Secrets", f"{len(r.secrets)} ({recoverable} recoverable)"))
+    else:
+        rows.append(("Secrets", "none found"))
+    return rows
+
+
+def summary_doc(r: Report) -> Doc:
+    """What the layers store against what the image shows, then the headline."""
+    doc = Doc()
+    doc.field("Stored", f"{units.size_exact(r.image_bytes)} in the layers (each copy once)")
+    doc.field("Visible", f"{units.size_exact(r.final_bytes)} in the final tree")
+    if r.dive is not None and r.dive.user_wasted_percent is not None:
+        doc.field("User wasted", f"{units.percent(r.dive.user_wasted_percent)} (dive)")
+    for name, value in headline(r):
+        doc.field(name, value)
+    return doc
+
+
+def findings_doc(r: Report, top: int = TOP) -> Doc:
+    """Every finding, section by section, largest first (`top` rows each)."""
+    doc = summary_doc(r)
+    _reclaimable(doc, r, top)
+    _inefficient(doc, r, top)
+    _caches(doc, r, top)
+    _duplicates(doc, r, top)
+    _secrets(doc, r, top)
+    _largest(doc, r, top)
+    if r.notes:
+        doc.title("Notes")
+        for note in r.notes:
+            doc.line("  ", image(note, "dim"))
+    return doc
+
+
+def _more(doc: Doc, n: int, top: int) -> None:
+    if n > top:
+        doc.line((f"  … {n - top} more (--json lists them all)", "dim"))
+
+
+def _reclaimable(doc: Doc, r: Report, top: int) -> None:
+    w = r.waste
+    if not w.items:
+        return
+    doc.title(f"Reclaimable: {units.size(w.total)} stored in lower layers and invisible")
+    reasons = ", ".join(f"{k} {units.size(v)}" for k, v in sorted(w.by_reason.items()))
+    doc.line((f"  {reasons}", "dim"))
+    for i, (wrote, hid) in enumerate(zip(w.written_by_layer, w.hidden_by_layer, strict=True)):
+        if wrote or hid:
+            doc.line(f"  layer {i}: stored {units.size(wrote)} that is invisible, ",
+                     f"hid {units.size(hid)}")  # fmt: skip
+    for item in w.items[:top]:
+        cls = r.waste_classes.get(item.path)
+        doc.line(
+            (f"  {units.size(item.size):>10}  ", "size"),
+            f"{item.reason:<9} layer {item.layer} -> {item.hidden_by}  ",
+            image(item.path),
+            f"  [{cls}]" if cls else "",
+        )
+    _more(doc, len(w.items), top)
+
+
+def _inefficient(doc: Doc, r: Report, top: int) -> None:
+    if r.dive is None or not r.dive.inefficiencies:
+        return
+    doc.title("Inefficient files (dive: the same path in several layers)")
+    for p in r.dive.inefficiencies[:top]:
+        doc.line((f"  {units.size(p.cumulative):>10}  ", "size"), f"x{p.count:<3} ", image(p.path))
+    _more(doc, len(r.dive.inefficiencies), top)
+
+
+def _caches(doc: Doc, r: Report, top: int) -> None:
+    if not r.junk:
+        return
+    doc.title(f"Caches and junk: {units.size(r.cache_bytes)}")
+    for j in r.junk[:top]:
+        layers = ",".join(str(x) for x in j.layers)
+        doc.line(
+            (f"  {units.size(j.bytes):>10}  ", "size"),
+            f"{j.cls:<13} {units.count(j.files):>7} files  layer {layers}  ",
+            image(j.path),
+        )
+    _more(doc, len(r.junk), top)
+
+
+def _duplicates(doc: Doc, r: Report, top: int) -> None:
+    dupes = r.duplicates
+    if not dupes.sets:
+        return
+    doc.title(f"Duplicates: {units.size(dupes.total_savings)} could be saved")
+    for d in dupes.sets[:top]:
+        shown = joined(d.paths[:4]) + (" …" if len(d.paths) > 4 else "")
+        doc.line(
+            (f"  {units.size(d.savings):>10}  ", "size"),
+            f"{len(d.paths)} x {units.size(d.size)}: ",
+            (shown, ""),
+        )
+    _more(doc, len(dupes.sets), top)
+    if not dupes.complete:
+        doc.line(("  (read budget reached: some candidates were not compared)", "dim"))
+
+
+def _secrets(doc: Doc, r: Report, top: int) -> None:
+    scope = "every file" if r.deep_secrets else "files with telling names"
+    doc.title(f"Secrets ({scope} read; values redacted)")
+    if not r.secrets:
+        doc.line(("  none found", "dim"))
+    for f in r.secrets[:top]:
+        line = f":{f.line}" if f.line is not None else ""
+        doc.line((f"  {f.kind:<20} ", "alert"), image(f.location + line), "  ", image(f.detail))
+        doc.line((f"  {'':<20} {f.status()}", "dim"))
+    _more(doc, len(r.secrets), top)
+
+
+def _largest(doc: Doc, r: Report, top: int) -> None:
+    if not r.largest.files:
+        return
+    doc.title("Largest files")
+    for f in r.largest.files[:top]:
+        gone = "" if f.visible else "  (hidden by a later layer)"
+        doc.line((f"  {units.size(f.size):>10}  ", "size"), f"layer {f.layer}  ", image(f.path),
+                 (gone, "dim"))  # fmt: skip

@@ -1,4 +1,5 @@
-"""JSON shapes shared by the CLI and the UI (entries, images, diffs): data, not presentation."""
+"""The JSON entry shape (schema layerscope.ls/1 and the entries of a diff) and the image
+header every document carries."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.model.entry import EntryKind
 from layerscope.model.tree import FileTree
 
@@ -30,7 +31,7 @@ class LsEntry(msgspec.Struct):
     rdev: list[int] | None
     links: int
     xattrs: dict[str, str]
-    layer: int
+    layer: int | None  # None: no layer wrote it (the root, unless one set its attributes)
 
 
 def ls_entries(
@@ -61,7 +62,7 @@ def ls_entries(
             None if rdev is None else list(rdev),
             1 if group is None else links[group],
             {} if not xa else {k: _b64(v) for k, v in sorted(xa.items())},
-            layers[node],
+            layers[node] if layers[node] >= 0 else None,
         )
 
 
@@ -69,7 +70,7 @@ def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
-def image_json(img: LoadedImage) -> dict[str, Any]:
+def image_json(img: Image) -> dict[str, Any]:
     meta = img.meta
     return {
         "source": img.ref,
@@ -79,3 +80,12 @@ def image_json(img: LoadedImage) -> dict[str, Any]:
         "layers": len(meta.layers),
         "upto": img.upto,
     }
+
+
+def stream_ls_json(img: Image, nodes: Iterable[tuple[int, str]]) -> None:
+    """`ls --json`: the header, then one entry per line as the listing goes."""
+    from layerscope.present.jsonout import stream_json
+
+    tree = img.tree
+    head = {"schema": "layerscope.ls/1", "image": image_json(img), "warnings": img.meta.warnings}
+    stream_json(head, "entries", ls_entries(tree, nodes, tree.link_counts()))

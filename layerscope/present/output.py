@@ -12,11 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterable
 from typing import IO, Any
 
 from layerscope.present.text import clean
 
-__all__ = ["closed", "error", "finish", "install", "warn"]
+__all__ = ["closed", "error", "finish", "install", "lines", "warn"]
 
 _state = {"closed": False}
 
@@ -81,7 +82,7 @@ def install() -> None:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     if not isinstance(sys.stdout, _Pacified):
-        sys.stdout = _Pacified(sys.stdout)  # type: ignore[assignment]
+        sys.stdout = _Pacified(sys.stdout)
 
 
 def finish() -> None:
@@ -92,6 +93,16 @@ def finish() -> None:
         _to_devnull()
     except ValueError:
         pass  # already closed
+
+
+def lines(text: Iterable[str]) -> None:
+    """Write lines to stdout (each gets its newline), stopping once nobody reads them."""
+    write = sys.stdout.write
+    for n, line in enumerate(text):
+        write(line)
+        write("\n")
+        if not n & 1023 and _state["closed"]:
+            return
 
 
 def _line(kind: str, message: str) -> None:

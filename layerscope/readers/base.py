@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from layerscope.model.columns import LayerColumns
@@ -13,19 +14,45 @@ CHUNK = 1 << 20
 Cancel = Callable[[], bool]
 
 
+@dataclass(frozen=True, slots=True)
+class Traits:
+    """What the engine may assume about a reader, so that no format name is tested outside
+    readers/ (a new format states its traits here instead of being special-cased there).
+
+    random_access     a file's content costs a seek (squashfs, ext3, directories); False:
+                      layers are streams, reading one member inflates all before it (tar)
+    parallel_layers   layers may be listed from several threads at once (local OCI stores:
+                      separate files or pread; not a registry's shared HTTP session)
+    inner_metadata    the image may keep Apptainer metadata (runscript, labels...) inside
+                      its tree, which `inspect` then loads the tree to show
+    """
+
+    random_access: bool
+    parallel_layers: bool = False
+    inner_metadata: bool = False
+
+
 class ImageReader(Protocol):
     """A read-only view of one image.
 
+    traits          see Traits.
     describe()      cheap: header, descriptors, manifests, config. Never walks a layer.
+                    Each LayerInfo says how its whiteouts are encoded (`whiteouts`).
     iter_entries(i) streams layer i's raw entries in the layer's own order, whiteouts
                     included (OCI `.wh.` names, overlayfs 0/0 char devices and opaque
                     xattrs are reported as stored; the model interprets them).
     read_content    streams a regular file's bytes in chunks; `loc` and `size` come from
                     the Entry the reader yielded. Stops early if the caller stops.
+    layer_identity  what identifies layer i's bytes for the index cache (a blob digest, a
+                    file's identity and offset...), or None: never cache that layer.
     close()         releases file handles; the reader never writes.
     """
 
+    traits: Traits
+
     def describe(self) -> ImageMeta: ...
+
+    def layer_identity(self, layer: int) -> str | None: ...
 
     def iter_entries(self, layer: int) -> Iterator[Entry]: ...
 

@@ -16,10 +16,13 @@ from layerscope import limits
 from layerscope.errors import CorruptImageError, ReaderError
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta, LayerInfo
-from layerscope.readers.base import CHUNK
+from layerscope.readers.base import CHUNK, Traits
+from layerscope.readers.detect import OpenOptions, no_tag
 
 
 class SandboxReader:
+    traits = Traits(random_access=True, inner_metadata=True)
+
     def __init__(self, path: str) -> None:
         self.root = os.path.abspath(path)
         if not os.path.isdir(self.root):
@@ -29,10 +32,14 @@ class SandboxReader:
             format="sandbox",
             source=path,
             layers=[LayerInfo(0, id=self.root, media_type="directory", stored_size=0)],
+            carries_config=False,
         )
 
     def describe(self) -> ImageMeta:
         return self._meta
+
+    def layer_identity(self, layer: int) -> str | None:
+        return None  # a directory changes under us without a cheap way to notice
 
     def iter_entries(self, layer: int) -> Iterator[Entry]:
         if layer != 0:
@@ -163,3 +170,9 @@ def _xattrs(path: str) -> dict[str, bytes] | None:
         except OSError:
             continue
     return out or None
+
+
+def open_sandbox(path: str, tag: str | None, _opts: OpenOptions) -> SandboxReader:
+    """The opener readers.detect names for directories that are no OCI layout."""
+    no_tag(path, tag, "a sandbox directory")
+    return SandboxReader(path)

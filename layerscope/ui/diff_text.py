@@ -4,36 +4,18 @@ labels, environment, runscript, packages)."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from rich.text import Text
 
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.compare import ImageDiff
-from layerscope.engine.loading import LoadedImage
 from layerscope.model.entry import EntryKind
 from layerscope.model.tree import FileTree
+from layerscope.present.diff import metadata_doc, side_name
+from layerscope.present.units import size_exact
 from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe, shorten, signed_size
+from layerscope.ui.richdoc import to_text
 
 STYLE = {Status.ADDED: "green", Status.MODIFIED: "yellow", Status.REMOVED: "red"}
-DIFF_STYLE = {"+": "green", "-": "red", "@": "cyan"}
-META_TITLES = {
-    "definition": "Definition file",
-    "environment": "Environment script",
-    "runscript": "Runscript",
-    "help": "Help text",
-}
-
-
-def side_name(img: LoadedImage) -> str:
-    """How the panes name one side: its reference, and the layer for `--layer` diffs."""
-    ref = safe(img.ref)
-    if img.upto < 0:
-        return f"{ref} (empty)"
-    if img.upto + 1 < len(img.meta.layers):
-        return f"{ref} @ layer {img.upto}"
-    return ref
 
 
 def summary(d: ImageDiff, cs: ChangeSet, width: int = 40) -> Text:
@@ -81,7 +63,7 @@ def _describe(tree: FileTree, node: int) -> dict[str, str]:
         "type": kind.name.lower(),
         "mode": f"{ls_mode(tree, node)} ({tree.mode[node]:04o})",
         "owner": owner(tree, node),
-        "size": _exact(tree.rolled_size(node)),
+        "size": size_exact(tree.rolled_size(node)),
         "mtime": mtime(tree.mtime[node]),
     }
     if kind == EntryKind.SYMLINK:
@@ -93,11 +75,6 @@ def _describe(tree: FileTree, node: int) -> dict[str, str]:
     if xattrs:
         rows["xattrs"] = ", ".join(safe(k) for k in sorted(xattrs))
     return rows
-
-
-def _exact(n: int) -> str:
-    human = human_size(n)
-    return human if n < 1024 else f"{human} ({n:,} B)"
 
 
 def entry(cs: ChangeSet, d: int) -> Text:
@@ -138,60 +115,7 @@ def entry(cs: ChangeSet, d: int) -> Text:
     return out
 
 
-def _value(v: Any) -> str:
-    return safe(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)
-
-
-def _delta(out: Text, title: str, delta: dict[str, Any]) -> None:
-    """A dict_delta (added / removed / changed keys) as +, - and ~ lines."""
-    out.append(f"{title}\n", style="bold")
-    for key, value in delta.get("added", {}).items():
-        out.append(f"  + {safe(key)} = {_value(value)}\n", style="green")
-    for key, value in delta.get("removed", {}).items():
-        out.append(f"  - {safe(key)} = {_value(value)}\n", style="red")
-    for key, change in delta.get("changed", {}).items():
-        out.append(f"  ~ {safe(key)}: {_value(change['old'])} → {_value(change['new'])}\n",
-                   style="yellow")  # fmt: skip
-    out.append("\n")
-
-
-def _unified(out: Text, title: str, text: str) -> None:
-    out.append(f"{title}\n", style="bold")
-    for line in text.splitlines():
-        out.append(f"  {safe(line)}\n", style=DIFF_STYLE.get(line[:1], ""))
-    out.append("\n")
-
-
 def metadata(d: ImageDiff) -> Text:
-    """Everything the two images say of themselves differently."""
-    out = Text()
-    out.append(f"A {side_name(d.a)}\nB {side_name(d.b)}\n\n", style="dim")
-    if not d.meta and not d.packages:
-        out.append("The metadata is the same", style="bold")
-        if d.a.upto < len(d.a.meta.layers) - 1 or d.a.ref == d.b.ref:
-            out.append(" (one image: layers share its metadata)", style="dim")
-        out.append(".\n")
-        return out
-    meta = d.meta
-    for key in ("definition", "environment", "runscript", "help"):
-        if key in meta:
-            _unified(out, META_TITLES[key], meta[key])
-    config = meta.get("config", {})
-    for key, change in config.items():
-        if key in ("Env", "Labels"):
-            _delta(out, f"Config {key}", change)
-        else:
-            out.append(f"Config {key}\n", style="bold")
-            out.append(f"  - {_value(change['old'])}\n", style="red")
-            out.append(f"  + {_value(change['new'])}\n\n", style="green")
-    if "labels" in meta:
-        _delta(out, "Labels", meta["labels"])
-    if "history" in meta and meta["history"].get("diff"):
-        _unified(out, "History", meta["history"]["diff"])
-    for key in ("architecture", "os"):
-        if key in meta:
-            out.append(f"{key}: {meta[key]['old']} → {meta[key]['new']}\n\n", style="yellow")
-    for manager, delta in d.packages.items():
-        changed = {k: {"old": v["old"], "new": v["new"]} for k, v in delta["changed"].items()}
-        _delta(out, f"Packages ({manager})", {**delta, "changed": changed})
-    return out
+    """Everything the two images say of themselves differently (present.diff's document,
+    which `diff --summary` prints too)."""
+    return to_text(metadata_doc(d))

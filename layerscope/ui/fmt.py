@@ -1,50 +1,25 @@
-"""Small text helpers shared by the widgets (no Textual here)."""
+"""Small text helpers shared by the widgets (no Textual here). Sizes, deltas and escaping
+come from present/ (one formatter, one escaping function for the whole program)."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from layerscope.model.entry import EntryKind, perm_string
 from layerscope.model.tree import FileTree
+from layerscope.present.text import clean as safe
+from layerscope.present.units import signed_size as _signed
+from layerscope.present.units import size as human_size
 
-UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+__all__ = ["bar", "human_size", "ls_mode", "mtime", "owner", "safe", "shorten", "signed_size"]
+
 BAR_CELLS = " ▏▎▍▌▋▊▉█"
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-
-
-def human_size(n: int | None) -> str:
-    """1023 B, 1.0 KiB, 5.0 MiB: binary units, one decimal (what `ls -lh` users read)."""
-    if n is None:
-        return "…"
-    if n < 1024:
-        return f"{n} B"
-    value = float(n)
-    for unit in UNITS[1:]:
-        value /= 1024
-        if value < 1024 or unit == UNITS[-1]:
-            return f"{value:.1f} {unit}"
-    return f"{n} B"  # pragma: no cover - the loop always returns
 
 
 def signed_size(n: int) -> str:
-    """A size delta: "+5.0 MiB", "-47 B"; empty for no change (the eye finds the others)."""
-    if n == 0:
-        return ""
-    return ("+" if n > 0 else "-") + human_size(abs(n))
-
-
-def safe(text: str) -> str:
-    """Control characters and undecodable bytes (surrogate-escaped) as visible escapes, so a
-    hostile file name can neither move the terminal's cursor nor break the output encoding."""
-
-    def esc(m: re.Match[str]) -> str:
-        c = ord(m.group())
-        if 0xDC80 <= c <= 0xDCFF:
-            return f"\\x{c - 0xDC00:02x}"
-        return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
-
-    return _UNSAFE.sub(esc, text)
+    """A size delta for a column: "+5.0 MB", "-47 B"; empty for no change (the eye finds
+    the others)."""
+    return "" if n == 0 else _signed(n)
 
 
 def bar(fraction: float, width: int) -> str:

@@ -45,9 +45,6 @@ class Jobs:
                 if queued is not None:
                     self._start(group, queued)
 
-    def busy(self) -> bool:
-        return bool(self._running) or bool(self._queued)
-
     def cancel_all(self) -> None:
         self._queued.clear()
         for _, cancel in self._running.values():

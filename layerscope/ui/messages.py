@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
@@ -11,6 +11,9 @@ from layerscope.engine.browse.stack import Stack
 from layerscope.engine.compare import ImageDiff
 from layerscope.ui.preview_model import Preview
 from layerscope.ui.rows import Rows
+
+if TYPE_CHECKING:
+    from layerscope.engine.analysis import Report  # the analyses load on first use
 
 
 class Progress(Message):
@@ -57,8 +60,8 @@ class DiffLoaded(Message):
 
 
 class Analyzed(Message):
-    """The image's analysis report, as analysis_json.report_json gives it."""
+    """The image's analysis report."""
 
-    def __init__(self, report: dict[str, Any]) -> None:
+    def __init__(self, report: Report) -> None:
         self.report = report
         super().__init__()

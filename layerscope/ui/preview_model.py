@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from layerscope.engine.browse.changes import Cancel, ChangeSet, Status
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.entry import EntryKind
 from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe
@@ -119,7 +119,7 @@ def text_lines(text: str, path: str) -> list[Text]:
     return list(highlighted.split("\n", allow_blank=True))[: len(plain)]
 
 
-def _read(img: LoadedImage, node: int) -> tuple[bytes, bool]:
+def _read(img: Image, node: int) -> tuple[bytes, bool]:
     data = img.read(node, MAX_BYTES)
     return data, img.tree.size[node] > MAX_BYTES
 
@@ -226,7 +226,7 @@ def _directory(cs: ChangeSet, d: int, out: Preview) -> None:
 
 
 def _file(
-    img: LoadedImage, node: int, path: str, hex_mode: bool, out: Preview, cancel: Cancel | None
+    img: Image, node: int, path: str, hex_mode: bool, out: Preview, cancel: Cancel | None
 ) -> None:
     _check(cancel)
     data, truncated = _read(img, node)

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from layerscope.engine.browse.changes import Cancel
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.errors import Cancelled, UsageError
 from layerscope.model.entry import EntryKind
 
@@ -48,7 +48,7 @@ def check_target(target: Path, overwrite: bool) -> None:
 
 
 def save_file(
-    img: LoadedImage,
+    img: Image,
     node: int,
     target: Path,
     overwrite: bool = False,
@@ -58,7 +58,9 @@ def save_file(
     if img.tree.kind[node] != EntryKind.FILE:
         raise UsageError(f"{img.tree.path(node)}: only regular files can be saved")
     check_target(target, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    # The temporary name must fit NAME_MAX (255 bytes) whatever the target's length: a
+    # short fixed prefix, not the target's name (a valid 250-byte name made it too long).
+    fd, tmp = tempfile.mkstemp(prefix=".layerscope-save-", suffix=".part", dir=target.parent)
     written = 0
     try:
         with os.fdopen(fd, "wb") as out:

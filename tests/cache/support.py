@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 import layerscope.engine.loading as loading
-from layerscope.engine.loading import LoadedImage, load_image
+from layerscope.engine.image import Image
+from layerscope.engine.loading import load_image
 from layerscope.model.entry import Entry
 from layerscope.readers import OpenOptions, open_image
 from tests.conftest import FIXTURES
@@ -31,8 +32,15 @@ class Counting:
         self.inner = inner
         self.counts = counts
 
+    @property
+    def traits(self) -> Any:
+        return self.inner.traits
+
     def describe(self) -> Any:
         return self.inner.describe()
+
+    def layer_identity(self, layer: int) -> str | None:
+        return self.inner.layer_identity(layer)  # type: ignore[no-any-return]
 
     def iter_entries(self, layer: int) -> Iterator[Entry]:
         self.counts[f"layer{layer}"] += 1
@@ -66,13 +74,13 @@ def cache_files(kind: str = "") -> list[Path]:
     return sorted(p for p in top.rglob("*") if p.is_file()) if top.exists() else []
 
 
-def load(ref: str | Path, **kw: Any) -> LoadedImage:
+def load(ref: str | Path, **kw: Any) -> Image:
     img = load_image(str(ref), **kw)
     img.close()
     return img
 
 
-def fresh(ref: str | Path, upto: int | None = None) -> LoadedImage:
+def fresh(ref: str | Path, upto: int | None = None) -> Image:
     return load(ref, options=OpenOptions(use_cache=False), upto=upto)
 
 

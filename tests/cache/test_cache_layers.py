@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-import layerscope.engine.loading as loading
 from layerscope.cache.entries import CHUNK, iter_chunks, record
 from layerscope.engine.compare import compare_images
 from layerscope.engine.hashing import ContentHasher
@@ -170,9 +169,7 @@ def test_prefetched_layers_build_the_same_tree(
     monkeypatch: pytest.MonkeyPatch, reads: Counter[str]
 ) -> None:
     ref = f"oci:{LAYOUT}:1.0"
-    monkeypatch.setattr(loading, "PARALLEL_FORMATS", frozenset())
-    sequential = fresh(ref)
-    monkeypatch.setattr(loading, "PARALLEL_FORMATS", frozenset({"oci-layout"}))
+    sequential = fresh(ref)  # LAYERSCOPE_INDEX_THREADS unset: no threads
     monkeypatch.setenv("LAYERSCOPE_INDEX_THREADS", "2")
     seen: set[str] = set()
     real = Counting.iter_entries

@@ -1,4 +1,5 @@
-"""`layerscope check`: .dive-ci parsing as dive reads it, per-rule lines, exit codes."""
+"""`layerscope check`: the config file and --rule reach the rules, per-rule lines, JSON,
+exit codes. (How a `.dive-ci` is read: tests/check/.)"""
 
 from __future__ import annotations
 
@@ -7,100 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from layerscope.check.config import (
-    build_config,
-    load_ci_config,
-    parse_dive_bytes,
-    parse_go_float,
-)
-from layerscope.check.yaml_subset import parse
-from layerscope.errors import UsageError
+from tests.check.test_config import DIVE_REPO_CI
 from tests.cli.run import cli, proc
 from tests.conftest import FIXTURES
 
 APP = f"oci:{FIXTURES}/oci/app-layout:1.0"
 STAGE1 = str(FIXTURES / "sif" / "stage1.sif")
 STAGE2 = str(FIXTURES / "sif" / "stage2.sif")
-
-
-@pytest.mark.parametrize(
-    ("text", "value"),
-    [
-        # go-humanize's own documented examples (ParseBytes doc comment)
-        ("42MB", 42_000_000),
-        ("42mib", 44_040_192),
-        ("20MB", 20_000_000),
-        ("20 MiB", 20 * 1024**2),
-        ("1.5GB", 1_500_000_000),
-        ("100", 100),
-        ("2k", 2000),
-        ("3Ki", 3072),
-        ("0.5kb", 500),
-    ],
-)
-def test_byte_sizes_as_go_humanize_parses_them(text: str, value: int) -> None:
-    assert parse_dive_bytes(text) == value
-
-
-@pytest.mark.parametrize("text", ["", "MB", "-5MB", "12XB", "1e3", " 5MB", "1.2.3MB"])
-def test_bad_byte_sizes(text: str) -> None:
-    with pytest.raises(ValueError):
-        parse_dive_bytes(text)
-
-
-def test_go_floats() -> None:
-    assert parse_go_float("0.95") == 0.95
-    assert parse_go_float(".5") == 0.5
-    assert parse_go_float("1e-1") == 0.1
-    for bad in (" 0.5", "1_0", "0.5 ", "", "abc"):
-        with pytest.raises(ValueError):
-            parse_go_float(bad)
-
-
-def _rules(text: str) -> dict[str, float | int | None]:
-    return {r.key: r.threshold for r in build_config(parse(text), "cfg").rules}
-
-
-def test_defaults_are_dives() -> None:
-    got = {r.key: (r.threshold, r.source) for r in load_ci_config(None, Path("/nonexistent")).rules}
-    assert got["lowest-efficiency"] == (0.9, "default")
-    assert got["highest-wasted-bytes"] == (None, "default")
-    assert got["highest-user-wasted-percent"] == (0.1, "default")
-    assert all(got[k][0] is None for k in ("no-secrets", "no-caches", "max-image-size"))
-
-
-def test_camel_kebab_case_and_disabled_forms() -> None:
-    got = _rules(
-        "rules:\n"
-        "  lowest-efficiency: 0.5\n"
-        "  lowestEfficiency: 0.7\n"  # dive: the legacy camelCase key wins when set
-        "  HIGHEST-WASTED-BYTES: 20MB\n"  # keys match case-insensitively
-        "  highestUserWastedPercent: 'off'\n"
-        "  no-secrets: true\n"
-        "  maxImageSize: 1GiB\n"
-    )
-    assert got["lowest-efficiency"] == 0.7
-    assert got["highest-wasted-bytes"] == 20_000_000
-    assert got["highest-user-wasted-percent"] is None
-    assert got["no-secrets"] == 0
-    assert got["max-image-size"] == 1024**3
-    for off in ("disabled", "off", "false", "''", "Disabled"):
-        assert _rules(f"rules:\n  lowest-efficiency: {off}\n")["lowest-efficiency"] is None
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "rules:\n  lowestEfficiency: 1.5\n",
-        "rules:\n  highestUserWastedPercent: -0.1\n",
-        "rules:\n  highestWastedBytes: lots\n",
-        "rules:\n  no-caches: maybe\n",
-        "rules: 3\n",
-    ],
-)
-def test_bad_values_are_usage_errors(text: str) -> None:
-    with pytest.raises(UsageError):
-        build_config(parse(text), "cfg")
 
 
 PASSING = """\
@@ -142,7 +56,7 @@ def test_passing_dive_ci_in_the_working_directory(
         "no-secrets": "SKIP",
         "no-caches": "SKIP",
     }
-    assert b"Config:  .dive-ci" in r.out
+    assert b"Config:       .dive-ci" in r.out
     assert b"Result: PASS [pass:4 fail:0 skip:3]" in r.out
 
 
@@ -170,6 +84,22 @@ def test_json_report(capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path)
     assert r.code == 1, r.err
     doc = r.json()
     assert doc["schema"] == "layerscope.check/1" and doc["result"] == "FAIL"
+    assert doc["config"] == {
+        "path": str(cfg),
+        "warnings": [],
+        "rules": doc["config"]["rules"],
+    }
+    assert doc["config"]["rules"][1] == {
+        "key": "highest-wasted-bytes",
+        "configured": "20KB",
+        "threshold": 20_000,
+        "source": str(cfg),
+    }
+    assert [x["key"] for x in doc["config"]["rules"]] == [x["key"] for x in doc["rules"]]
+    assert all(
+        set(x) == {"key", "status", "value", "threshold", "configured", "message"}
+        for x in doc["rules"]
+    )
     rules = {x["key"]: x for x in doc["rules"]}
     assert rules["highest-wasted-bytes"]["threshold"] == 20_000
     assert rules["highest-wasted-bytes"]["value"] == doc["analysis"]["dive"]["wasted_bytes"]
@@ -203,7 +133,32 @@ def test_bad_config_is_exit_2_before_the_image_is_opened(
     assert r.code == 2 and "missing" in r.err
     cfg.write_text("rules:\n  - lowestEfficiency: 0.5\n")
     r = cli(capsysbinary, "check", APP, "--ci-config", str(cfg))
-    assert r.code == 2 and "line 2" in r.err
+    assert r.code == 2 and "line 1: 'rules' must be a mapping" in r.err
+    cfg.write_text("rules:\n  lowestEfficiency: 0.5\n  lowestEfficiency: 0.6\n")
+    r = cli(capsysbinary, "check", APP, "--ci-config", str(cfg))
+    assert r.code == 2 and "line 3: duplicate key 'lowestEfficiency'" in r.err
+
+
+def test_bad_rule_option_names_value_and_rule(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    r = cli(capsysbinary, "check", "/nonexistent.sif", "--rule", "max-image-size=abc")
+    assert r.code == 2
+    assert r.err.startswith("layerscope: error: --rule max-image-size=abc: 'abc' is not a size")
+    assert r.err.count("\n") == 1
+    r = cli(capsysbinary, "check", "/nonexistent.sif", "--rule", "maxImageSize")
+    assert r.code == 2 and "expected RULE=VALUE" in r.err
+
+
+def test_dives_own_dive_ci_runs_with_warnings(
+    capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path
+) -> None:
+    cfg = tmp_path / ".dive-ci"
+    cfg.write_text(DIVE_REPO_CI)
+    r = cli(capsysbinary, "check", APP, "--ci-config", str(cfg), "--rule", "no-secrets=false")
+    assert r.code == 1, r.err  # the fixture's efficiency is below dive's 0.95
+    assert _lines(r.out)["lowest-efficiency"] == "FAIL"
+    assert _lines(r.out)["highest-wasted-bytes"] == "PASS"  # 20Mb
+    assert f"warning: {cfg}: line 2: unknown key 'plugins' ignored" in r.err
+    assert f"warning: {cfg}: line 15: unknown rule 'plugin1/rule1' ignored" in r.err
 
 
 def test_bad_image_is_exit_3() -> None:

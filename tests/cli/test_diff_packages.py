@@ -76,4 +76,6 @@ def test_package_summary(capsysbinary: pytest.CaptureFixture[bytes], tmp_path: P
         "changed": {"musl": {"old": "1.2.4-r1", "new": "1.2.4-r2"}},
     }
     text = cli(capsysbinary, "diff", str(a), str(b)).out.decode()
-    assert "P~ dpkg curl 7.88.1-10 -> 7.88.1-10+deb12u5" in text
+    # printed as the TUI's metadata screen prints them
+    dpkg = text.split("Packages (dpkg)\n", 1)[1].split("\n\n", 1)[0]
+    assert "  ~ curl: 7.88.1-10 -> 7.88.1-10+deb12u5" in dpkg.splitlines()

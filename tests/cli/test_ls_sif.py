@@ -39,6 +39,7 @@ def test_ls_json_equals_unsquashfs(
 ) -> None:
     expected = parse_lln(EXPECTED / f"{ref}.lln.txt")
     got = _ls(capsysbinary, image)
+    assert got.pop("/")["type"] == "dir"  # the listing's first entry: the root (not in the file)
     assert sorted(got) == sorted(expected)
     for path, want in expected.items():
         e = got[path]
@@ -88,9 +89,10 @@ def test_ls_text_and_subpath(capsysbinary: pytest.CaptureFixture[bytes]) -> None
     r = cli(capsysbinary, "ls", str(FIXTURES / "sif" / "alpine-like-base.sif"), "/dev")
     assert r.code == 0, r.err
     lines = r.out.decode().splitlines()
-    assert [ln.split()[-1] for ln in lines] == ["/dev/loop0", "/dev/null", "/dev/zero"]
-    assert lines[1].startswith("crw-rw-rw- ")
-    assert " 1,   3 " in lines[1]
+    assert [ln.split()[-1] for ln in lines] == ["/dev", "/dev/loop0", "/dev/null", "/dev/zero"]
+    assert lines[0].startswith("drwx")  # the directory asked for, then what is in it
+    assert lines[2].startswith("crw-rw-rw- ")
+    assert " 1,   3 " in lines[2]
 
 
 def test_named_things_that_do_not_exist_exit_2(capsysbinary: pytest.CaptureFixture[bytes]) -> None:

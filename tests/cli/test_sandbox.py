@@ -33,7 +33,7 @@ def test_sandbox_listing(capsysbinary: pytest.CaptureFixture[bytes], sandbox: Pa
     doc = r.json()
     got = {e["path"]: e for e in doc["entries"]}
     assert doc["image"]["format"] == "sandbox"
-    expected = {}
+    expected = {"/": os.lstat(sandbox)}
     for dirpath, dirnames, filenames in os.walk(sandbox):
         for name in dirnames + filenames:
             full = os.path.join(dirpath, name)

@@ -19,15 +19,17 @@ from typing import Any
 from hypothesis import strategies as st
 
 from layerscope.cli import commands  # first: it registers inspect_cmd
-from layerscope.cli.inspect_cmd import inspect_json, print_text
 from layerscope.engine.analysis import AnalysisOptions, analyze, ci_metrics
+from layerscope.engine.inspect import inspect
 from layerscope.engine.loading import load_image
 from layerscope.model.entry import EntryKind
 from layerscope.model.layers import apply_layer
 from layerscope.model.tree import FileTree
-from layerscope.present import render
-from layerscope.present.analysis import report_json
+from layerscope.present import jsonout
+from layerscope.present.analysis import findings_doc, report_json
 from layerscope.present.entries import ls_entries
+from layerscope.present.inspect import inspect_doc, inspect_json
+from layerscope.present.ls import ls_lines
 from layerscope.readers import OpenOptions
 from layerscope.readers.ext3.reader import Ext3FS
 from layerscope.readers.registry import reader as registry_module
@@ -36,6 +38,7 @@ from tests.fuzz.jsonmut import LayoutCase, RegistryCase, layout_cases, registry_
 from tests.fuzz.mutate import mutated
 from tests.fuzz.seeds import ext3_seeds, sif_seeds, squashfs_seeds
 from tests.fuzz.tarmut import LayerCase, layer_cases
+from tests.fuzz.textcases import load_text_case, materialize_text, run_text, text_cases
 
 assert commands.cli is not None
 READ_LIMIT = 64 << 10  # bytes read per regular file, as a preview would
@@ -63,10 +66,9 @@ def strict_stdout() -> Iterator[io.TextIOWrapper]:
 def exercise_tree(tree: FileTree, read: Callable[[int], Iterator[bytes]] | None) -> None:
     """List and read like `ls`, `ls --json` and `cat` would."""
     with strict_stdout() as out:
-        for node, path in tree.walk_paths():
-            out.write(render.safe_text(render.ls_line(tree, node, path)) + "\n")
+        out.writelines(line + "\n" for line in ls_lines(tree, tree.walk_paths()))
         entries = ls_entries(tree, tree.walk_paths(), tree.link_counts())
-        render.stream_json({"schema": "x"}, "entries", entries)
+        jsonout.stream_json({"schema": "x"}, "entries", entries)
     if read is None:
         return
     for node, _ in tree.walk_paths():
@@ -81,15 +83,16 @@ def exercise_tree(tree: FileTree, read: Callable[[int], Iterator[bytes]] | None)
 def load_and_exercise(ref: str) -> None:
     """What `inspect`, `inspect --json`, `ls`, `ls --json`, `cat` and `check` do with `ref`
     (check's analyses with a small read budget: content reading is cat's part here)."""
+    found = inspect(ref, OPTS)
+    with strict_stdout() as out:
+        out.writelines(line + "\n" for line in inspect_doc(found).plain())
+        jsonout.dump_json(inspect_json(found))
     img = load_image(ref, OPTS)
     try:
-        doc = inspect_json(img.reader, img.meta, ref, [])
-        with strict_stdout():
-            print_text(doc)
-            render.dump_json(doc)
         exercise_tree(img.tree, img.iter_content)
         report = analyze(img, AnalysisOptions(read_budget=CHECK_READ_BUDGET))
         report_json(report)
+        list(findings_doc(report).plain())
         ci_metrics(report)
     finally:
         img.close()
@@ -275,6 +278,7 @@ TARGETS: dict[str, Target] = {
         Target("tar", layer_cases(), run_layer, materialize_layer),
         Target("oci-json", layout_cases(), run_layout, materialize_layout),
         Target("registry-manifest", registry_cases(), run_registry, materialize_registry),
+        Target("text", text_cases(), run_text, materialize_text),
     )
 }
 
@@ -300,6 +304,8 @@ def load_case(parser: str, path: Path) -> Any:
         return LayoutCase("docker", (("archive.tar", path.read_bytes()),))
     if parser == "registry-manifest":
         return load_registry_case(path)
+    if parser == "text":
+        return load_text_case(path)
     raise ValueError(f"unknown parser {parser!r}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.fuzz.check import run_case
+from tests.fuzz.check import HANG_GUARD, run_case
 from tests.fuzz.targets import TARGETS, load_case
 
 FUZZ_FIXTURES = FIXTURES / "fuzz"
@@ -29,7 +29,7 @@ def findings() -> list[tuple[str, Path]]:
 
 @pytest.mark.parametrize(("parser", "path"), findings(), ids=lambda v: getattr(v, "name", v))
 def test_finding_stays_fixed(parser: str, path: Path, tmp_path: Path) -> None:
-    outcome = run_case(TARGETS[parser], load_case(parser, path), tmp_path)
+    outcome = run_case(TARGETS[parser], load_case(parser, path), tmp_path, time_limit=HANG_GUARD)
     assert not outcome.bad, f"{path.name}: {outcome.kind}: {outcome.detail}"
 
 

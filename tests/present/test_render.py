@@ -1,4 +1,4 @@
-"""render.stream_json: a valid JSON document with one item a line, whatever the items hold."""
+"""jsonout.stream_json: a valid JSON document with one item a line, whatever the items hold."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from layerscope.present import render
+from layerscope.present import jsonout
 from layerscope.present.entries import LsEntry
 
 
@@ -18,7 +18,7 @@ def test_one_item_a_line(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     # a newline, a quote and a comma-newline inside values; an undecodable name (a lone
     # surrogate) that only the fallback encoder can write
     paths = ["/a\nb", '/q"uote', "/x},\n{y", "/bad-\udcff", "/plain"]
-    render.stream_json({"schema": "t/1"}, "entries", (_entry(p) for p in paths))
+    jsonout.stream_json({"schema": "t/1"}, "entries", (_entry(p) for p in paths))
     out = capsysbinary.readouterr().out
     doc = json.loads(out)
     assert [e["path"] for e in doc["entries"]] == paths
@@ -29,5 +29,5 @@ def test_one_item_a_line(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
 
 
 def test_empty_list(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    render.stream_json({"schema": "t/1"}, "entries", iter(()))
+    jsonout.stream_json({"schema": "t/1"}, "entries", iter(()))
     assert json.loads(capsysbinary.readouterr().out) == {"schema": "t/1", "entries": []}

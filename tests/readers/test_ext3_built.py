@@ -18,7 +18,7 @@ import pytest
 from layerscope.errors import CorruptImageError
 from layerscope.model.entry import EntryKind
 from layerscope.readers.ext3.reader import Ext3FS
-from tests.conftest import require_tool
+from tests.conftest import require, require_tool
 from tests.readers.ext3_reference import (
     assert_fails_fast,
     content,
@@ -209,8 +209,8 @@ class Images:
 
     def source(self, huge_xattr: bool) -> Path:
         if huge_xattr not in self._sources:
-            if os.geteuid() != 0:  # mknod, chown and trusted.* xattrs; CI runs as root
-                pytest.skip("building the ext source tree needs root")
+            # mknod, chown and trusted.* xattrs; CI runs as root
+            require(os.geteuid() == 0, "building the ext source tree needs root")
             src = self.workdir / ("src-huge" if huge_xattr else "src")
             build_source(src, huge_xattr)
             self._sources[huge_xattr] = src

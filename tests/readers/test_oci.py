@@ -15,8 +15,9 @@ import pytest
 from layerscope.errors import CorruptImageError, UsageError
 from layerscope.model.image import LayerInfo
 from layerscope.readers import OpenOptions, open_image
+from layerscope.readers.detect import BY_NAME
 from layerscope.readers.oci.meta import map_history
-from layerscope.readers.oci.reader import OciImageReader, open_oci
+from layerscope.readers.oci.reader import OciImageReader
 from layerscope.readers.oci.select import host_platform, normalize_ref, platform_matches
 from tests.conftest import EXPECTED, FIXTURES, require_tool
 from tests.readers.test_layer_tar import parse_tv, tv_of
@@ -35,6 +36,13 @@ APP_10 = {
     "zstd-layout": ("oci", OCI / "app-1.0-zstd", None, "oci-layout"),
     "dir": ("dir", FIXTURES / "dir" / "app-1.0-uncompressed", None, "dir"),
 }
+
+
+def open_oci(transport: str, path: str, ref: str | None, opts: OpenOptions) -> OciImageReader:
+    """The reader readers.detect's table opens for `transport` (what `TRANSPORT:PATH` does)."""
+    reader = BY_NAME[transport].open(path, ref, opts)
+    assert isinstance(reader, OciImageReader)
+    return reader
 
 
 def expected_json(name: str) -> Any:

@@ -97,7 +97,7 @@ async def test_sif_stages_rows_markers_and_deltas() -> None:
                 assert delta_of(screen, m["path"]) == m["new"]["size"] - m["old"]["size"]
         tree = screen.query_one(FileTreeView)
         assert tree.select_path("/opt/data/model.bin")
-        assert "+5.0 MiB" in tree.line_text(tree.cursor)
+        assert "+5.2 MB" in tree.line_text(tree.cursor)  # 5 MiB, in SI units as dive shows
         summary = text_of(screen, "#diff-summary")
         assert STAGES[0] in summary and STAGES[1] in summary
         assert f"A {len(ref['added']):>5,} added" in summary
@@ -171,7 +171,7 @@ async def test_oci_versions_rows_and_metadata() -> None:
         meta = current(pilot)
         assert isinstance(meta, MetadataScreen)
         text = meta.text.plain
-        assert f"~ {key}: {labels_a[key]} → {labels_b[key]}" in text
+        assert f"~ {key}: {labels_a[key]} -> {labels_b[key]}" in text
         assert "History" in text
 
 

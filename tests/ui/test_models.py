@@ -204,8 +204,10 @@ def test_save_refuses_symlinks_and_missing_dirs(sif: Stack, tmp_path: Path) -> N
 
 def test_formatting() -> None:
     assert human_size(0) == "0 B"
-    assert human_size(1023) == "1023 B"
-    assert human_size(5 * 1024 * 1024) == "5.0 MiB"
+    assert human_size(999) == "999 B"
+    assert human_size(1000) == "1.0 kB"  # SI units, as dive prints sizes
+    assert human_size(5 * 1024 * 1024) == "5.2 MB"
+    assert human_size(1_346_215_338) == "1.3 GB"
     assert bar(0.5, 4) == "██  "
     assert bar(1.0, 3) == "███"
     assert len(bar(0.3, 6)) == 6

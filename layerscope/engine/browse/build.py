@@ -10,11 +10,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from layerscope.engine.browse.changes import Cancel
-from layerscope.engine.loading import LoadedImage, layer_entries, whiteout_style
-from layerscope.errors import CacheCorruptError, Cancelled, EncryptedError
+from layerscope.engine.image import Image
+from layerscope.engine.loading import layer_entries, with_index_fallback
+from layerscope.errors import Cancelled, EncryptedError
 from layerscope.model.entry import Entry, EntryKind
-from layerscope.model.image import LayerInfo
-from layerscope.model.layers import WhiteoutStyle, apply_layer
+from layerscope.model.layers import apply_layer
+from layerscope.model.sizes import LayerTally
 from layerscope.model.tree import ROOT, FileTree
 
 Progress = Callable[[str, int, int], None]
@@ -81,14 +82,13 @@ def clone_tree(tree: FileTree) -> FileTree:
 
 
 def _counted(
-    entries: Iterator[Entry], stats: list[int], rep: Reporter, what: str, done: int, total: int
+    entries: Iterator[Entry], tally: LayerTally, rep: Reporter, what: str, done: int, total: int
 ) -> Iterator[Entry]:
-    """Pass entries through, counting them and their regular-file bytes into `stats`, and
-    looking at the cancel flag and reporting progress every CANCEL_EVERY entries."""
+    """Pass entries through, counting them into `tally`, and looking at the cancel flag and
+    reporting progress every CANCEL_EVERY entries."""
+    add = tally.add
     for n, e in enumerate(entries, 1):
-        stats[0] += 1
-        if e.kind == EntryKind.FILE and e.hardlink is None:
-            stats[1] += e.size
+        add(e)
         if n % CANCEL_EVERY == 0:
             rep.check()
             rep.report(f"{what}: {n:,} entries", done, total)
@@ -99,19 +99,15 @@ class Source:
     """One image as load_image opened it: its reader, metadata and index cache, from which
     trees as of any of its layers can be built again."""
 
-    def __init__(self, img: LoadedImage) -> None:
+    def __init__(self, img: Image) -> None:
         self.ref = img.ref
         self.reader = img.reader
         self.meta = img.meta
         self.keys = img.layer_keys
         self.cache = img.cache
 
-    def image(self, tree: FileTree, upto: int) -> LoadedImage:
-        return LoadedImage(self.ref, self.reader, self.meta, tree, upto, self.keys, self.cache)
-
-    def style(self, info: LayerInfo) -> WhiteoutStyle:
-        # as loading does: a lone layer blob has nothing below it to white out
-        return "none" if self.meta.format == "layer" else whiteout_style(info)
+    def image(self, tree: FileTree, upto: int) -> Image:
+        return Image(self.ref, self.reader, self.meta, tree, upto, self.keys, self.cache)
 
     def entries(self, layer: int, use_index: bool) -> Iterator[Entry]:
         return layer_entries(self.image(FileTree(), -1), layer, use_index)
@@ -124,36 +120,37 @@ class Source:
             if step is not None:
                 step.encrypted = True
             return
-        stats = [0, 0]
-        entries = _counted(self.entries(layer, use_index), stats, rep, f"reading layer {layer}",
+        tally = LayerTally()
+        entries = _counted(self.entries(layer, use_index), tally, rep, f"reading layer {layer}",
                            layer, len(self.meta.layers))  # fmt: skip
         try:
-            apply_layer(tree, info.index, entries, self.style(info))
+            apply_layer(tree, info.index, entries, info.whiteouts)
         except EncryptedError:
             if step is not None:
                 step.encrypted = True
             return
         if step is not None and step.entries is None:
-            step.entries, step.size = stats
+            step.entries, step.size = tally.entries, tally.bytes
 
     def count(self, layer: int, rep: Reporter, step: Step) -> None:
         """A layer's own entries and regular-file bytes (what `inspect` reports)."""
         if self.meta.layers[layer].encrypted:
             step.encrypted = True
             return
-        stats = [0, 0]
-        try:
-            for _ in _counted(self.entries(layer, True), stats, rep, f"counting layer {layer}",
-                              layer, len(self.meta.layers)):  # fmt: skip
+        what, total = f"counting layer {layer}", len(self.meta.layers)
+
+        def run(use_index: bool) -> LayerTally:
+            tally = LayerTally()
+            for _ in _counted(self.entries(layer, use_index), tally, rep, what, layer, total):
                 pass
+            return tally
+
+        try:
+            tally = with_index_fallback(run)
         except EncryptedError:
             step.encrypted = True
             return
-        except CacheCorruptError:
-            stats = [0, 0]
-            for _ in _counted(self.entries(layer, False), stats, rep, "", layer, 1):
-                pass
-        step.entries, step.size = stats
+        step.entries, step.size = tally.entries, tally.bytes
 
 
 def live_nodes(tree: FileTree) -> list[int]:

@@ -12,10 +12,11 @@ import re
 import threading
 from collections.abc import Iterator
 
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
 from layerscope.model.diff import Modified, TreeDiff
 from layerscope.model.entry import EntryKind
+from layerscope.model.sizes import file_bytes
 from layerscope.model.tree import ROOT, FileTree
 
 CANCEL_EVERY = 4096
@@ -40,9 +41,7 @@ class Status(enum.IntEnum):
 class ChangeSet:
     """Statuses, names, sizes and children of the displayed entries of one step."""
 
-    def __init__(
-        self, step: int, mode: str, before: LoadedImage, after: LoadedImage, diff: TreeDiff
-    ) -> None:
+    def __init__(self, step: int, mode: str, before: Image, after: Image, diff: TreeDiff) -> None:
         self.step = step
         self.mode = mode
         self.before = before
@@ -70,18 +69,18 @@ class ChangeSet:
             Status.REMOVED: len(self.removed),
         }
         self.bytes = {
-            Status.ADDED: _file_bytes(at, self.added),
+            Status.ADDED: file_bytes(at, self.added),
             Status.MODIFIED: sum(
                 at.size[m.new] - bt.size[m.old]
                 for m in diff.modified
                 if at.kind[m.new] == EntryKind.FILE and bt.kind[m.old] == EntryKind.FILE
             ),
-            Status.REMOVED: _file_bytes(bt, (-1 - d for d in self.removed)),
+            Status.REMOVED: file_bytes(bt, (-1 - d for d in self.removed)),
         }
 
     # -- one entry ----------------------------------------------------------------------
 
-    def locate(self, d: int) -> tuple[LoadedImage, int]:
+    def locate(self, d: int) -> tuple[Image, int]:
         """The image and node that hold a displayed entry."""
         return (self.after, d) if d >= 0 else (self.before, -1 - d)
 
@@ -222,7 +221,3 @@ class ChangeSet:
             if pattern is None or pattern.search(path):
                 mark(d)
         return keep
-
-
-def _file_bytes(tree: FileTree, nodes: Iterator[int] | set[int]) -> int:
-    return sum(tree.size[n] for n in nodes if tree.kind[n] == EntryKind.FILE)

@@ -28,11 +28,11 @@ from layerscope.engine.browse.build import Progress, Reporter, Source, Step, clo
 from layerscope.engine.browse.changes import Cancel, ChangeSet, Status
 from layerscope.engine.compare import tree_diff
 from layerscope.engine.hashing import ContentHasher
-from layerscope.engine.loading import LoadedImage, load_image
-from layerscope.errors import CacheCorruptError
+from layerscope.engine.image import Image
+from layerscope.engine.loading import load_image, with_index_fallback
 from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
-from layerscope.model.entry import EntryKind
 from layerscope.model.image import ImageMeta
+from layerscope.model.sizes import tree_tally
 from layerscope.model.tree import ROOT, FileTree
 from layerscope.readers import OpenOptions
 
@@ -63,9 +63,9 @@ class Stack:
         self.stages = stages
         self.hasher = ContentHasher()
         self._lock = threading.RLock()
-        self._trees: OrderedDict[int, LoadedImage] = OrderedDict()
+        self._trees: OrderedDict[int, Image] = OrderedDict()
         self._changes: OrderedDict[tuple[int, Mode], ChangeSet] = OrderedDict()
-        self.final: LoadedImage | None = None  # the whole image (image stacks)
+        self.final: Image | None = None  # the whole image (image stacks)
 
     @property
     def meta(self) -> ImageMeta:
@@ -84,14 +84,14 @@ class Stack:
 
     # -- trees --------------------------------------------------------------------------
 
-    def _remember(self, index: int, img: LoadedImage) -> None:
+    def _remember(self, index: int, img: Image) -> None:
         self._trees[index] = img
         self._trees.move_to_end(index)
         while len([k for k in self._trees if k != 0]) > TREE_CACHE:
             oldest = next(k for k in self._trees if k != 0)
             del self._trees[oldest]
 
-    def state(self, index: int, rep: Reporter | None = None) -> LoadedImage:
+    def state(self, index: int, rep: Reporter | None = None) -> Image:
         """The image as of step `index` (-1: an empty image)."""
         rep = rep or Reporter(None, None)
         with self._lock:
@@ -106,13 +106,10 @@ class Stack:
             self._remember(index, img)
             return img
 
-    def _layer_state(self, index: int, rep: Reporter) -> LoadedImage:
-        try:
-            return self._build(index, rep, use_index=True)
-        except CacheCorruptError:
-            return self._build(index, rep, use_index=False)  # the image, not the cache
+    def _layer_state(self, index: int, rep: Reporter) -> Image:
+        return with_index_fallback(lambda use_index: self._build(index, rep, use_index))
 
-    def _build(self, index: int, rep: Reporter, use_index: bool) -> LoadedImage:
+    def _build(self, index: int, rep: Reporter, use_index: bool) -> Image:
         src = self.sources[0]
         base = max((k for k in self._trees if k < index), default=-1)
         tree = clone_tree(self._trees[base].tree) if base >= 0 else FileTree()
@@ -122,7 +119,7 @@ class Stack:
             src.apply(tree, layer, rep, self.steps[layer], use_index)
         return src.image(tree, index)
 
-    def _stage_state(self, index: int, rep: Reporter) -> LoadedImage:
+    def _stage_state(self, index: int, rep: Reporter) -> Image:
         """A stage image again (from the tree cache when it has it); its content is read
         through the reader the stack opened first."""
         src = self.sources[index]
@@ -167,7 +164,7 @@ class Stack:
                 self._changes.popitem(last=False)
             return cs
 
-    def _same_member(self, a: LoadedImage, b: LoadedImage) -> Callable[[int, int], bool] | None:
+    def _same_member(self, a: Image, b: Image) -> Callable[[int, int], bool] | None:
         if a.reader is not b.reader:
             return None
         ta, tb = a.tree, b.tree
@@ -201,11 +198,8 @@ def _layer_steps(ref: str, meta: ImageMeta) -> list[Step]:
 
 
 def _stage_step(index: int, ref: str, meta: ImageMeta) -> Step:
-    path = ref.partition(":")[2] if ref.split(":", 1)[0] in ("oci", "oci-archive") else ref
-    local = path.rsplit(":", 1)[0] if not os.path.exists(path) else path
-    if os.path.isfile(local):
-        stored: int | None = os.path.getsize(local)
-    else:
+    stored = meta.stored_bytes
+    if stored is None:  # not one file (a layout, a registry): what its layers store
         stored = sum(info.stored_size for info in meta.layers)
     created = ""
     if meta.layers:
@@ -267,16 +261,15 @@ def open_stack(
         raise
 
 
-def _count_layers(stack: Stack, final: LoadedImage, rep: Reporter) -> None:
+def _count_layers(stack: Stack, final: Image, rep: Reporter) -> None:
     """Each layer's own entries and bytes. One layer: from the tree (the nodes it made);
     more: from each layer's index (cached by loading) or its blob."""
     src = stack.sources[0]
     if len(stack.steps) == 1:
         tree = final.tree
         step = stack.steps[0]
-        step.entries = len(tree) - 1
-        sizes = zip(tree.kind, tree.size, strict=True)
-        step.size = sum(size for kind, size in sizes if kind == EntryKind.FILE)
+        tally = tree_tally(tree)  # one layer: its tree is its listing
+        step.entries, step.size = tally.entries, tally.bytes
         return
     for step in stack.steps:
         rep.check()

@@ -14,7 +14,8 @@ from typing import Any
 from layerscope import limits
 from layerscope.errors import CorruptImageError, UsageError
 from layerscope.readers import OpenOptions
-from layerscope.readers.oci.reader import OciImageReader, _open_layout
+from layerscope.readers.oci.layout import open_layout
+from layerscope.readers.oci.reader import OciImageReader
 from layerscope.readers.oci.select import (
     _same_ref,
     load_json_blob,
@@ -41,7 +42,7 @@ def open_docker_archive(
             and any(isinstance(d, dict) and _tagged(d, ref) for d in items)
         )
         if ref is None or tagged or not files.exists("manifest.json"):
-            return _open_layout(store, path, ref, opts, "docker-archive")
+            return open_layout(store, path, ref, opts, "docker-archive")
     if not files.exists("manifest.json"):
         raise CorruptImageError(f"{path}: docker-archive without manifest.json or index.json")
     entries = read_json_file(files, "manifest.json", path)

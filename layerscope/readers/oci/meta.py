@@ -49,14 +49,16 @@ def build_meta(
     assert isinstance(rootfs, dict)
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs.get("diff_ids"), list) else []
     assert isinstance(diff_ids, list)
-    meta.layers = _layers(manifest, sizes, diff_ids)
+    meta.layers = _layers(manifest, sizes, diff_ids, fmt)
     if config_doc is not None and len(diff_ids) != len(meta.layers):
         meta.warnings.append(f"config lists {len(diff_ids)} diff_ids for {len(meta.layers)} layers")
     map_history(meta.layers, history, meta.warnings)
     return meta
 
 
-def _layers(manifest: dict[str, Any], sizes: list[int], diff_ids: list[Any]) -> list[LayerInfo]:
+def _layers(
+    manifest: dict[str, Any], sizes: list[int], diff_ids: list[Any], fmt: str
+) -> list[LayerInfo]:
     layers = []
     for i, desc in enumerate(manifest.get("layers") or []):
         extra: dict[str, Any] = {}
@@ -70,6 +72,8 @@ def _layers(manifest: dict[str, Any], sizes: list[int], diff_ids: list[Any]) -> 
                 media_type=str(desc.get("mediaType") or "application/vnd.oci.image.layer.v1.tar"),
                 stored_size=sizes[i],
                 diff_id=_str(diff_ids[i]) if i < len(diff_ids) else None,
+                # a lone layer blob has nothing below it: its whiteouts are shown as entries
+                whiteouts="none" if fmt == "layer" else "oci",
                 extra=extra,
             )
         )

@@ -1,20 +1,18 @@
-"""OCI and Docker images without a daemon: layout dirs, oci-archive, docker-archive, skopeo
-`dir:`, single layer blobs, multi-platform indexes.
+"""OciImageReader: one image manifest whose blobs come from a BlobStore.
 
-Every encoding is reduced to the same two things: a BlobStore (digest -> raw blob bytes)
-and one image manifest; OciImageReader reads any such pair. Registry pulls build on the
-same pair (layerscope.readers.registry.reader provides its own BlobStore).
+Every OCI/Docker encoding (layout dirs, oci-archive, docker-archive, skopeo `dir:`, single
+layer blobs, registries) is reduced to the same two things, a BlobStore (digest -> raw
+blob bytes) and one image manifest; readers.oci.open builds the pair for local ones,
+readers.registry for pulls.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, Protocol
 
-from layerscope import limits
 from layerscope.errors import (
     CorruptImageError,
     EncryptedError,
@@ -23,23 +21,10 @@ from layerscope.errors import (
 )
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta
-from layerscope.readers import OpenOptions
+from layerscope.readers.base import Traits
+from layerscope.readers.identity import blob_identity
 from layerscope.readers.oci.meta import build_meta
-from layerscope.readers.oci.select import (
-    Selection,
-    load_json_blob,
-    parse_json,
-    read_json_file,
-    resolve_document,
-    select_image,
-)
-from layerscope.readers.oci.stores import (
-    DirFiles,
-    FilesBlobStore,
-    SingleFileStore,
-    TarFiles,
-    flat_path,
-)
+from layerscope.readers.oci.select import load_json_blob, resolve_document
 from layerscope.readers.tar.members import PathNotes
 from layerscope.readers.tar.reader import (
     iter_layer_entries,
@@ -47,14 +32,10 @@ from layerscope.readers.tar.reader import (
     read_layer_contents,
 )
 
-__all__ = [
-    "BlobStore",
-    "OciImageReader",
-    "Selection",
-    "open_oci",
-    "resolve_document",
-    "select_image",
-]
+__all__ = ["BlobStore", "OciImageReader", "resolve_document"]
+
+# Formats read from local files: their layers may be listed from several threads.
+LOCAL_FORMATS = frozenset({"oci-layout", "oci-archive", "docker-archive", "dir", "layer"})
 
 # Layer media types whose bytes are not a (possibly compressed) tar.
 _NOT_TAR_HINTS = ("+encrypted", "sif", "squashfs", "wasm", "helm", "cnab")
@@ -101,6 +82,9 @@ class OciImageReader:
         self._config_doc = config_doc
         self._meta: ImageMeta | None = None
         self._layers: list[dict[str, Any]] = list(manifest.get("layers") or [])
+        self.traits = Traits(random_access=False, parallel_layers=fmt in LOCAL_FORMATS)
+        # the local file the blobs live in (an archive, a lone layer), for identities and size
+        self._container = source if fmt in ("oci-archive", "docker-archive", "layer") else None
 
     @property
     def config_document(self) -> dict[str, Any] | None:
@@ -124,7 +108,16 @@ class OciImageReader:
                 platforms=self.platforms,
                 warnings=self.warnings,
             )
+            if self._container is not None:
+                with contextlib.suppress(OSError):
+                    self._meta.stored_bytes = os.path.getsize(self._container)
         return self._meta
+
+    def layer_identity(self, layer: int) -> str | None:
+        media = str(self._layer(layer).get("mediaType") or "")
+        if media.endswith("+encrypted"):
+            return None
+        return blob_identity(self._layer(layer)["digest"], self._stored_size(layer), self.source)
 
     def layer_name(self, layer: int) -> str:
         """How errors name a layer: '<source> (layer 2, sha256:...)'; a bare blob by its path."""
@@ -207,127 +200,3 @@ class OciImageReader:
             yield f
         finally:
             f.close()
-
-
-def open_oci(transport: str, path: str, ref: str | None, opts: OpenOptions) -> OciImageReader:
-    """Open a local OCI/Docker image. transport: oci, oci-archive, docker-archive, dir,
-    layer, or tar (an uncompressed tar, recognised by its members)."""
-    if transport == "oci":
-        return _open_layout(FilesBlobStore(DirFiles(path)), path, ref, opts, "oci-layout")
-    if transport == "dir":
-        return _open_skopeo_dir(path, ref, opts)
-    if transport == "layer":
-        return open_layer_blob(path, ref)
-    if transport in ("oci-archive", "docker-archive", "tar"):
-        files = TarFiles(path)
-        try:
-            return _open_archive(files, transport, path, ref, opts)
-        except BaseException:
-            files.close()
-            raise
-    raise UsageError(f"{path}: transport {transport!r} is not an OCI/Docker transport")
-
-
-def open_layer_blob(path: str, ref: str | None = None) -> OciImageReader:
-    """A single layer blob (gzip, zstd or plain tar) as a one-layer image without config."""
-    if ref:
-        raise UsageError(f"{path}: a single layer has no tags (got :{ref})")
-    store = SingleFileStore(path)
-    with store.open(store.key) as f:
-        head = f.read(4)
-    media = "application/vnd.oci.image.layer.v1.tar" + {
-        b"\x1f\x8b": "+gzip",
-        b"\x28\xb5": "+zstd",
-    }.get(head[:2], "")
-    manifest = {"schemaVersion": 2, "layers": [{"mediaType": media, "digest": store.key}]}
-    return OciImageReader(store, manifest, path, "layer")
-
-
-def _open_layout(
-    store: FilesBlobStore, source: str, ref: str | None, opts: OpenOptions, fmt: str
-) -> OciImageReader:
-    files = store.files
-    if not files.exists("index.json"):
-        raise CorruptImageError(f"{source}: OCI layout without index.json")
-    if files.exists("oci-layout"):
-        with files.open_path("oci-layout") as f:
-            layout = parse_json(f.read(1 << 16), "oci-layout", source)
-        if not isinstance(layout, dict) or layout.get("imageLayoutVersion") != "1.0.0":
-            raise UnsupportedFormatError(f"{source}: unsupported oci-layout {layout!r}")
-    index = read_json_file(files, "index.json", source)
-    if not isinstance(index, dict):
-        raise CorruptImageError(f"{source}: index.json is not a JSON object")
-    sel = select_image(store, index, ref, opts.platform, source)
-    return _reader(store, sel, source, fmt)
-
-
-def _reader(store: BlobStore, sel: Selection, source: str, fmt: str) -> OciImageReader:
-    return OciImageReader(
-        store,
-        sel.manifest,
-        source,
-        fmt,
-        manifest_digest=sel.manifest_digest,
-        platforms=sel.platforms,
-        extras={"ref": sel.ref} if sel.ref else None,
-    )
-
-
-def _open_skopeo_dir(path: str, ref: str | None, opts: OpenOptions) -> OciImageReader:
-    if ref:
-        raise UsageError(f"{path}: a dir: image has no tags (got :{ref})")
-    files = DirFiles(path)
-    cap = limits.get("max_json_bytes")
-    if files.size_of("manifest.json") > cap:
-        raise limits.exceeded(f"{path}: manifest.json is larger than {cap} bytes", "max_json_bytes")
-    with files.open_path("manifest.json") as f:
-        data = f.read(cap + 1)
-    doc = parse_json(data, "manifest.json", path)
-    if not isinstance(doc, dict):
-        raise CorruptImageError(f"{path}: manifest.json is not a JSON object")
-    # `skopeo copy --all` to dir: writes the index as manifest.json and each platform's
-    # manifest as <hex>.manifest.json; every other blob is named by its bare hex digest.
-    table: dict[str, str] = {}
-    for desc in doc.get("manifests") or []:
-        digest = desc.get("digest") if isinstance(desc, dict) else None
-        if isinstance(digest, str):
-            rel = flat_path(digest, path) + ".manifest.json"
-            if files.exists(rel):
-                table[digest] = rel
-    store = FilesBlobStore(files, flat_path, table)
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
-    sel = resolve_document(store, doc, digest, opts.platform, path)
-    return _reader(store, sel, path, "dir")
-
-
-def _open_archive(
-    files: TarFiles, transport: str, path: str, ref: str | None, opts: OpenOptions
-) -> OciImageReader:
-    has_index = files.exists("index.json")
-    has_docker = files.exists("manifest.json") and files.size_of("manifest.json") <= limits.get(
-        "max_json_bytes"
-    )
-    if transport == "tar":
-        if has_docker and _is_docker_manifest(files, path):
-            transport = "docker-archive"
-        elif has_index and files.exists("oci-layout"):
-            transport = "oci-archive"
-        else:
-            files.close()
-            return open_layer_blob(path, ref)
-    store = FilesBlobStore(files)
-    if transport == "oci-archive":
-        return _open_layout(store, path, ref, opts, "oci-archive")
-    from layerscope.readers.oci.docker import open_docker_archive
-
-    return open_docker_archive(store, path, ref, opts)
-
-
-def _is_docker_manifest(files: TarFiles, path: str) -> bool:
-    """A root manifest.json that is a JSON list: `docker save`, not a layer's own file."""
-    with files.open_path("manifest.json") as f:
-        data = f.read(limits.get("max_json_bytes") + 1)
-    try:
-        return isinstance(json.loads(data), list)
-    except (ValueError, UnicodeError, RecursionError):
-        return False

@@ -85,3 +85,8 @@ def _blob_sizes(manifest: dict[str, Any]) -> dict[str, int | None]:
             ok = isinstance(size, int) and not isinstance(size, bool) and size >= 0
             sizes[d["digest"]] = size if ok else None
     return sizes
+
+
+def open_transport(ref: str, _tag: str | None, opts: OpenOptions) -> ImageReader:
+    """The opener readers.detect names for `docker://` (the tag is part of `ref`)."""
+    return open_registry(ref, opts)

@@ -30,7 +30,9 @@ from layerscope.errors import (
 from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta, LayerInfo
-from layerscope.readers.base import Cancel
+from layerscope.readers.base import Cancel, Traits
+from layerscope.readers.detect import OpenOptions, no_tag
+from layerscope.readers.identity import partition_identity
 from layerscope.readers.sif import format as sf
 from layerscope.readers.sif.meta import definition_summary, fill_metadata
 from layerscope.readers.sif.partitions import PartitionFS, open_partition
@@ -73,6 +75,8 @@ def _label(d: sf.SifDescriptor) -> str:
 class SifReader:
     """Read-only view of one SIF file (implements readers.base.ImageReader)."""
 
+    traits = Traits(random_access=True, inner_metadata=True)
+
     def __init__(self, path: str) -> None:
         self._path = path
         try:
@@ -102,7 +106,9 @@ class SifReader:
             format="sif",
             source=self._path,
             architecture=None if arch == "unknown" else arch,
+            os=None if arch == "unknown" else "linux",  # SIF is Apptainer's: Linux only
             created=sf.iso_time(self._header.created_at),
+            stored_bytes=self._size,
         )
         header = self._header.to_json()
         header["file_size"] = self._size
@@ -130,6 +136,12 @@ class SifReader:
         raise UnsupportedFormatError(
             f"{self._path}: no readable filesystem partition (the SIF holds {held})"
         )
+
+    def layer_identity(self, layer: int) -> str | None:
+        info, d = self._layer(layer)
+        if info.encrypted:
+            return None
+        return partition_identity(self._path, d.offset, d.size, info.media_type)
 
     def iter_entries(self, layer: int) -> Iterator[Entry]:
         info, d = self._layer(layer)
@@ -301,6 +313,9 @@ class SifReader:
                 stored_size=d.size,
                 encrypted=d.fs_type in sf.ENCRYPTED_FS,
                 comment="overlay partition" if d.part_type == sf.PART_OVERLAY else None,
+                # an overlay partition is an overlayfs upper directory: 0/0 char devices
+                # delete, opaque xattrs hide what the primary partition holds
+                whiteouts="overlayfs" if d.part_type == sf.PART_OVERLAY else "none",
                 extra={
                     "descriptor": d.id,
                     "partition_type": sf.PART_NAMES.get(d.part_type, "Unknown"),
@@ -356,3 +371,9 @@ class SifReader:
             f"{self._path} (descriptor {d.id} at byte {d.offset}): corrupt partition: "
             f"{type(e).__name__}: {first}"
         )
+
+
+def open_sif(path: str, tag: str | None, _opts: OpenOptions) -> SifReader:
+    """The opener readers.detect names for SIF files."""
+    no_tag(path, tag, "a SIF file")
+    return SifReader(path)

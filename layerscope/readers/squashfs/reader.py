@@ -24,7 +24,9 @@ from layerscope.errors import (
 from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta, LayerInfo
-from layerscope.readers.base import Cancel
+from layerscope.readers.base import Cancel, Traits
+from layerscope.readers.detect import OpenOptions, no_tag
+from layerscope.readers.identity import partition_identity
 from layerscope.readers.squashfs import codecs
 from layerscope.readers.squashfs.format import (
     DATA_SIZE_MASK,
@@ -90,6 +92,7 @@ class SquashFS:
             os.close(fd)
             raise
         self.path = path
+        self.file_size = total
         self._sb = sb
         self._src = Source(fd, offset, size, name, decompress)
         self.info: dict[str, Any] = sb.info()
@@ -303,6 +306,8 @@ class SquashFS:
 class SquashfsImageReader:
     """ImageReader for a bare squashfs file: one layer, the filesystem itself."""
 
+    traits = Traits(random_access=True, inner_metadata=True)
+
     def __init__(self, path: str) -> None:
         self._path = path
         self._fs = SquashFS(path)
@@ -320,7 +325,17 @@ class SquashfsImageReader:
             stored_size=info["bytes_used"],
             extra=dict(info),
         )
-        return ImageMeta(format="squashfs", source=self._path, layers=[layer])
+        return ImageMeta(
+            format="squashfs",
+            source=self._path,
+            layers=[layer],
+            carries_config=False,
+            stored_bytes=self._fs.file_size,
+        )
+
+    def layer_identity(self, layer: int) -> str | None:
+        self._check(layer)
+        return partition_identity(self._path, 0, self._fs.info["bytes_used"], "squashfs")
 
     def iter_entries(self, layer: int) -> Iterator[Entry]:
         self._check(layer)
@@ -336,3 +351,9 @@ class SquashfsImageReader:
 
     def close(self) -> None:
         self._fs.close()
+
+
+def open_squashfs(path: str, tag: str | None, _opts: OpenOptions) -> SquashfsImageReader:
+    """The opener readers.detect names for bare squashfs files."""
+    no_tag(path, tag, "a squashfs file")
+    return SquashfsImageReader(path)

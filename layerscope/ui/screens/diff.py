@@ -23,7 +23,8 @@ from textual.worker import get_current_worker
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.compare import ImageDiff, compare_images
 from layerscope.engine.hashing import ContentHasher
-from layerscope.engine.loading import LoadedImage, load_image
+from layerscope.engine.image import Image
+from layerscope.engine.loading import load_image
 from layerscope.errors import Cancelled, ExitCode
 from layerscope.model.diff import DEFAULT_COMPARE
 from layerscope.model.tree import ROOT, FileTree
@@ -120,7 +121,7 @@ class DiffScreen(BrowseScreen):
             raise
         self.post_message(DiffLoaded(diff, cs))
 
-    def _read_both(self, cancel: threading.Event) -> tuple[LoadedImage, LoadedImage]:
+    def _read_both(self, cancel: threading.Event) -> tuple[Image, Image]:
         """A and B read at once; progress shows both sides."""
         done: dict[str, tuple[str, int, int]] = {"A": ("opening", 0, 1), "B": ("opening", 0, 1)}
         lock = threading.Lock()
@@ -136,13 +137,13 @@ class DiffScreen(BrowseScreen):
 
             return progress
 
-        def read(side: str, ref: str, upto: int | None) -> LoadedImage:
+        def read(side: str, ref: str, upto: int | None) -> Image:
             return load_image(ref, self.options, upto, progress_of(side), cancel)
 
         if self.b_ref is None:
             after = read("B", self.a_ref, self.layer_n)
             if after.upto == 0:
-                return LoadedImage(after.ref, after.reader, after.meta, FileTree(), -1), after
+                return Image(after.ref, after.reader, after.meta, FileTree(), -1), after
             try:
                 return read("A", self.a_ref, after.upto - 1), after
             except BaseException:

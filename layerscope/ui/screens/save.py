@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet
 from layerscope.errors import Cancelled, LayerscopeError
+from layerscope.present.text import clean
 from layerscope.ui.save import ExistsError, save_file, target_path
 
 
@@ -24,8 +25,10 @@ class SaveScreen(ModalScreen[tuple[str, str] | None]):
 
     def __init__(self, name: str, directory: str | None = None) -> None:
         super().__init__()
-        self.file_name = name
-        self.directory = directory or os.getcwd()
+        # The name comes from the image: offered cleaned (escapes visible), so neither the
+        # dialog nor the file written can carry a control sequence to a terminal.
+        self.file_name = clean(name)
+        self.directory = clean(directory or os.getcwd())
 
     def compose(self) -> ComposeResult:
         with Vertical(id="save-box") as box:
@@ -67,7 +70,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
-            yield Label(self.question, markup=False)
+            yield Label(clean(self.question), markup=False)
             yield Label("y: yes   n / Esc: no", classes="hint")
 
     def action_answer(self, yes: bool) -> None:
@@ -90,9 +93,10 @@ def save_flow(screen: Screen[Any], cs: ChangeSet, node: int) -> None:
                 pass
             except (LayerscopeError, OSError) as e:
                 text = str(e) if isinstance(e, LayerscopeError) else f"{name}: {e.strerror}"
-                app.call_from_thread(screen.notify, text, severity="error")
+                app.call_from_thread(screen.notify, clean(text), severity="error", markup=False)
             else:
-                app.call_from_thread(screen.notify, f"saved {size:,} bytes to {target}")
+                done = clean(f"saved {size:,} bytes to {target}")
+                app.call_from_thread(screen.notify, done, markup=False)
 
         screen.run_worker(job, thread=True, group="save", exit_on_error=False)
 

@@ -5,7 +5,7 @@ assignment."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,18 +16,24 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.browse.stack import Mode, Stack, open_stack
-from layerscope.engine.loading import LoadedImage
+from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
+from layerscope.present import units
+from layerscope.present.text import clean
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
 from layerscope.ui.messages import Analyzed, Loaded, Progress
+from layerscope.ui.richdoc import plain
 from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
 from layerscope.ui.screens.inspect import FindingsScreen, InspectScreen
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.layers import LayersTable
 from layerscope.ui.widgets.loading import LoadingBar
+
+if TYPE_CHECKING:
+    from layerscope.engine.analysis import Report  # the analyses load on first use
 
 # Images up to this many entries are analysed as soon as they are loaded (a second or two);
 # bigger ones when `f` asks: the analysis reads and hashes contents and builds dive's tree.
@@ -61,7 +67,7 @@ class ViewScreen(BrowseScreen):
         }
         # the analysis `check` runs, made in a worker (at once for a small image, when `f`
         # asks for it for a big one: it reads and hashes contents)
-        self.report: dict[str, Any] | None = None
+        self.report: Report | None = None
         self.analysing = False
         self._open_findings = False
 
@@ -134,13 +140,12 @@ class ViewScreen(BrowseScreen):
         self.analyse(self.stack.final)
 
     @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
-    def analyse(self, img: LoadedImage) -> None:
+    def analyse(self, img: Image) -> None:
         # imported here: the first frame does not wait for the analyses' modules
         from layerscope.engine.analysis import analyze
-        from layerscope.present.analysis import report_json
 
         worker = get_current_worker()
-        report = report_json(analyze(img, cancel=worker.cancelled_event))
+        report = analyze(img, cancel=worker.cancelled_event)
         if not worker.is_cancelled:
             self.post_message(Analyzed(report))
 
@@ -162,7 +167,7 @@ class ViewScreen(BrowseScreen):
             if isinstance(event.worker.error, Cancelled):
                 return
             first = str(event.worker.error).splitlines()[0] if str(event.worker.error) else ""
-            self.notify(f"analysis failed: {first}", severity="warning")
+            self.notify(clean(f"analysis failed: {first}"), severity="warning", markup=False)
             self.show_details()
 
     # -- state changes --------------------------------------------------------------------
@@ -198,11 +203,10 @@ class ViewScreen(BrowseScreen):
             for status in (Status.ADDED, Status.MODIFIED, Status.REMOVED):
                 n = cs.counts[status]
                 text.append(f"{status.letter} {n:>7,}  ", style=_STATUS_STYLE[status])
-                text.append(
-                    f"{cs.bytes[status]:+,} B\n"
-                    if status != Status.MODIFIED
-                    else f"{cs.bytes[status]:+,} B net\n"
-                )
+                # files' bytes, hard-linked content once; what was removed is a minus
+                delta = -cs.bytes[status] if status == Status.REMOVED else cs.bytes[status]
+                net = " net" if status == Status.MODIFIED else ""
+                text.append(f"{units.signed_size(delta)}{net}\n")
         self.query_one("#layer-details", DetailsPane).set_text(text)
         self.query_one("#image-details", DetailsPane).set_text(
             inspect_text.summary(self.stack, self.step, self.findings_rows())
@@ -219,7 +223,7 @@ class ViewScreen(BrowseScreen):
         else:
             title = f"{what}s {self.stack.steps[0].label}…{label}: aggregated changes"
         tree = self.query_one(FileTreeView)
-        tree.border_title = title
+        tree.border_title = plain(title)
         tree.border_subtitle = self.shown_text()
 
     # -- actions ------------------------------------------------------------------------

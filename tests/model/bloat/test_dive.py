@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from layerscope.engine.loading import load_image, whiteout_style
+from layerscope.engine.loading import load_image
 from layerscope.model.bloat.dive import dive_efficiency
 from layerscope.model.entry import Entry, EntryKind
 from tests.conftest import FIXTURES
@@ -127,7 +127,7 @@ def test_fixtures_agree_with_the_reference(ref: str) -> None:
     img = load_image(ref)
     try:
         layers = [list(img.reader.iter_entries(i.index)) for i in img.meta.layers]
-        styles = [whiteout_style(i) for i in img.meta.layers]
+        styles = [i.whiteouts for i in img.meta.layers]
     finally:
         img.close()
     assert len(layers) >= 2

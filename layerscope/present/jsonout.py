@@ -1,55 +1,20 @@
-"""Turn tree nodes into the JSON and `ls -l`-like text the commands print."""
+"""JSON documents to stdout: whole (dump_json) or streamed item by item (stream_json).
+
+Names that are not UTF-8 are kept as lone surrogates (surrogateescape); msgspec refuses
+them, so those documents are encoded by json with \\udcXX escapes, which round-trip."""
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-import time
 from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
-from layerscope.model.entry import EntryKind, perm_string
-from layerscope.model.tree import FileTree
-from layerscope.present.entries import image_json
+__all__ = ["dump_json", "stream_json"]
 
-__all__ = ["dump_json", "image_json", "ls_line", "safe_text", "stream_json"]
-
-_LS_CHARS = [k.ls_char for k in EntryKind]
 FLUSH_BYTES = 1 << 18
-
-
-@functools.lru_cache(maxsize=4096)
-def _stamp(mtime: int) -> str:
-    # Images share a handful of mtimes: format each once.
-    try:
-        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime))
-    except (OverflowError, OSError, ValueError):
-        return str(mtime)  # beyond what the C library can show (year > 2^31...): as stored
-
-
-@functools.lru_cache(maxsize=512)
-def _mode(kind: int, mode: int) -> str:
-    return _LS_CHARS[kind] + perm_string(mode)
-
-
-def ls_line(tree: FileTree, node: int, path: str) -> str:
-    rdev = tree.rdev.get(node)
-    size = f"{rdev[0]},{rdev[1]:>4}" if rdev is not None else str(tree.rolled_size(node))
-    owner = f"{tree.uid[node]}/{tree.gid[node]}"
-    line = f"{_mode(tree.kind[node], tree.mode[node])} {owner:<8} {size:>12} "
-    line += f"{_stamp(tree.mtime[node])} {path}"
-    target = tree.target.get(node)
-    if target is not None:
-        line += f" -> {target}"
-    return line
-
-
-def safe_text(s: str) -> str:
-    """Keep undecodable names printable on a terminal."""
-    return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _encode(obj: Any) -> bytes:

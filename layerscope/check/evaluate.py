@@ -1,0 +1,41 @@
+"""Rules against an image's Metrics: PASS, FAIL or SKIP each, generic over the rule table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layerscope.check.config import CiConfig, RuleSetting
+from layerscope.check.rules import Rule, Threshold, get
+from layerscope.engine.metrics import Metrics
+
+NO_DIVE = "dive's numbers could not be computed"
+
+
+@dataclass(slots=True, frozen=True)
+class RuleResult:
+    key: str
+    status: str  # PASS, FAIL, SKIP
+    value: Threshold | None
+    threshold: Threshold | None
+    configured: str
+    message: str
+
+
+def evaluate(config: CiConfig, metrics: Metrics) -> list[RuleResult]:
+    return [_one(get(s.key), s, metrics) for s in config.rules]
+
+
+def _one(rule: Rule, setting: RuleSetting, metrics: Metrics) -> RuleResult:
+    value: Threshold | None = getattr(metrics, rule.metric)
+    threshold = setting.threshold
+    if threshold is None:
+        return RuleResult(rule.key, "SKIP", value, None, setting.configured, "disabled")
+    if value is None:
+        # efficiency is None exactly when the analysis could not compute dive's numbers
+        why = NO_DIVE if rule.dive and metrics.efficiency is None else rule.unavailable
+        return RuleResult(rule.key, "SKIP", None, threshold, setting.configured, why)
+    failed = rule.fails.failed(value, threshold)
+    shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+    message = f"{rule.label} {shown} {rule.fails.operator(failed)} {threshold}"
+    status = "FAIL" if failed else "PASS"
+    return RuleResult(rule.key, status, value, threshold, setting.configured, message)

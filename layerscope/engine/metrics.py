@@ -1,0 +1,19 @@
+"""The numbers an analysis hands to `check`: what each CI rule reads, by field name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True, frozen=True)
+class Metrics:
+    """One image's numbers; a rule in layerscope.check.rules names one field as its metric.
+    None: not computable for this image (the rule is skipped, with the reason)."""
+
+    efficiency: float | None  # dive's; None: dive's numbers could not be computed
+    wasted_bytes: int | None  # dive's
+    user_wasted_percent: float | None  # dive's; None: no user layers (dive: NaN)
+    reclaimable_bytes: int
+    image_bytes: int
+    secrets: int
+    cache_bytes: int

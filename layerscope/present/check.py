@@ -1,0 +1,77 @@
+"""`check`: the JSON document (schema layerscope.check/1) and the text: the analysis, then
+each rule PASS, FAIL or SKIP with its value and threshold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from layerscope.check import CiConfig, RuleResult
+from layerscope.engine.analysis import Report
+from layerscope.present.analysis import findings_doc, report_json
+from layerscope.present.doc import Doc, image
+
+SCHEMA = "layerscope.check/1"
+TOP = 10
+
+
+def counts(results: list[RuleResult]) -> dict[str, int]:
+    return {s.lower(): sum(1 for r in results if r.status == s) for s in ("PASS", "FAIL", "SKIP")}
+
+
+def verdict(results: list[RuleResult]) -> str:
+    return "FAIL" if any(r.status == "FAIL" for r in results) else "PASS"
+
+
+def check_json(report: Report, config: CiConfig, results: list[RuleResult]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "result": verdict(results),
+        "counts": counts(results),
+        "config": {
+            "path": config.path,
+            "warnings": config.warnings,
+            "rules": [
+                {
+                    "key": r.key,
+                    "configured": r.configured,
+                    "threshold": r.threshold,
+                    "source": r.source,
+                }
+                for r in config.rules
+            ],
+        },
+        "rules": [
+            {
+                "key": r.key,
+                "status": r.status,
+                "value": r.value,
+                "threshold": r.threshold,
+                "configured": r.configured,
+                "message": r.message,
+            }
+            for r in results
+        ],
+        "analysis": report_json(report),
+    }
+
+
+def check_doc(report: Report, config: CiConfig, results: list[RuleResult]) -> Doc:
+    doc = Doc()
+    doc.field("Image", f"{report.ref} ({report.format}, {report.layer_count} layer(s))")
+    doc.field("Config", config.path or "defaults (no .dive-ci)")
+    doc.title("Analysis")
+    doc.extend(findings_doc(report, TOP))
+    doc.title("Rules")
+    for res in results:
+        style = {"FAIL": "alert", "PASS": "added"}.get(res.status, "dim")
+        doc.line(
+            (f"  {res.status}", style),
+            f"  {res.key}: ",
+            image(res.message),
+            " (configured: ",
+            image(str(res.configured)),
+            ")",
+        )
+    c = counts(results)
+    doc.line(f"Result: {verdict(results)} [pass:{c['pass']} fail:{c['fail']} skip:{c['skip']}]")
+    return doc

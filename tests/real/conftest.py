@@ -1,0 +1,24 @@
+"""The real-image tier: tests on real Debian root filesystems and images built from them
+by real tools (mmdebstrap, buildah, mksquashfs, siftool), marked `real`. CI runs them;
+`pytest -m "not real"` leaves them out on a laptop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.real.rootfs import build_rootfs
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.real)
+
+
+@pytest.fixture(scope="session")
+def minbase(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Debian bookworm minbase root filesystem (a directory; do not modify it)."""
+    return build_rootfs(tmp_path_factory.mktemp("minbase") / "root")

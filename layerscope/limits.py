@@ -83,7 +83,8 @@ LIMITS: dict[str, Limit] = {
         Limit(
             "max_metadata_bytes",
             1 << 30,
-            "inflated bytes of one squashfs metadata table (inodes, directories, xattrs); "
+            "inflated bytes of squashfs metadata held at once (the inode and directory tables "
+            "together; the xattr table alone), checked before inflating; "
             "a real table is ~50 bytes per entry",
         ),
         Limit(

@@ -73,9 +73,7 @@ def apply_layer(
     for e in entries:
         path = e.path
         if not path.startswith("/") or "//" in path or "/." in path or path.endswith("/"):
-            path = normalize_path(path)
-            if "/../" in path + "/":
-                continue  # never resolve upwards: such a member cannot be placed literally
+            path = normalize_path(path)  # '..' resolved lexically, clamped at the root
             if path == "/":
                 if e.kind == dir_kind:
                     tree.set_attrs(ROOT, e, layer)

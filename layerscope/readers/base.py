@@ -92,3 +92,13 @@ class SignatureVerifier(Protocol):
     `inspect`, `check` and the TUI's background analysis, never by describe()."""
 
     def verify_signatures(self, meta: ImageMeta) -> None: ...
+
+
+@runtime_checkable
+class ListCheck(Protocol):
+    """Optional, for formats whose file may describe itself yet hold no tree at all (a SIF
+    with no filesystem partition): check_listable() raises the ReaderError that says so.
+    Whoever builds a tree calls it after describe(); describe() itself keeps working, so
+    `inspect` still shows what the file does hold."""
+
+    def check_listable(self) -> None: ...

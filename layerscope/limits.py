@@ -83,7 +83,8 @@ LIMITS: dict[str, Limit] = {
         Limit(
             "max_metadata_bytes",
             1 << 30,
-            "inflated bytes of one squashfs metadata table (inodes, directories, xattrs); "
+            "inflated bytes of squashfs metadata held at once (the inode and directory tables "
+            "together; the xattr table alone), checked before inflating; "
             "a real table is ~50 bytes per entry",
         ),
         Limit(
@@ -98,6 +99,12 @@ LIMITS: dict[str, Limit] = {
             "bytes of extended attributes (names and values, +32 per attribute) over one "
             "layer: a global PAX header, a shared squashfs xattr set or ext xattr block "
             "would otherwise attach a large set to every entry",
+        ),
+        Limit(
+            "max_store_json_bytes",
+            256 << 20,
+            "bytes of a podman/buildah store's images.json or layers.json (one record per "
+            "image or layer the store holds, ~1 KB each)",
         ),
         Limit("max_index_depth", 8, "image indexes nested inside image indexes"),
         Limit("max_layers", 4096, "layers in one manifest, images in one index (as diffoci)"),

@@ -216,6 +216,41 @@ class BlobCache:
             os.close(d)
         return self.dir / want
 
+    def put_stream(self, produce: Producer, where: str = "") -> tuple[str, int]:
+        """Stream a blob whose digest nobody declared (a member of a daemon's `docker save`
+        stream) into the cache, named by the digest computed on the way: (digest, size)."""
+        tmp = f".{os.urandom(6).hex()}-{os.getpid()}-{os.urandom(6).hex()}.part"
+        try:
+            d = safefs.open_dir(self.root, _PARTS, create=True, create_root=self.make_root)
+            if d is None:
+                raise FileNotFoundError(errno.ENOENT, "no such directory", str(self.root))
+            try:
+                out = os.fdopen(safefs.create_file(d, tmp), "wb")
+            except BaseException:
+                os.close(d)
+                raise
+        except OSError as e:
+            raise RegistryError(f"{where}cache {self.dir}: cannot write: {e.strerror or e}") from e
+        h = hashlib.sha256()
+        size = 0
+        try:
+            with out:
+
+                def sink(chunk: bytes) -> None:
+                    nonlocal size
+                    size += len(chunk)
+                    h.update(chunk)
+                    out.write(chunk)
+
+                produce(sink)
+            os.replace(tmp, h.hexdigest(), src_dir_fd=d, dst_dir_fd=d)
+        except OSError as e:
+            raise RegistryError(f"{where}cache {self.dir}: cannot write: {e.strerror or e}") from e
+        finally:
+            safefs.unlink_at(d, tmp)
+            os.close(d)
+        return "sha256:" + h.hexdigest(), size
+
 
 def _receive(
     out: BinaryIO, produce: Producer, digest: str, want: str, size: int | None, where: str

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from layerscope.engine.analysis_reads import BudgetedReads
 from layerscope.engine.image import Image
@@ -38,7 +39,7 @@ from layerscope.readers.base import StreamedContents
 
 Progress = Callable[[str, int, int], None]
 
-STEPS = ("dive", "reclaimable", "caches", "duplicates", "secrets", "largest")
+STEPS = ("dive", "reclaimable", "caches", "duplicates", "secrets", "largest", "signatures")
 SNIFF = 8192
 
 
@@ -54,6 +55,7 @@ class AnalysisOptions:
     min_duplicate_size: int = 1
     top: int = 20
     per_layer: int = 5
+    signatures: bool = True  # verify the image's signatures (a SIF's) against the keyrings
 
 
 @dataclass(slots=True)
@@ -74,6 +76,12 @@ class Report:
     deep_secrets: bool
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
+    # each SIF signature with its verification (status, signer, reason, signed objects)
+    signatures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def valid_signatures(self) -> int:
+        return sum(1 for s in self.signatures if s.get("status") == "valid")
 
     @property
     def cache_bytes(self) -> int:
@@ -123,6 +131,8 @@ def analyze(
         )
     step(5)
     big = largest(tree, opts.top, opts.per_layer, prov.live)
+    step(6)
+    signatures = img.verify_signatures() if opts.signatures else img.meta.signatures
     final = tree.total_size()
     return Report(
         ref=img.ref,
@@ -141,6 +151,7 @@ def analyze(
         deep_secrets=deep,
         bytes_read=reads.used,
         notes=notes,
+        signatures=[dict(s) for s in signatures],
     )
 
 
@@ -233,4 +244,5 @@ def ci_metrics(r: Report) -> Metrics:
         image_bytes=r.image_bytes,
         secrets=len(r.secrets),
         cache_bytes=r.cache_bytes,
+        valid_signatures=r.valid_signatures,
     )

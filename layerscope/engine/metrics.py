@@ -17,3 +17,4 @@ class Metrics:
     image_bytes: int
     secrets: int
     cache_bytes: int
+    valid_signatures: int = 0  # SIF signatures that verify against the keyrings

@@ -64,6 +64,7 @@ def report_json(r: Report) -> dict[str, Any]:
         },
         "bytes_read": r.bytes_read,
         "notes": r.notes,
+        "signatures": r.signatures,
     }
 
 
@@ -170,6 +171,8 @@ def headline(r: Report) -> list[tuple[str, str]]:
         rows.append(("Secrets", f"{len(r.secrets)} ({recoverable} recoverable)"))
     else:
         rows.append(("Secrets", "none found"))
+    if r.signatures:
+        rows.append(("Signatures", f"{r.valid_signatures} of {len(r.signatures)} valid"))
     return rows
 
 

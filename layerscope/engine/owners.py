@@ -46,7 +46,7 @@ from layerscope.model.packages.python import SITE_DIRS
 from layerscope.model.tree import FileTree
 from layerscope.readers.base import StreamedContents
 
-__all__ = ["FileOwners", "Owner", "database_files", "owners", "read_files"]
+__all__ = ["FileOwners", "Owner", "database_files", "owners", "owners_from", "read_files"]
 
 MAX_HOPS = 40  # symlinks followed resolving one directory (the kernel's MAXSYMLINKS)
 
@@ -124,7 +124,14 @@ class FileOwners:
 def owners(img: Image) -> FileOwners:
     """The package databases of `img`'s merged tree, read once (see the module doc)."""
     paths, dist_dirs = database_files(img.tree)
-    data = read_files(img, list(paths.values()))
+    return owners_from(img, paths, dist_dirs, read_files(img, list(paths.values())))
+
+
+def owners_from(
+    img: Image, paths: dict[str, int], dist_dirs: list[str], data: dict[int, bytes]
+) -> FileOwners:
+    """owners() from database files a caller read itself (`database_files`' paths and
+    dist directories, `data` by node): an analysis reads them in its own single pass."""
     return FileOwners(img, build({p: data[n] for p, n in paths.items() if n in data}, dist_dirs))
 
 

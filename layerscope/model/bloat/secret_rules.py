@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from layerscope.model.bloat.secret_anchors import candidate_rules
+from layerscope.model.bloat.secret_anchors import windows
 
 # Paths that are secrets by themselves (reported even if the content says nothing).
 PATH_RULES: list[tuple[str, re.Pattern[str]]] = [
@@ -268,13 +268,22 @@ def is_config_like(path: str) -> bool:
     return _CONFIG_LIKE.search(path) is not None
 
 
-def scan_text(text: str, settings: bool, netrc: bool = False, limit: int = 50) -> list[Match]:
+def scan_text(
+    text: str,
+    settings: bool,
+    netrc: bool = False,
+    limit: int = 50,
+    data: bytes | None = None,
+) -> list[Match]:
     """Secrets in `text`. `settings` adds `NAME_TOKEN=value`-style assignments (for env
-    files, definitions, configs); `netrc` adds netrc's `password VALUE`."""
+    files, definitions, configs); `netrc` adds netrc's `password VALUE`. `data`: the
+    bytes `text` was decoded from as latin-1 (one character per byte, as scan_bytes
+    does): the prefilter searches them, and values are shown decoded as UTF-8."""
     out: list[Match] = []
     taken: list[tuple[int, int]] = []
-    wanted = candidate_rules(text)
-    if not wanted:
+    any_case = (("secret-assignment",) if settings else ()) + (("netrc-password",) if netrc else ())
+    spans = windows(text, any_case, data)  # the prefilter: where each rule can match
+    if not spans:
         return out
     rules = list(CONTENT_RULES)
     if settings:
@@ -282,12 +291,13 @@ def scan_text(text: str, settings: bool, netrc: bool = False, limit: int = 50) -
     if netrc:
         rules.append(("netrc-password", NETRC))
     for kind, rule in rules:
-        if kind not in wanted:
-            continue
-        for m in rule.finditer(text):
+        where = spans.get(kind, [])
+        for m in (m for start, stop in where for m in rule.finditer(text, start, stop)):
             value = m.group("v")
             start, end = m.span("v")
             key = m.groupdict().get("k")
+            if data is not None:
+                value, key = _utf8(value), None if key is None else _utf8(key)
             if kind in _FREE_VALUE and (
                 not looks_secret(value, key) or _commented(text, m.start())
             ):
@@ -308,6 +318,16 @@ def scan_text(text: str, settings: bool, netrc: bool = False, limit: int = 50) -
                 return out
     out.sort(key=lambda x: (x.line, x.kind))
     return out
+
+
+def scan_bytes(data: bytes, settings: bool, netrc: bool = False) -> list[Match]:
+    """scan_text over a file's bytes, decoded as latin-1 (fast, one character per byte:
+    the rules' formats are ASCII)."""
+    return scan_text(data.decode("latin-1"), settings, netrc, data=data)
+
+
+def _utf8(s: str) -> str:
+    return s.encode("latin-1").decode("utf-8", "replace")
 
 
 def _basic_auth(value: str) -> bool:

@@ -7,7 +7,7 @@ import pytest
 
 from layerscope.engine.loading import load_image
 from layerscope.model.bloat.secret_anchors import ANCHORS, candidate_rules
-from layerscope.model.bloat.secret_rules import CONTENT_RULES, redact, scan_text
+from layerscope.model.bloat.secret_rules import CONTENT_RULES, redact, scan_bytes, scan_text
 from layerscope.model.bloat.secrets import find_file_secrets, find_meta_secrets
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta
@@ -94,13 +94,23 @@ RULE_EXAMPLES = [
 def test_each_rule_both_ways(kind: str, positive: str, negative: str) -> None:
     assert kind in _kinds(positive)
     assert _kinds(negative) == []
+    # the same on a file's bytes (latin-1 text, lowercased as bytes)
+    assert kind in [m.kind for m in scan_bytes(positive.encode(), settings=True)]
+    assert scan_bytes(negative.encode(), settings=True) == []
+
+
+def test_non_ascii_values_are_shown_as_utf8() -> None:
+    found = scan_bytes("password = Žluťoučký-kůň-42\n".encode(), settings=True)
+    assert [m.kind for m in found] == ["secret-assignment"]
+    assert found[0].detail.startswith("password=Žl…42")
 
 
 def test_every_rule_has_anchors_for_the_prefilter() -> None:
     kinds = {kind for kind, _ in CONTENT_RULES} | {"secret-assignment", "netrc-password"}
     assert kinds == set(ANCHORS)
     assert candidate_rules("nothing to see here") == frozenset()
-    assert "github-token" in candidate_rules("GHP_" + "x" * 36)  # any letter case
+    assert "github-token" not in candidate_rules("GHP_" + "x" * 36)  # the format's case
+    assert "secret-assignment" in candidate_rules("DB_PASSWORD")  # a key in any case
 
 
 def test_stock_configuration_lines_are_no_secrets() -> None:

@@ -39,9 +39,18 @@ def report_json(r: Report) -> dict[str, Any]:
         "reclaimable": _waste(r),
         "duplicates": {
             "total_savings": r.duplicates.total_savings,
+            # what the image stores twice: less than total_savings where the format stores
+            # identical files once (squashfs); null when the format cannot tell
+            "stored_savings": r.duplicates.stored_savings if r.duplicates.stored_known else None,
             "complete": r.duplicates.complete,
             "sets": [
-                {"size": s.size, "savings": s.savings, "paths": s.paths, "layers": s.layers}
+                {
+                    "size": s.size,
+                    "savings": s.savings,
+                    "paths": s.paths,
+                    "layers": s.layers,
+                    "stored_copies": s.stored or None,
+                }
                 for s in r.duplicates.sets
             ],
         },
@@ -180,8 +189,12 @@ def headline(r: Report) -> list[tuple[str, str]]:
         rows.append(("Caches", units.size(r.cache_bytes)))
     if r.slimming_bytes:
         rows.append(("Slimming", f"{units.size(r.slimming_bytes)} optional"))
-    if r.duplicates.total_savings:
-        rows.append(("Duplicates", f"{units.size(r.duplicates.total_savings)} to save"))
+    dupes = r.duplicates
+    if dupes.stored_known and dupes.total_savings:
+        rows.append(("Duplicates", f"{units.size(dupes.stored_savings)} stored twice "
+                     f"({units.size(dupes.total_savings)} in the tree)"))  # fmt: skip
+    elif dupes.total_savings:
+        rows.append(("Duplicates", f"{units.size(dupes.total_savings)} to save"))
     if r.secrets:
         recoverable = sum(1 for s in r.secrets if s.recoverable)
         shipped = sum(1 for s in r.secrets if s.shipped_by is not None)
@@ -285,12 +298,26 @@ def _duplicates(doc: Doc, r: Report, top: int) -> None:
     dupes = r.duplicates
     if not dupes.sets:
         return
-    doc.title(f"Duplicates: {units.size(dupes.total_savings)} could be saved")
+    if dupes.stored_known:
+        doc.title(
+            f"Duplicates: {units.size(dupes.stored_savings)} stored twice, "
+            f"{units.size(dupes.total_savings)} in the tree"
+        )
+        if dupes.stored_savings < dupes.total_savings:
+            why = ("  the format already stores identical files once (squashfs deduplication):"
+                   " the first column is what the image stores more than once")  # fmt: skip
+        else:
+            why = ("  squashfs can store identical files once, but this image stores every"
+                   " copy (made with mksquashfs -no-duplicates?)")  # fmt: skip
+        doc.line((why, "dim"))
+    else:
+        doc.title(f"Duplicates: {units.size(dupes.total_savings)} could be saved")
     for d in dupes.sets[:top]:
         shown = joined(d.paths[:4]) + (" …" if len(d.paths) > 4 else "")
+        stored = f" (stored {d.stored}x)" if dupes.stored_known else ""
         doc.line(
-            (f"  {units.size(d.savings):>10}  ", "size"),
-            f"{len(d.paths)} x {units.size(d.size)}: ",
+            (f"  {units.size(d.stored_savings):>10}  ", "size"),
+            f"{len(d.paths)} x {units.size(d.size)}{stored}: ",
             (shown, ""),
         )
     _more(doc, len(dupes.sets), top)

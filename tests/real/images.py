@@ -31,7 +31,7 @@ from tests.conftest import require, require_tool
 # Values assembled at run time so that no scanner mistakes this file for a leak; each is
 # shaped like the real format the rule looks for.
 AWS_KEY_ID = "AKIA" + "Q7ZK3MWT" + "9RX2LBNP"
-AWS_SECRET = "kq8Tz" + "3pLmN9vW2xR7yB4cD6fG1hJ5sA0eQ" + "uO8iY/+z"
+AWS_SECRET = "kq8Tz" + "3pLmN9vW2xR7yB4cD6fG1hJ5sA0eQ" + "uO8iY/"
 GITHUB_TOKEN = "ghp_" + "R8sT2vWx" + "Yz4AbCdEf6GhIjKl8MnOpQr0StUvWx12"
 GITLAB_TOKEN = "glpat-" + "Xy9" + "Zw8Vu7Ts6Rq5Po4N"
 KEY_BODY = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW" * 3

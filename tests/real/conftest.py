@@ -32,3 +32,13 @@ def real_images(minbase: Path, tmp_path_factory: pytest.TempPathFactory) -> Buil
     tarball = minbase.with_suffix(".tar")  # build_rootfs keeps the tarball beside the tree
     assert tarball.is_file()
     return build_images(tarball, tmp_path_factory.mktemp("images"))
+
+
+DEVEL = ("build-essential", "cmake", "python3-scipy")
+
+
+@pytest.fixture(scope="session")
+def devel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian with build-essential, cmake and python3-scipy (~1 GB: the tier's one heavy
+    root filesystem; a directory, do not modify it)."""
+    return build_rootfs(tmp_path_factory.mktemp("devel") / "root", include=DEVEL)

@@ -105,7 +105,6 @@ CONTENT_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("slack-token", re.compile(r"\b(?P<v>xox[abposr]-[0-9]{6,}-[A-Za-z0-9\-]{10,})")),
     ("google-api-key", re.compile(r"\b(?P<v>AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])")),
     ("npm-token", re.compile(r"\b(?P<v>npm_[A-Za-z0-9]{36})\b")),
-    ("npm-token", re.compile(r"(?P<k>_auth(?:Token)?)\s*=\s*[\"']?(?P<v>[^\s\"'$][^\s\"']{6,})")),
     ("pypi-token", re.compile(r"\b(?P<v>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})")),
     ("stripe-key", re.compile(r"\b(?P<v>(?:sk|rk)_live_[0-9A-Za-z]{24,99})\b")),
     ("sendgrid-key", re.compile(r"\b(?P<v>SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})\b")),
@@ -131,6 +130,8 @@ CONTENT_RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 
+# .npmrc's `_auth = ...` and `_authToken = ...`: settings files only (code says `_auth =`)
+NPMRC_AUTH = re.compile(r"(?P<k>_auth(?:Token)?)\s*=\s*[\"']?(?P<v>[^\s\"'$][^\s\"']{6,})")
 GENERIC = re.compile(
     r"(?i)(?<![A-Za-z0-9_.\-])(?P<k>[A-Za-z0-9_.\-]*?" + _WORDS + r")[\"']?[ \t]*[=:][ \t]*"
     r"[\"']?(?P<v>[^\s\"'#;&|,}]{4,})"
@@ -162,8 +163,8 @@ def looks_secret(value: str, key: str | None = None) -> bool:
         return False
     if low in _PLACEHOLDER_WORDS or "example" in low or (key is not None and low == key.lower()):
         return False
-    if "${" in v or "%(" in v or "{{" in v or len(set(v)) <= 2:
-        return False
+    if "${" in v or "%(" in v or "{{" in v or "(" in v or len(set(v)) <= 2:
+        return False  # a reference, a template, a call in code, a row of one letter
     kinds = (
         any(c.islower() for c in v),
         any(c.isupper() for c in v),
@@ -287,7 +288,7 @@ def scan_text(
         return out
     rules = list(CONTENT_RULES)
     if settings:
-        rules.append(("secret-assignment", GENERIC))
+        rules += [("npm-token", NPMRC_AUTH), ("secret-assignment", GENERIC)]
     if netrc:
         rules.append(("netrc-password", NETRC))
     for kind, rule in rules:

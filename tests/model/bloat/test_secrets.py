@@ -113,6 +113,14 @@ def test_every_rule_has_anchors_for_the_prefilter() -> None:
     assert "secret-assignment" in candidate_rules("DB_PASSWORD")  # a key in any case
 
 
+def test_npmrc_auth_only_in_settings_files() -> None:
+    line = "_authToken = npmTok3n-Abc123xyz\n"
+    assert _kinds(line) == ["npm-token"]
+    assert _kinds(line, settings=False) == []
+    # Python's urllib/request.py, Debian's libpython3.11-minimal
+    assert _kinds("        self._auth = base64.b64encode(raw).decode()\n") == []
+
+
 def test_stock_configuration_lines_are_no_secrets() -> None:
     """Lines of stock Debian files that an earlier rule set reported (issue 16)."""
     for text in (

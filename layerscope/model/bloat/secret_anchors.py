@@ -54,6 +54,7 @@ ANY_CASE: dict[str, tuple[str, ...]] = {
 # the URLs that carry `user:password@`.
 _URL_HINT = re.compile(r"://[^/\s:@\"'<>]{1,256}:[^/\s@\"'<>]{1,256}@")
 _URL = frozenset({"url-credentials"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 ANCHORS = {**EXACT, **ANY_CASE, "url-credentials": ("://",)}
 
 
@@ -77,8 +78,11 @@ class _Anchors:
 
     def hits(self, text: str, data: bytes | None) -> Iterator[tuple[int, frozenset[str]]]:
         """(index of the anchor's last character, its rules) for each anchor found."""
-        found = self.raw.find_matches_as_indexes(data) if data is not None else (
-            self.text.find_matches_as_indexes(text))  # fmt: skip
+        if data is not None:
+            found = self.raw.find_matches_as_indexes(data)
+        else:  # lone surrogates (names that were not UTF-8) cannot cross into Rust: one
+            # replacement character each keeps every index where it was
+            found = self.text.find_matches_as_indexes(_SURROGATE.sub("\ufffd", text))
         kinds = self.kinds
         return ((end - 1, kinds[i]) for i, _, end in found)
 

@@ -99,6 +99,12 @@ def test_each_rule_both_ways(kind: str, positive: str, negative: str) -> None:
     assert scan_bytes(negative.encode(), settings=True) == []
 
 
+def test_metadata_with_lone_surrogates() -> None:
+    """Image metadata may hold names that were not UTF-8 (surrogate escapes)."""
+    found = scan_text("\udcff" + f"GH={GH}\n\ud800", settings=True)
+    assert [m.kind for m in found] == ["github-token"]
+
+
 def test_non_ascii_values_are_shown_as_utf8() -> None:
     found = scan_bytes("password = Žluťoučký-kůň-42\n".encode(), settings=True)
     assert [m.kind for m in found] == ["secret-assignment"]

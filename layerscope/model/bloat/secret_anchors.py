@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import ahocorasick_rs
 
@@ -39,8 +40,8 @@ EXACT: dict[str, tuple[str, ...]] = {
         "$1$", "$2$", "$2a$", "$2b$", "$2x$", "$2y$", "$5$", "$6$", "$y$", "$gy$", "$7$",
     ),
 }
-# ... and in the letter cases people write keys in (password, Password, PASSWORD): the
-# rules for settings files and netrc files only.
+# ... and in the letter cases people write keys in (password, Password, PASSWORD; _CASES):
+# the rules for settings files and netrc files only.
 ANY_CASE: dict[str, tuple[str, ...]] = {
     "secret-assignment": (
         "password", "passwd", "secret", "token", "credential", "api_key", "api-key", "apikey",
@@ -59,18 +60,32 @@ ANCHORS = {**EXACT, **ANY_CASE, "url-credentials": ("://",)}
 
 
 class _Anchors:
-    """One automaton over anchors -> the rules each anchor serves, for bytes and str."""
+    """One automaton over anchors -> the rules each anchor serves, for bytes and str.
 
-    def __init__(self, table: dict[str, tuple[str, ...]], cases: bool = False) -> None:
+    Matches do not overlap (leftmost-longest: the fast, prefiltered search), so an anchor
+    that holds another (`secret_access_key` holds `secret`) serves that one's rules too,
+    and two anchors that can overlap (`_auth` and `auth_key` in `my_auth_key`) are also
+    searched as one (`_auth_key`) serving both."""
+
+    def __init__(self, table: dict[str, tuple[str, ...]]) -> None:
         rules_of: dict[str, set[str]] = {}
         for kind, anchors in table.items():
             for anchor in anchors:
-                spellings = {anchor, anchor.capitalize(), anchor.upper()} if cases else {anchor}
-                for spelling in spellings:
-                    rules_of.setdefault(spelling, set()).add(kind)
+                rules_of.setdefault(anchor, set()).add(kind)
+        singles = list(rules_of)
+        for x in singles:
+            for y in singles:
+                if x == y or rules_of[y] <= rules_of[x]:
+                    continue
+                for k in range(1, min(len(x), len(y))):
+                    if x[-k:] == y[:k]:
+                        rules_of.setdefault(x + y[k:], set()).update(rules_of[x] | rules_of[y])
         self.words = sorted(rules_of)
-        self.kinds = [frozenset(rules_of[w]) for w in self.words]
-        first = ahocorasick_rs.MATCHKIND_LEFTMOST_FIRST
+        self.kinds = [
+            frozenset(k for other in self.words if other in w for k in rules_of[other])
+            for w in self.words
+        ]
+        first = ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST
         self.raw = ahocorasick_rs.BytesAhoCorasick(
             [w.encode("latin-1") for w in self.words], matchkind=first
         )
@@ -87,8 +102,16 @@ class _Anchors:
         return ((end - 1, kinds[i]) for i, _, end in found)
 
 
-_EXACT = _Anchors(EXACT)
-_ANY_CASE = {kind: _Anchors({kind: ANY_CASE[kind]}, cases=True) for kind in ANY_CASE}
+# one automaton per set of any-case rules wanted: one search of a file, whatever it is
+_CASES = {
+    kind: tuple(sorted({s for a in anchors for s in (a, a.capitalize(), a.upper())}))
+    for kind, anchors in ANY_CASE.items()
+}
+_MODES: tuple[tuple[str, ...], ...] = (
+    (), ("secret-assignment",), ("netrc-password",), ("secret-assignment", "netrc-password"),
+)  # fmt: skip
+_BY_MODE = {wanted: _Anchors({**EXACT, **{k: _CASES[k] for k in wanted}}) for wanted in _MODES}
+_URL_HINT_BYTES = re.compile(_URL_HINT.pattern.encode())
 # How far a rule's match may reach from one of its anchors: the anchor's line, and for a
 # private key the body that follows the BEGIN line.
 REACH = {"private-key": 8192 + 256}
@@ -96,27 +119,43 @@ MAX_LINE = 4096  # a window never extends further than this on either side of an
 Spans = dict[str, list[tuple[int, int]]]
 
 
-def windows(text: str, any_case: tuple[str, ...] = (), data: bytes | None = None) -> Spans:
+def windows(text: str, any_case: tuple[str, ...] = ()) -> Spans:
     """Per rule, the spans of `text` (merged, in order) where it can match: the lines
-    holding its anchors. `any_case` names the ANY_CASE rules wanted. `data`: the bytes
-    `text` was decoded from as latin-1 (one character per byte), searched instead."""
+    holding its anchors. `any_case` names the ANY_CASE rules wanted."""
     spans: Spans = {}
-    _hits(text, _EXACT.hits(text, data), spans)
-    _hits(text, ((m.start() + 2, _URL) for m in _URL_HINT.finditer(text)), spans)
-    for kind in any_case:
-        _hits(text, _ANY_CASE[kind].hits(text, data), spans)
+    _hits(text, "\n", _BY_MODE[_mode(any_case)].hits(text, None), spans)
+    _hits(text, "\n", ((m.start() + 2, _URL) for m in _URL_HINT.finditer(text)), spans)
     return spans
 
 
-def _hits(text: str, hits: Iterator[tuple[int, frozenset[str]]], spans: Spans) -> None:
+def byte_windows(data: bytes, any_case: tuple[str, ...] = ()) -> Spans:
+    """windows() of a file's bytes: the same spans as of its latin-1 decoding, found
+    without decoding it (most files have no anchor, and are never decoded)."""
+    spans: Spans = {}
+    _hits(data, b"\n", _BY_MODE[_mode(any_case)].hits("", data), spans)
+    if b"://" in data:
+        hits = ((m.start() + 2, _URL) for m in _URL_HINT_BYTES.finditer(data))
+        _hits(data, b"\n", hits, spans)
+    return spans
+
+
+def _mode(any_case: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k for k in ("secret-assignment", "netrc-password") if k in any_case)
+
+
+def _hits(
+    text: Any, newline: Any, hits: Iterator[tuple[int, frozenset[str]]], spans: Spans
+) -> None:
+    """Add to `spans` the window of each hit in `text` (a str or bytes, `newline` of the
+    same type)."""
     n = len(text)
     line_of: dict[int, tuple[int, int]] = {}
     for last, kinds in hits:  # `last`: the index of the anchor's last letter
-        nl = text.rfind("\n", max(0, last - MAX_LINE), last)
+        nl = text.rfind(newline, max(0, last - MAX_LINE), last)
         start = nl + 1 if nl >= 0 else max(0, last - MAX_LINE)
         got = line_of.get(start)
         if got is None:
-            stop = text.find("\n", last, last + MAX_LINE)
+            stop = text.find(newline, last, last + MAX_LINE)
             got = line_of[start] = (start, stop if stop >= 0 else min(n, last + MAX_LINE))
         end = last + 1
         for kind in kinds:

@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from layerscope.model.bloat.secret_anchors import windows
+from layerscope.model.bloat.secret_anchors import Spans, byte_windows, windows
 
 # Paths that are secrets by themselves (reported even if the content says nothing).
 PATH_RULES: list[tuple[str, re.Pattern[str]]] = [
@@ -275,15 +275,16 @@ def scan_text(
     netrc: bool = False,
     limit: int = 50,
     data: bytes | None = None,
+    spans: Spans | None = None,
 ) -> list[Match]:
     """Secrets in `text`. `settings` adds `NAME_TOKEN=value`-style assignments (for env
     files, definitions, configs); `netrc` adds netrc's `password VALUE`. `data`: the
     bytes `text` was decoded from as latin-1 (one character per byte, as scan_bytes
-    does): the prefilter searches them, and values are shown decoded as UTF-8."""
+    does): values are shown decoded as UTF-8; `spans` the prefilter's windows if known."""
     out: list[Match] = []
     taken: list[tuple[int, int]] = []
-    any_case = (("secret-assignment",) if settings else ()) + (("netrc-password",) if netrc else ())
-    spans = windows(text, any_case, data)  # the prefilter: where each rule can match
+    if spans is None:
+        spans = windows(text, _any_case(settings, netrc))  # where each rule can match
     if not spans:
         return out
     rules = list(CONTENT_RULES)
@@ -323,8 +324,15 @@ def scan_text(
 
 def scan_bytes(data: bytes, settings: bool, netrc: bool = False) -> list[Match]:
     """scan_text over a file's bytes, decoded as latin-1 (fast, one character per byte:
-    the rules' formats are ASCII)."""
-    return scan_text(data.decode("latin-1"), settings, netrc, data=data)
+    the rules' formats are ASCII) only when the prefilter found an anchor in them."""
+    spans = byte_windows(data, _any_case(settings, netrc))
+    if not spans:
+        return []
+    return scan_text(data.decode("latin-1"), settings, netrc, data=data, spans=spans)
+
+
+def _any_case(settings: bool, netrc: bool) -> tuple[str, ...]:
+    return (("secret-assignment",) if settings else ()) + (("netrc-password",) if netrc else ())
 
 
 def _utf8(s: str) -> str:

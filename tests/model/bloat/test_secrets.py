@@ -99,6 +99,14 @@ def test_each_rule_both_ways(kind: str, positive: str, negative: str) -> None:
     assert scan_bytes(negative.encode(), settings=True) == []
 
 
+def test_overlapping_anchors_keep_every_rule() -> None:
+    """`_auth` (npm) starts inside `my_auth_key` before `auth_key` (settings) does: the
+    prefilter's non-overlapping search must still let the settings rule see the line."""
+    line = "my_auth_key = Xk9vQ2mZ7pL4\n"
+    assert _kinds(line) == ["secret-assignment"]
+    assert [m.kind for m in scan_bytes(line.encode(), settings=True)] == ["secret-assignment"]
+
+
 def test_metadata_with_lone_surrogates() -> None:
     """Image metadata may hold names that were not UTF-8 (surrogate escapes)."""
     found = scan_text("\udcff" + f"GH={GH}\n\ud800", settings=True)

@@ -204,6 +204,9 @@ def headline(r: Report) -> list[tuple[str, str]]:
         rows.append(("Secrets", "none found"))
     if not r.secrets_complete:
         rows.append(("Scan", f"incomplete: {units.count(len(r.not_scanned))} file(s) not read"))
+    if r.packages:
+        owned = units.size(r.owned_bytes)
+        rows.append(("Packages", f"{units.count(r.packages)}, owning {owned} of the final tree"))
     return rows
 
 

@@ -61,6 +61,8 @@ def open_image(ref: str, opts: OpenOptions, layer: int | None = None) -> layersc
         platform=opts.platform,
         tls_verify=opts.tls_verify,
         use_cache=opts.use_cache,
+        storage_root=opts.storage_root,
+        keyrings=opts.keyrings,
     )
 
 

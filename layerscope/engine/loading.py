@@ -104,6 +104,7 @@ def first_layer_tree(
 
 
 def tallied(entries: Iterable[Entry], tally: LayerTally) -> Iterator[Entry]:
+    """Pass entries through, counting them into `tally` (what the layer stores)."""
     add = tally.add
     for e in entries:
         add(e)
@@ -159,6 +160,8 @@ class _Build:
 
     def _apply_all(self, use_index: bool) -> FileTree:
         tree = FileTree()
+        if self.tallies is not None:
+            self.tallies.clear()  # a run again after a corrupt index counts from zero
         ahead = self._prefetcher(use_index)
         try:
             for info in self.meta.layers[: self.last + 1]:

@@ -265,13 +265,9 @@ def _put(tree: FileTree, st: _LayerState, parent: int, name: str, e: Entry, laye
 
 
 def _shadow(tree: FileTree, node: int, old: int, layer: int) -> None:
-    """Record that `node` (now written by `layer`) hides what `old` held before."""
-    history = list(tree.shadows.get(old, ()))
-    old_layer = tree.layer[old]
-    if old_layer >= 0 and old_layer != layer:
-        history.append(old_layer)
-    if history:
-        tree.shadows[node] = history
+    """Record that `node` (now written by `layer`) hides what `old` held before: one
+    cell linked to old's history, never a copy of it (model.history)."""
+    tree.shadows.record(node, old, tree.layer[old], layer)
 
 
 def _put_hardlink(

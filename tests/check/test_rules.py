@@ -29,7 +29,7 @@ def test_every_rule_reads_a_metric_and_has_unique_names() -> None:
     assert len(names) == len(set(names))
     for rule in RULES:
         assert rule.metric in fields, rule.key
-        assert rule.key == rule.key.lower() and "-" in rule.key
+        assert rule.key == rule.key.lower() and " " not in rule.key  # kebab-case
         assert find(rule.key) is find(rule.legacy) is find(rule.legacy.upper()) is rule
         rule.kind.parse(rule.default)  # every default is a valid value of its kind
     assert [r.key for r in RULES if r.dive] == [
@@ -116,6 +116,7 @@ def test_each_rule_evaluated_from_its_metric() -> None:
             "max-image-size": "1MiB",
             "no-secrets": "true",
             "no-caches": "true",
+            "signed": "true",
         },
     )
     assert _results(config) == {
@@ -126,6 +127,7 @@ def test_each_rule_evaluated_from_its_metric() -> None:
         "max-image-size": ("PASS", "image bytes 1000000 <= 1048576"),
         "no-secrets": ("FAIL", "secrets found 2 > 0"),
         "no-caches": ("PASS", "cache bytes 0 <= 0"),
+        "signed": ("FAIL", "valid signatures from the keyring 0 < 1"),
     }
 
 

@@ -55,9 +55,10 @@ def test_passing_dive_ci_in_the_working_directory(
         "max-image-size": "SKIP",
         "no-secrets": "SKIP",
         "no-caches": "SKIP",
+        "signed": "SKIP",
     }
     assert b"Config:       .dive-ci" in r.out
-    assert b"Result: PASS [pass:4 fail:0 skip:3]" in r.out
+    assert b"Result: PASS [pass:4 fail:0 skip:4]" in r.out
 
 
 def test_failing_config_file(capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path) -> None:

@@ -34,7 +34,9 @@ from layerscope.readers.base import Cancel, Traits
 from layerscope.readers.detect import OpenOptions, no_tag
 from layerscope.readers.identity import partition_identity
 from layerscope.readers.sif import format as sf
+from layerscope.readers.sif.keys import load_keys
 from layerscope.readers.sif.meta import definition_summary, fill_metadata
+from layerscope.readers.sif.signatures import verify_signatures
 
 __all__ = ["SifReader"]
 
@@ -79,8 +81,9 @@ class SifReader:
 
     traits = Traits(random_access=True, inner_metadata=True)
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, keyrings: tuple[str, ...] = ()) -> None:
         self._path = path
+        self._keyrings = keyrings
         try:
             self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
@@ -125,6 +128,12 @@ class SifReader:
             self._add_fs_facts(info, d, meta.warnings)
             meta.layers.append(info)
         return meta
+
+    def verify_signatures(self, meta: ImageMeta) -> None:
+        """Check meta.signatures as `apptainer verify` would (readers/sif/signatures.py)."""
+        if meta.signatures:
+            keys, bad = load_keys(self._keyrings), set(self._bad)
+            verify_signatures(self._header, self._used, self._pread, bad, keys, meta.signatures)
 
     def layer_identity(self, layer: int) -> str | None:
         info, d = self._layer(layer)
@@ -398,7 +407,7 @@ class _UpperView:
         self._fs.close()
 
 
-def open_sif(path: str, tag: str | None, _opts: OpenOptions) -> SifReader:
+def open_sif(path: str, tag: str | None, opts: OpenOptions) -> SifReader:
     """The opener readers.detect names for SIF files."""
     no_tag(path, tag, "a SIF file")
-    return SifReader(path)
+    return SifReader(path, opts.keyrings)

@@ -105,6 +105,10 @@ class Rule:
     summary: str  # one line for `check --help`
     dive: bool = False  # one of dive's rules: skipped when dive's numbers are missing
     unavailable: str = "not computable for this image"  # why, when the metric is None
+    # a Metrics field that, when not None, says why the metric was not fully measured:
+    # the rule then fails as incomplete (a CI gate must not pass on part of the image)
+    incomplete: str | None = None
+    findings: bool = False  # counts findings that an allowlist or a baseline can accept
 
     def names(self) -> tuple[str, str]:
         return (self.key, self.legacy)
@@ -175,6 +179,8 @@ RULES: tuple[Rule, ...] = (
         fails=Fails.ABOVE,
         label="secrets found",
         summary="true: fail on any secret",
+        incomplete="secrets_incomplete",
+        findings=True,
     ),
     Rule(
         key="no-caches",
@@ -185,6 +191,7 @@ RULES: tuple[Rule, ...] = (
         fails=Fails.ABOVE,
         label="cache bytes",
         summary="true: fail on caches left in the image",
+        findings=True,
     ),
     Rule(
         key="signed",
@@ -222,4 +229,11 @@ def rules_help() -> str:
     lines.append(
         'dive\'s camelCase names (lowestEfficiency, ...) are accepted; "disabled" turns a rule off.'
     )
+    lines.append(
+        "A `layerscope:` section accepts findings: `allow:` path globs per rule (no-secrets,"
+    )
+    lines.append(
+        "no-caches), `baseline: FILE` (see --write-baseline), `package-secrets: true` to count"
+    )
+    lines.append("secrets in files a package installed unchanged.")
     return "\n".join(lines)

@@ -25,7 +25,7 @@ from layerscope.engine.loading import cancellable, layer_entries, with_index_fal
 from layerscope.engine.metrics import Metrics
 from layerscope.engine.owners import FileOwners
 from layerscope.errors import Cancelled, LayerscopeError
-from layerscope.model.bloat.dive import DiveResult, dive_efficiency
+from layerscope.model.bloat.dive import DiveResult, dive_efficiency, dive_one_layer
 from layerscope.model.bloat.dupes import DuplicateReport, duplicate_candidates, find_duplicates
 from layerscope.model.bloat.junk import (
     CACHE,
@@ -247,6 +247,10 @@ def _dive(img: Image, notes: list[str], cancel: threading.Event | None) -> DiveR
         return listed if cancel is None else cancellable(listed, cancel)
 
     def run(use_index: bool) -> DiveResult:
+        if len(layers) == 1:
+            one = dive_one_layer(entries(layers[0].index, use_index), styles[0])
+            if one is not None:
+                return one
         return dive_efficiency((entries(i.index, use_index) for i in layers), styles)
 
     try:

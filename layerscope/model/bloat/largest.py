@@ -57,10 +57,17 @@ def largest(
         by_layer[layer].append((tree.size[node], node, layer))
 
     def top_n(rows: list[tuple[int, int, int]], n: int) -> list[Sized]:
-        # paths only for the winners (and the size ties at the cut), then order by path
+        # Empty files and directories are never "largest"; paths are made only for the
+        # winners: of the rows tied at the cut, the n smallest paths (a million empty or
+        # equal-sized files made a million paths and sorted them)
+        rows = [r for r in rows if r[0] > 0]
+        if n <= 0:
+            return []
         if len(rows) > n:
-            cut = heapq.nlargest(n, rows)[-1][0] if n > 0 else None
-            rows = [] if cut is None else [r for r in rows if r[0] >= cut]
+            cut = heapq.nlargest(n, rows)[-1][0]
+            above = [r for r in rows if r[0] > cut]
+            tied = (r for r in rows if r[0] == cut)
+            rows = above + heapq.nsmallest(n - len(above), tied, key=lambda r: path_of(r[1]))
         out = [
             Sized(
                 path_of(node),
@@ -71,7 +78,7 @@ def largest(
             for size, node, layer in rows
         ]
         out.sort(key=lambda r: (-r.size, r.path))
-        return out[:n]
+        return out
 
     return Largest(
         files=top_n(files, top),

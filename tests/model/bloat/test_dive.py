@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerscope.engine.loading import load_image
-from layerscope.model.bloat.dive import dive_efficiency
+from layerscope.model.bloat.dive import dive_efficiency, dive_one_layer
 from layerscope.model.entry import Entry, EntryKind
 from tests.conftest import FIXTURES
 from tests.model.bloat.reference import reference_dive
@@ -119,6 +119,26 @@ MULTI_LAYER = [
     "dir:fixtures/dir/app-1.0-uncompressed",
     "fixtures/sif/with-overlay.sif",
 ]
+
+
+@given(st.lists(_entry(), max_size=12), st.sampled_from(["oci", "overlayfs", "none"]))
+def test_one_layer_shortcut_equals_the_trees(layer: list[Entry], style: str) -> None:
+    one = dive_one_layer(layer, style)
+    full = dive_efficiency([layer], [style])
+    if one is None:  # a whiteout name: the trees decide
+        assert any(e.path.rpartition("/")[2].startswith(".wh.") for e in layer) or (
+            style == "overlayfs" and any(e.kind == EntryKind.CHAR for e in layer)
+        )
+        return
+    assert one == full
+
+
+def test_one_layer_shortcut_on_a_sandbox_tree() -> None:
+    layer = [D("/a"), F("/a/x", 10), F("/a/y", 0), D("/b"), F("/b/x", 7)]
+    one = dive_one_layer(layer)
+    assert one is not None and one == dive_efficiency([layer])
+    assert (one.efficiency, one.wasted_bytes, one.size_bytes) == (1.0, 0, 17)
+    assert dive_one_layer([*layer, F("/b/.wh.x")]) is None
 
 
 @pytest.mark.parametrize("ref", MULTI_LAYER)

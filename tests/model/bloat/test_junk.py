@@ -173,3 +173,14 @@ def test_largest_files_dirs_and_per_layer() -> None:
         ("/d/x", 300, True),
     ]
     assert [(s.path, s.size) for s in big.per_layer[1]] == [("/new", 50), ("/big", 10)]
+
+
+def test_largest_ties_at_the_cut_are_the_smallest_paths_and_empty_files_never_count() -> None:
+    names = [f"/t/{c}" for c in "qbzam"]
+    tree = build([Entry("/t", EntryKind.DIR), F("/big", 9), *(F(n, 4) for n in names),
+                  F("/e1", 0), F("/e2", 0), Entry("/empty", EntryKind.DIR)])  # fmt: skip
+    big = largest(tree, top=3, per_layer=3)
+    assert [(s.path, s.size) for s in big.files] == [("/big", 9), ("/t/a", 4), ("/t/b", 4)]
+    assert [(s.path, s.size) for s in big.dirs] == [("/t", 20)]  # /empty holds 0 bytes
+    assert [s.path for s in big.per_layer[0]] == ["/big", "/t/a", "/t/b"]
+    assert largest(build([F("/e1", 0), F("/e2", 0)]), top=5).files == []

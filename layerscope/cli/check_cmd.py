@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from layerscope.check import evaluate, load_ci_config, parse_overrides, rules_help
+from layerscope.check.rules import get
 from layerscope.cli.commands import open_image, warn_of
 from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.engine.analysis import AnalysisOptions, ci_metrics
@@ -60,7 +61,10 @@ def check_cmd(
         output.warn(warning)
     with open_image(image, opts) as img:
         classes = DEFAULT_CLASSES | {"docs"} if docs else DEFAULT_CLASSES
-        report = img.analyze(AnalysisOptions(junk_classes=classes, deep_secrets=deep_secrets))
+        # the portability report reads every ELF file: only when a rule asks for it
+        port = any(get(s.key).portability and s.threshold is not None for s in config.rules)
+        options = AnalysisOptions(junk_classes=classes, deep_secrets=deep_secrets, portability=port)
+        report = img.analyze(options)
         warn_of(img)
     results = evaluate(config, ci_metrics(report))
     if as_json:

@@ -12,9 +12,11 @@ small text file, not only candidate names) is on by default only for the former.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from layerscope.engine.analysis_reads import BudgetedReads
 from layerscope.engine.image import Image
@@ -36,6 +38,9 @@ from layerscope.model.bloat.waste import (
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.readers.base import StreamedContents
 
+if TYPE_CHECKING:
+    from layerscope.model.portability.report import PortabilityReport
+
 Progress = Callable[[str, int, int], None]
 
 STEPS = ("dive", "reclaimable", "caches", "duplicates", "secrets", "largest")
@@ -54,6 +59,7 @@ class AnalysisOptions:
     min_duplicate_size: int = 1
     top: int = 20
     per_layer: int = 5
+    portability: bool = False  # also the portability report (reads every ELF file)
 
 
 @dataclass(slots=True)
@@ -74,6 +80,7 @@ class Report:
     deep_secrets: bool
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
+    portability: PortabilityReport | None = None
 
     @property
     def cache_bytes(self) -> int:
@@ -124,6 +131,11 @@ def analyze(
     step(5)
     big = largest(tree, opts.top, opts.per_layer, prov.live)
     final = tree.total_size()
+    port = None
+    if opts.portability:
+        from layerscope.engine.portability import portability  # its parsers load on use
+
+        port = portability(img, progress, cancel)
     return Report(
         ref=img.ref,
         format=img.meta.format,
@@ -141,6 +153,7 @@ def analyze(
         deep_secrets=deep,
         bytes_read=reads.used,
         notes=notes,
+        portability=port,
     )
 
 
@@ -225,7 +238,7 @@ def _is_core(reads: BudgetedReads, node: int) -> bool:
 
 def ci_metrics(r: Report) -> Metrics:
     """The numbers `check` rules are evaluated against."""
-    return Metrics(
+    metrics = Metrics(
         efficiency=None if r.dive is None else r.dive.efficiency,
         wasted_bytes=None if r.dive is None else r.dive.wasted_bytes,
         user_wasted_percent=None if r.dive is None else r.dive.user_wasted_percent,
@@ -234,3 +247,8 @@ def ci_metrics(r: Report) -> Metrics:
         secrets=len(r.secrets),
         cache_bytes=r.cache_bytes,
     )
+    if r.portability is None:
+        return metrics
+    from layerscope.engine.portability import portability_metrics
+
+    return dataclasses.replace(metrics, **portability_metrics(r.portability))

@@ -17,3 +17,9 @@ class Metrics:
     image_bytes: int
     secrets: int
     cache_bytes: int
+    # the portability report's (None: not computed, or nothing to say: no x86-64 code...)
+    isa_level: int | None = None  # the x86-64 level the image needs (1..4)
+    architectures: tuple[str, ...] | None = None  # declared and found in ELF files
+    kernel_floor: str | None = None  # the oldest kernel the image's libc accepts
+    mpis: tuple[tuple[str, str | None], ...] | None = None  # (family, version) per MPI
+    bundled_gpu_drivers: int | None = None  # NVIDIA driver libraries --nv would shadow

@@ -52,7 +52,19 @@ def check_json(report: Report, config: CiConfig, results: list[RuleResult]) -> d
             for r in results
         ],
         "analysis": report_json(report),
+        **_portability(report),
     }
+
+
+def _portability(report: Report) -> dict[str, Any]:
+    """The portability report, when a rule asked for it."""
+    if report.portability is None:
+        return {}
+    from layerscope.present.portability import portability_json
+
+    port = portability_json(report.portability)
+    del port["schema"]
+    return {"portability": port}
 
 
 def check_doc(report: Report, config: CiConfig, results: list[RuleResult]) -> Doc:
@@ -61,6 +73,12 @@ def check_doc(report: Report, config: CiConfig, results: list[RuleResult]) -> Do
     doc.field("Config", config.path or "defaults (no .dive-ci)")
     doc.title("Analysis")
     doc.extend(findings_doc(report, TOP))
+    if report.portability is not None:
+        from layerscope.present.portability import summary_rows
+
+        doc.title("Portability")
+        for name, value in summary_rows(report.portability):
+            doc.field(name, value)
     doc.title("Rules")
     for res in results:
         style = {"FAIL": "alert", "PASS": "added"}.get(res.status, "dim")

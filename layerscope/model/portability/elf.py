@@ -1,0 +1,235 @@
+"""The facts of one ELF file, read with pyelftools from a Window of its bytes.
+
+Every part is read on its own: a hostile section table, a truncated note or a version
+chain that loops costs that part (a line in `problems`), never the rest and never a
+crash. Iterations over counts the file states are capped, so a crafted count cannot make
+a loop run for hours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from typing import IO, Any, cast
+
+from elftools.elf.dynamic import DynamicSection, DynamicSegment
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
+from elftools.elf.sections import NoteSection
+from elftools.elf.segments import InterpSegment, NoteSegment
+
+from layerscope.model.portability.decode import decode
+from layerscope.model.portability.facts import DecodedFacts, ElfFacts
+from layerscope.model.portability.versions import scan_strings
+from layerscope.model.portability.window import OutsideWindow, Window, WindowFile
+
+__all__ = ["ELF_MAGIC", "read_elf"]
+
+ELF_MAGIC = b"\x7fELF"
+MAX_ITEMS = 1 << 16  # sections, segments, tags, versions, symbols looked at per file
+_KINDS = {"ET_EXEC": "exec", "ET_REL": "object", "ET_CORE": "core"}
+_ISA_NEEDED = ("GNU_PROPERTY_X86_ISA_1_NEEDED", 0xC0008002)
+# What code that picks an implementation by CPU calls (libgcc's __builtin_cpu_supports,
+# glibc's <sys/platform/x86.h>, Intel's compilers' -ax dispatch); the code itself
+# executing cpuid or xgetbv says the same.
+CPU_PROBES = frozenset(
+    {
+        "__cpu_model",
+        "__cpu_indicator_init",
+        "__cpu_features2",
+        "__get_cpu_features",
+        "__x86_get_cpu_features",
+        "__x86_get_cpuid_feature_leaf",
+        "__intel_cpu_feature_indicator",
+        "__intel_cpu_features_init",
+    }
+)
+
+
+class _Parts:
+    """What has been read so far, and what could not be."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self.problems: list[str] = []
+        self.partial = False
+        self.code: list[tuple[int, int]] = []  # (offset, size) of executable sections
+        self.loads: list[tuple[int, int]] = []  # the same for executable segments
+
+    @contextlib.contextmanager
+    def part(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except OutsideWindow:
+            self.partial = True
+            self.problems.append(f"{what}: not read (the file is larger than the window)")
+        except Exception as e:  # pyelftools raises many kinds on hostile input
+            self.problems.append(f"{what}: {_why(e)}")
+
+
+def _why(e: BaseException) -> str:
+    text = str(e).splitlines()[0] if str(e) else ""
+    return f"{type(e).__name__}: {text}"[:200] if text else type(e).__name__
+
+
+def read_elf(window: Window, want_decode: bool, scans: Iterable[str] = ()) -> ElfFacts | None:
+    """The facts of an ELF file (None if `window` does not start like one). With
+    `want_decode`, an x86-64 file's executable sections are decoded too."""
+    if not window.head.startswith(ELF_MAGIC):
+        return None
+    parts = _Parts()
+    try:
+        elf = ELFFile(cast(IO[bytes], WindowFile(window)))
+        header = elf.header
+        machine, bits = str(header["e_machine"]), int(elf.elfclass)
+        little = bool(elf.little_endian)
+    except Exception as e:  # not even a header: the file is named as unreadable
+        return ElfFacts(machine="?", bits=0, problems=(f"not a readable ELF file: {_why(e)}",))
+    with parts.part("program headers"):
+        _segments(elf, parts)
+    with parts.part("section headers"):
+        _sections(elf, parts)
+    kind = _KINDS.get(str(header["e_type"]), "other")
+    if header["e_type"] == "ET_DYN":
+        interp, soname = parts.fields.get("interp"), parts.fields.get("soname")
+        kind = "pie" if interp and not soname else "shared"
+    strings = scan_strings(scans, window)
+    decoded = None
+    # A property note naming more than the baseline was put there on purpose and is
+    # the answer; one naming only the baseline (glibc's crt files) says nothing.
+    noted = parts.fields.get("isa_needed", 0) & ~1
+    if want_decode and machine == "EM_X86_64" and bits == 64 and not noted:
+        with parts.part("instructions"):
+            decoded = _decode(window, parts)
+    return ElfFacts(
+        machine=machine,
+        bits=bits,
+        little=little,
+        kind=kind,
+        strings=strings,
+        decoded=decoded,
+        partial=parts.partial,
+        problems=tuple(parts.problems),
+        **parts.fields,
+    )
+
+
+def _segments(elf: ELFFile, parts: _Parts) -> None:
+    # Without section headers (stripped by sstrip, or damaged), notes and the dynamic
+    # table are read through the program headers instead.
+    no_sections = elf.num_sections() == 0
+    for i in range(min(elf.num_segments(), MAX_ITEMS)):
+        seg = elf.get_segment(i)
+        ptype = seg["p_type"]
+        if isinstance(seg, InterpSegment):
+            with parts.part("PT_INTERP"):
+                parts.fields["interp"] = str(seg.get_interp_name())
+        elif ptype == "PT_DYNAMIC":
+            parts.fields["dynamic"] = True
+            if no_sections and isinstance(seg, DynamicSegment):
+                with parts.part("dynamic segment"):
+                    _dynamic(seg.iter_tags(), parts)
+        elif ptype == "PT_LOAD" and seg["p_flags"] & 1:  # PF_X
+            parts.loads.append((int(seg["p_offset"]), int(seg["p_filesz"])))
+        elif isinstance(seg, NoteSegment) and no_sections:
+            with parts.part("notes"):
+                _notes(seg.iter_notes(), parts)
+
+
+def _sections(elf: ELFFile, parts: _Parts) -> None:
+    count = elf.num_sections()
+    if count > MAX_ITEMS:
+        parts.problems.append(f"section headers: {count} sections, only {MAX_ITEMS} read")
+    for i in range(min(count, MAX_ITEMS)):
+        section = elf.get_section(i)
+        stype = section["sh_type"]
+        if isinstance(section, NoteSection):
+            with parts.part(f"notes ({section.name})"):
+                _notes(section.iter_notes(), parts)
+        elif isinstance(section, DynamicSection):
+            with parts.part("dynamic section"):
+                _dynamic(section.iter_tags(), parts)
+        elif isinstance(section, GNUVerNeedSection):
+            with parts.part("symbol versions needed"):
+                _verneed(section, parts)
+        elif isinstance(section, GNUVerDefSection):
+            with parts.part("symbol versions defined"):
+                _verdef(section, parts)
+        if stype == "SHT_PROGBITS" and section["sh_flags"] & 0x4:  # SHF_EXECINSTR
+            parts.code.append((int(section["sh_offset"]), int(section["sh_size"])))
+
+
+def _notes(notes: Iterable[Any], parts: _Parts) -> None:
+    for note in islice(notes, MAX_ITEMS):
+        ntype = note["n_type"]
+        if ntype == "NT_GNU_ABI_TAG":
+            desc = note["n_desc"]
+            if desc["abi_os"] == "ELF_NOTE_OS_LINUX":
+                tag = (int(desc["abi_major"]), int(desc["abi_minor"]), int(desc["abi_tiny"]))
+                parts.fields["abi_tag"] = tag
+        elif ntype == "NT_GNU_PROPERTY_TYPE_0":
+            for prop in islice(note["n_desc"], MAX_ITEMS):
+                if prop["pr_type"] in _ISA_NEEDED and isinstance(prop["pr_data"], int):
+                    parts.fields["isa_needed"] = parts.fields.get("isa_needed", 0) | prop["pr_data"]
+
+
+def _dynamic(tags: Iterable[Any], parts: _Parts) -> None:
+    needed: list[str] = []
+    for tag in islice(tags, MAX_ITEMS):
+        t = tag.entry.d_tag
+        if t == "DT_NEEDED":
+            needed.append(str(tag.needed))
+        elif t == "DT_SONAME":
+            parts.fields["soname"] = str(tag.soname)
+        elif t == "DT_NULL":
+            break
+    parts.fields["needed"] = tuple(dict.fromkeys(needed))
+
+
+def _verneed(section: Any, parts: _Parts) -> None:
+    needs: dict[str, list[str]] = {}
+    for verneed, auxes in islice(section.iter_versions(), MAX_ITEMS):
+        names = needs.setdefault(str(verneed.name), [])
+        names.extend(str(aux.name) for aux in islice(auxes, MAX_ITEMS))
+    parts.fields["version_needs"] = {k: tuple(dict.fromkeys(v)) for k, v in needs.items()}
+
+
+def _verdef(section: Any, parts: _Parts) -> None:
+    defs: list[str] = []
+    for verdef, auxes in islice(section.iter_versions(), MAX_ITEMS):
+        if verdef["vd_flags"] & 0x1:  # VER_FLG_BASE: the file's own name, not a version
+            continue
+        first = next(iter(auxes), None)
+        if first is not None:
+            defs.append(str(first.name))
+    parts.fields["version_defs"] = tuple(dict.fromkeys(defs))
+
+
+def _probes(window: Window) -> list[str]:
+    """The CPU-probing symbols the file names in any string table (imported or, in a
+    static binary, its own): a byte search, where walking the symbol tables with
+    pyelftools costs a second on a library like libc."""
+    held = [data for _, data in window.kept()]
+    return sorted(n for n in CPU_PROBES if any(b"\0" + n.encode() + b"\0" in d for d in held))
+
+
+def _decode(window: Window, parts: _Parts) -> DecodedFacts:
+    ranges = parts.code or parts.loads
+    chunks: list[bytes] = []
+    partial = False
+    for offset, size in ranges:
+        try:
+            chunks.append(window.slice(offset, offset + size))
+        except OutsideWindow:
+            partial = True
+    got = decode(chunks)
+    probes = _probes(window)
+    parts.fields["dispatch_symbols"] = tuple(probes)
+    return DecodedFacts(
+        features=tuple(sorted(got.features)),
+        dispatch=got.dispatch or bool(probes),
+        code_bytes=got.code_bytes,
+        samples=dict(sorted(got.samples.items())),
+        partial=partial,
+    )

@@ -139,5 +139,8 @@ def _portability(
         else:
             output.lines(portability_doc(report, answers).plain())
         warn_of(img)
+        if report.problems:
+            n = len(report.problems)
+            output.warn(f"{n} ELF file(s) could not be read whole: see the report's problems")
     if answers.no:
         raise SystemExit(ExitCode.FINDINGS)

@@ -20,6 +20,7 @@ from layerscope.engine.portability_reads import FactsReader, Want, read_small
 from layerscope.errors import Cancelled
 from layerscope.model.entry import EntryKind
 from layerscope.model.portability.arch import hwcaps_level, parse_os_release
+from layerscope.model.portability.changes import Change, portability_changes
 from layerscope.model.portability.paths import resolve
 from layerscope.model.portability.report import (
     Context,
@@ -30,7 +31,13 @@ from layerscope.model.portability.report import (
 from layerscope.model.portability.stacks import library_for
 from layerscope.model.tree import FileTree
 
-__all__ = ["Progress", "candidates", "portability", "portability_metrics"]
+__all__ = [
+    "Progress",
+    "candidates",
+    "portability",
+    "portability_changes_of",
+    "portability_metrics",
+]
 
 Progress = Callable[[str, int, int], None]
 MIN_ELF = 52  # the smallest ELF header (32-bit)
@@ -99,6 +106,13 @@ def portability(
     report = build_report(files, ctx, notes)
     report.read_files, report.read_bytes = reader.read_files, reader.read_bytes
     return report
+
+
+def portability_changes_of(
+    a: Image, b: Image, progress: Progress | None = None, cancel: threading.Event | None = None
+) -> list[Change]:
+    """What changed for portability from image (or step) `a` to `b`."""
+    return portability_changes(portability(a, progress, cancel), portability(b, progress, cancel))
 
 
 def portability_metrics(r: PortabilityReport) -> dict[str, Any]:

@@ -157,6 +157,8 @@ def _isa_line(r: PortabilityReport) -> str:
         text += f", set by {isa.set_by[0]}{more}"
     elif isa.distribution and isa.level == isa.distro_baseline:
         text += " (the distribution's baseline)"
+    elif isa.level == 1:
+        text += " (the baseline)"
     return text
 
 
@@ -166,6 +168,9 @@ def portability_doc(r: PortabilityReport, answers: Answers | None = None, top: i
     _foreign(doc, r, top)
     if r.isa.level is not None:
         doc.field("x86-64 level", _isa_line(r))
+        _isa(doc, r, top)
+    elif r.isa.unknown:
+        doc.field("x86-64 level", "not known: no x86-64 file could be decoded")
         _isa(doc, r, top)
     _glibc(doc, r, top)
     _stacks(doc, r)
@@ -303,7 +308,7 @@ def _drivers(doc: Doc, r: PortabilityReport, top: int) -> None:
 
 def _problems(doc: Doc, r: PortabilityReport, top: int) -> None:
     if r.problems:
-        doc.title("Files not read whole")
+        doc.title("Files not read whole (a bad or truncated ELF file, or larger than the window)")
         for p in r.problems[:top]:
             doc.line("  ", image(p, "warn"))
         _more(doc, len(r.problems), top)

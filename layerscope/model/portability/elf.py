@@ -214,8 +214,10 @@ def _probes(window: Window) -> list[str]:
     return sorted(n for n in CPU_PROBES if any(b"\0" + n.encode() + b"\0" in d for d in held))
 
 
-def _decode(window: Window, parts: _Parts) -> DecodedFacts:
+def _decode(window: Window, parts: _Parts) -> DecodedFacts | None:
     ranges = parts.code or parts.loads
+    if not ranges:
+        return None  # no code found: the level stays unknown rather than "baseline"
     chunks: list[bytes] = []
     partial = False
     for offset, size in ranges:

@@ -94,10 +94,10 @@ def _shown(feats: frozenset[str]) -> set[str]:
 def isa_report(files: list[FileInfo], distro_baseline: int) -> IsaReport:
     rows = [r for r in (file_level(f, distro_baseline) for f in files) if r is not None]
     counted = [r for r in rows if r.counted]
-    level = max((r.level for r in counted), default=None)
-    if level is None and rows:
-        level = BASELINE
-    top = [r for r in counted if r.level == level and r.source != "distribution"]
+    level = max((r.level for r in counted), default=None)  # None: no file could tell
+    # at the baseline, no file "sets" anything
+    top = [r for r in counted if r.level == level and level > BASELINE]
+    top = [r for r in top if r.source != "distribution"]
     ext = sorted({x for r in top for x in r.features if x not in _level_names(level or 0)})
     shown = [r for r in rows if (r.level > BASELINE and r.counted) or r.source == "dispatch"]
     shown = [r for r in shown if r.source != "distribution"]

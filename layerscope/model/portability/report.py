@@ -115,7 +115,7 @@ def build_report(files: list[FileInfo], ctx: Context, notes: list[str]) -> Porta
     main = arch.main
     native = [f for f in files if main is None or f.arch == main]
     baseline = distro_baseline(ctx.os_release)
-    problems = [f"{f.path}: {p}" for f in files for p in f.elf.problems]
+    problems = [f"{f.path}: {'; '.join(f.elf.problems)}" for f in files if f.elf.problems]
     return PortabilityReport(
         ref=ctx.ref,
         elf_files=len(files),

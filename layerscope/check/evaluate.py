@@ -35,6 +35,10 @@ def _one(rule: Rule, setting: RuleSetting, metrics: Metrics) -> RuleResult:
         # efficiency is None exactly when the analysis could not compute dive's numbers
         why = NO_DIVE if rule.dive and metrics.efficiency is None else rule.unavailable
         return RuleResult(rule.key, "SKIP", None, threshold, setting.configured, why)
+    cut: str | None = getattr(metrics, rule.incomplete) if rule.incomplete else None
+    if cut is not None:
+        message = f"incomplete: {cut}"
+        return RuleResult(rule.key, "FAIL", value, threshold, setting.configured, message)
     failed = rule.fails.failed(value, threshold)
     show = rule.kind.show
     shown = f"{value:.4f}" if isinstance(value, float) else show(value)

@@ -156,6 +156,10 @@ class Rule:
     summary: str  # one line for `check --help`
     dive: bool = False  # one of dive's rules: skipped when dive's numbers are missing
     unavailable: str = "not computable for this image"  # why, when the metric is None
+    # a Metrics field that, when not None, says why the metric was not fully measured:
+    # the rule then fails as incomplete (a CI gate must not pass on part of the image)
+    incomplete: str | None = None
+    findings: bool = False  # counts findings that an allowlist or a baseline can accept
     portability: bool = False  # reads the portability report (check computes it then)
 
     def names(self) -> tuple[str, str]:
@@ -227,6 +231,8 @@ RULES: tuple[Rule, ...] = (
         fails=Fails.ABOVE,
         label="secrets found",
         summary="true: fail on any secret",
+        incomplete="secrets_incomplete",
+        findings=True,
     ),
     Rule(
         key="no-caches",
@@ -237,6 +243,7 @@ RULES: tuple[Rule, ...] = (
         fails=Fails.ABOVE,
         label="cache bytes",
         summary="true: fail on caches left in the image",
+        findings=True,
     ),
     Rule(
         key="max-isa",

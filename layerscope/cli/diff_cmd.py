@@ -41,7 +41,7 @@ def run_tui(
 @click.argument("a")
 @click.argument("b", required=False)
 @click.option("--layer", type=int, help="With one IMAGE: what layer N changed over layers 0..N-1.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema layerscope.diff/1).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (schema layerscope.diff/2).")
 @click.option("--summary", is_flag=True, help="Print the text report even on a terminal.")
 @click.option(
     "--compare",

@@ -1,13 +1,14 @@
 """analyze(img) -> Report: every bloat and leak analysis of a loaded image, in one place.
 
 The model's analyses are pure; this module feeds them: it re-reads each layer's raw
-entries for dive's numbers, and reads file contents lazily and within a budget (hashing
-for duplicates and same-size rewrites, the heads of would-be core dumps, small text files
-for secrets). `check`, `inspect --json` and the TUI all call `analyze`, so they agree.
+entries for dive's numbers, reads the image's package databases (engine.owners), and
+reads file contents once for everything content-based (engine.content_pass: digests for
+reclaimable bytes and duplicates, the secret scan of every text file of every layer).
+`check`, `inspect --json` and the TUI all call `analyze`, so they agree.
 
-Content reads cost little on random-access formats (squashfs, ext3, directories) but a
-decompression from the start of the blob on tar layers, so the deep secret scan (every
-small text file, not only candidate names) is on by default only for the former.
+The scan is complete by default: no read budget, every text file up to `scan_max_bytes`.
+What a limit or an unreadable file leaves unscanned is counted (`Report.secrets_complete`,
+`not_scanned`), so `check` fails its secret rule as incomplete instead of passing it.
 """
 
 from __future__ import annotations
@@ -19,24 +20,33 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from layerscope.engine.analysis_reads import BudgetedReads
+from layerscope.engine.analysis_scan import read_contents, shipped
 from layerscope.engine.image import Image
 from layerscope.engine.loading import cancellable, layer_entries, with_index_fallback
 from layerscope.engine.metrics import Metrics
+from layerscope.engine.owners import FileOwners
 from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.bloat.dive import DiveResult, dive_efficiency
 from layerscope.model.bloat.dupes import DuplicateReport, duplicate_candidates, find_duplicates
-from layerscope.model.bloat.junk import DEFAULT_CLASSES, JunkFinding, classify, find_junk
+from layerscope.model.bloat.junk import (
+    CACHE,
+    DEFAULT_CLASSES,
+    JUNK,
+    SLIMMING,
+    JunkFinding,
+    classify,
+    find_junk,
+)
 from layerscope.model.bloat.largest import Largest, largest
-from layerscope.model.bloat.secret_rules import is_candidate
 from layerscope.model.bloat.secrets import SecretFinding, find_file_secrets, find_meta_secrets
 from layerscope.model.bloat.waste import (
-    PathCache,
     Provenance,
     WasteReport,
+    content_key,
     reclaimable,
 )
 from layerscope.model.entry import Entry, EntryKind
-from layerscope.readers.base import StreamedContents
+from layerscope.model.tree import FileTree
 
 if TYPE_CHECKING:
     from layerscope.model.portability.report import PortabilityReport
@@ -44,7 +54,6 @@ if TYPE_CHECKING:
 Progress = Callable[[str, int, int], None]
 
 STEPS = ("dive", "reclaimable", "caches", "duplicates", "secrets", "largest")
-SNIFF = 8192
 
 
 @dataclass(slots=True)
@@ -53,9 +62,10 @@ class AnalysisOptions:
     duplicates: bool = True
     secrets: bool = True
     junk_classes: frozenset[str] = DEFAULT_CLASSES
-    deep_secrets: bool | None = None  # None: deep on random-access formats only
-    secret_max_bytes: int = 1 << 20  # larger files are not scanned for secret content
-    read_budget: int = 256 << 20  # content bytes all analyses may read together
+    deep_secrets: bool | None = None  # None (default): every text file, as True
+    scan_max_bytes: int = 64 << 20  # a larger text file is not scanned: the scan is incomplete
+    read_budget: int | None = None  # content bytes all analyses may read together; None: all
+    package_secrets: bool = False  # count secrets in files a package installed unchanged
     min_duplicate_size: int = 1
     top: int = 20
     per_layer: int = 5
@@ -81,10 +91,38 @@ class Report:
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
     portability: PortabilityReport | None = None
+    not_scanned: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
+    packages: int = 0  # packages the image's databases list
+    owned_bytes: int = 0  # final-tree file bytes a package database lists
+    package_secrets: bool = False  # shipped secrets count for check (AnalysisOptions)
+
+    @property
+    def secrets_complete(self) -> bool:
+        """Every file the scan was to read was read (no limit, no unreadable file)."""
+        return not self.not_scanned
+
+    def category_bytes(self, category: str) -> int:
+        return sum(j.bytes for j in self.junk if j.category == category)
 
     @property
     def cache_bytes(self) -> int:
-        return sum(j.bytes for j in self.junk)
+        """Caches only (junk.CACHE): what `no-caches` counts."""
+        return self.category_bytes(CACHE)
+
+    @property
+    def junk_bytes(self) -> int:
+        return self.category_bytes(JUNK)
+
+    @property
+    def slimming_bytes(self) -> int:
+        return self.category_bytes(SLIMMING)
+
+    def counted_secrets(self) -> list[SecretFinding]:
+        """The secrets `no-secrets` counts: all but those shipped unchanged by a package
+        (unless package_secrets)."""
+        if self.package_secrets:
+            return list(self.secrets)
+        return [s for s in self.secrets if s.shipped_by is None]
 
 
 def analyze(
@@ -109,14 +147,19 @@ def analyze(
     step(1)
     prov = Provenance(tree)
     candidates = duplicate_candidates(tree, opts.min_duplicate_size) if opts.duplicates else []
-    deep = opts.deep_secrets if opts.deep_secrets is not None else _random_access(img)
-    order = _secret_order(img, deep) if opts.secrets else []
-    if isinstance(img.reader, StreamedContents):
-        _read_ahead(reads, prov, candidates, deep, order, opts.secret_max_bytes)
+    deep = opts.deep_secrets is not False
+    scanned = read_contents(
+        reads, prov, candidates, deep and opts.secrets, opts.scan_max_bytes,
+        opts.read_budget, cancel,
+    )  # fmt: skip
+    fo = scanned.owners
+    if fo is not None:
+        notes.extend(fo.problems)
     waste = reclaimable(tree, reads.same, prov)
     waste_classes = {w.path: c for w in waste.items if (c := classify(w.path)) is not None}
     step(2)
-    junk = find_junk(tree, opts.junk_classes, lambda n: _is_core(reads, n))
+    owned = fo.owned if fo is not None else None
+    junk = find_junk(tree, opts.junk_classes, lambda n: _is_core(reads, n), owned)
     step(3)
     dupes = DuplicateReport()
     if opts.duplicates:
@@ -125,9 +168,8 @@ def analyze(
     secrets: list[SecretFinding] = []
     if opts.secrets:
         secrets = find_meta_secrets(img.meta)
-        secrets += find_file_secrets(
-            tree, lambda n: _secret_read(reads, n, opts.secret_max_bytes), prov, deep, order
-        )
+        found = find_file_secrets(tree, lambda n: None, prov, deep, scanned=scanned.matches)
+        secrets += shipped(found, scanned)
     step(5)
     big = largest(tree, opts.top, opts.per_layer, prov.live)
     final = tree.total_size()
@@ -135,7 +177,7 @@ def analyze(
     if opts.portability:
         from layerscope.engine.portability import portability  # its parsers load on use
 
-        port = portability(img, progress, cancel)
+        port = portability(img, progress, cancel, fo)
     return Report(
         ref=img.ref,
         format=img.meta.format,
@@ -153,8 +195,27 @@ def analyze(
         deep_secrets=deep,
         bytes_read=reads.used,
         notes=notes,
+        not_scanned=scanned.not_scanned if opts.secrets else [],
+        packages=len(fo.packages) if fo is not None else 0,
+        owned_bytes=_owned_bytes(tree, fo),
+        package_secrets=opts.package_secrets,
         portability=port,
     )
+
+
+def _owned_bytes(tree: FileTree, fo: FileOwners | None) -> int:
+    """Final-tree regular-file bytes some package database lists (hard links once)."""
+    if fo is None or len(fo) == 0:
+        return 0
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for node, path in tree.walk_paths():
+        if tree.kind[node] == EntryKind.FILE and fo.owned(path):
+            key = content_key(tree, node)
+            if key not in seen:
+                seen.add(key)
+                total += tree.size[node]
+    return total
 
 
 def _dive(img: Image, notes: list[str], cancel: threading.Event | None) -> DiveResult | None:
@@ -177,57 +238,6 @@ def _dive(img: Image, notes: list[str], cancel: threading.Event | None) -> DiveR
     return result
 
 
-def _read_ahead(
-    reads: BudgetedReads,
-    prov: Provenance,
-    candidates: list[tuple[int, list[int]]],
-    deep: bool,
-    order: list[int],
-    secret_max_bytes: int,
-) -> None:
-    """For an image of streamed layers: dry runs of the waste and secret analyses find what
-    they will read, and everything is read in one pass per layer (BudgetedReads.prefetch),
-    in the budget order of the real runs: waste pairs, then duplicate candidates."""
-    tree = reads.img.tree
-    pairs: list[tuple[int, int]] = []
-    reclaimable(tree, reads.pairs_to_compare(pairs), prov)
-    scanned: list[int] = []
-    if order:
-        find_file_secrets(tree, lambda n: scanned.append(n), prov, deep, order)
-    reads.prefetch(
-        [n for pair in pairs for n in pair] + [n for _, nodes in candidates for n in nodes],
-        [n for n in scanned if tree.size[n] <= secret_max_bytes],
-    )
-
-
-def _random_access(img: Image) -> bool:
-    return img.reader.traits.random_access
-
-
-def _secret_order(img: Image, deep: bool) -> list[int]:
-    """Candidate names first, so a budget running out costs the least likely files."""
-    tree = img.tree
-    files = [n for n in range(1, len(tree)) if tree.kind[n] == EntryKind.FILE]
-    if not deep:
-        return files
-    path_of = PathCache(tree)
-    first = [n for n in files if is_candidate(path_of(n))]
-    chosen = set(first)
-    return first + [n for n in files if n not in chosen]
-
-
-def _secret_read(reads: BudgetedReads, node: int, max_bytes: int) -> bytes | None:
-    size = reads.img.tree.size[node]
-    if size > max_bytes:
-        return None
-    if size <= SNIFF:
-        return reads.read(node, size)
-    head = reads.read(node, SNIFF)
-    if head is None or b"\0" in head:
-        return None
-    return reads.read(node, size)
-
-
 def _is_core(reads: BudgetedReads, node: int) -> bool:
     head = reads.read(node, 18)
     if head is None or len(head) < 18 or head[:4] != b"\x7fELF":
@@ -244,11 +254,21 @@ def ci_metrics(r: Report) -> Metrics:
         user_wasted_percent=None if r.dive is None else r.dive.user_wasted_percent,
         reclaimable_bytes=r.waste.total,
         image_bytes=r.image_bytes,
-        secrets=len(r.secrets),
+        secrets=len(r.counted_secrets()),
         cache_bytes=r.cache_bytes,
+        secrets_incomplete=_incomplete(r),
     )
     if r.portability is None:
         return metrics
     from layerscope.engine.portability import portability_metrics
 
     return dataclasses.replace(metrics, **portability_metrics(r.portability))
+
+
+def _incomplete(r: Report) -> str | None:
+    """Why the secret scan is incomplete (None: it is complete)."""
+    if r.secrets_complete:
+        return None
+    path, why = r.not_scanned[0]
+    more = f" and {len(r.not_scanned) - 1} more" if len(r.not_scanned) > 1 else ""
+    return f"{len(r.not_scanned)} file(s) not scanned ({path}: {why}{more})"

@@ -29,7 +29,7 @@ class BudgetedReads:
     def __init__(
         self,
         img: Image,
-        budget: int,
+        budget: int | None,
         notes: list[str],
         cancel: threading.Event | None = None,
     ) -> None:
@@ -44,6 +44,9 @@ class BudgetedReads:
         self._held: dict[tuple[int, int], bytes] = {}  # (layer, loc) -> prefetch_bytes()
 
     def _take(self, n: int) -> bool:
+        if self.left is None:
+            self.used += n
+            return True
         if n > self.left:
             if not self._exhausted:
                 self._exhausted = True
@@ -120,6 +123,9 @@ class BudgetedReads:
         return record
 
     def digest(self, node: int) -> bytes | None:
+        known = self.hasher.cached(self.img, node)
+        if known is not None:
+            return known
         if node not in self._paid and not self._take(self.img.tree.size[node]):
             return None
         try:

@@ -8,17 +8,10 @@ from typing import Any
 from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.image import Image
 from layerscope.engine.loading import load_image
+from layerscope.engine.owners import database_files, read_files
 from layerscope.model.diff import DEFAULT_COMPARE, ContentEqual, TreeDiff, diff_trees
-from layerscope.model.entry import EntryKind
 from layerscope.model.metadiff import meta_diff
-from layerscope.model.packages import (
-    APK_INSTALLED,
-    DPKG_STATUS,
-    MAX_DB_BYTES,
-    Packages,
-    collect,
-    packages_diff,
-)
+from layerscope.model.packages import NAMES, Versions, build, packages_diff, versions
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions
 from layerscope.readers.base import StreamedContents
@@ -31,35 +24,15 @@ class ImageDiff:
     tree: TreeDiff
     meta: dict[str, Any]
     shared_layers: list[str] = field(default_factory=list)
-    packages: dict[str, Any] = field(default_factory=dict)
+    packages: list[dict[str, Any]] = field(default_factory=list)
 
 
-PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "conda-meta"})
-
-
-def image_packages(img: Image) -> Packages:
-    """The package databases the image carries (dpkg, apk, Python, conda)."""
-    tree = img.tree
-    paths = [p for p in (DPKG_STATUS, APK_INSTALLED) if tree.lookup(p) is not None]
-    # Only directories can hold Python or conda records: scan those (a tenth of the nodes)
-    # and look at the children of the few that matter.
-    names = tree.name
-    for d in tree.dir_nodes():
-        name = names[d]
-        if name not in PACKAGE_DIRS or not tree.is_live(d):
-            continue
-        base = tree.path(d)
-        for child in tree.kids(d) or ():
-            if name == "conda-meta" or child.endswith((".dist-info", ".egg-info")):
-                paths.append(f"{base}/{child}")
-
-    def read(path: str) -> str | None:
-        node = tree.lookup(path)
-        if node is None or tree.kind[node] != EntryKind.FILE or tree.size[node] > MAX_DB_BYTES:
-            return None
-        return img.read(node).decode("utf-8", "replace")
-
-    return collect(paths, read)
+def image_packages(img: Image) -> Versions:
+    """The packages the image's databases list, by manager and environment (dpkg, apk,
+    rpm; Python and conda per environment)."""
+    files, dists = database_files(img.tree, NAMES)
+    data = read_files(img, list(files.values()))
+    return versions(build({p: data[n] for p, n in files.items() if n in data}, dists))
 
 
 def shared_layers(a: Image, b: Image) -> list[str]:

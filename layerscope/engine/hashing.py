@@ -109,6 +109,15 @@ class ContentHasher:
                 todo.setdefault(layer, {})[loc] = tree.size[node]
         return todo
 
+    def cached(self, img: Image, node: int) -> bytes | None:
+        """The node's digest if it is known already (memoised or in the cache), else None."""
+        tree = img.tree
+        loc = tree.loc[node]
+        if loc < 0:
+            return None
+        key, cache, _ = self._layer_keys(img)[tree.source_layer(node)]
+        return self._memo_for(key, cache).get(loc)
+
     def remember(self, img: Image, layer: int, loc: int, digest: bytes) -> None:
         """Record the digest of the content at `loc` in `layer`, computed elsewhere."""
         key, cache, _ = self._layer_keys(img)[layer]

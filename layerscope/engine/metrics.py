@@ -15,8 +15,11 @@ class Metrics:
     user_wasted_percent: float | None  # dive's; None: no user layers (dive: NaN)
     reclaimable_bytes: int
     image_bytes: int
-    secrets: int
+    secrets: int  # secrets found, those shipped unchanged by a package left out
     cache_bytes: int
+    # why the secret scan did not read everything (a limit, an unreadable file); None: it
+    # did. A rule on secrets fails as incomplete rather than pass on part of the image.
+    secrets_incomplete: str | None = None
     # the portability report's (None: not computed, or nothing to say: no x86-64 code...)
     isa_level: int | None = None  # the x86-64 level the image needs (1..4)
     architectures: tuple[str, ...] | None = None  # declared and found in ELF files

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from layerscope.engine.image import Image
+from layerscope.engine.owners import FileOwners
 from layerscope.engine.portability_owners import ownership
 from layerscope.engine.portability_reads import FactsReader, Want, read_small
 from layerscope.errors import Cancelled
@@ -70,11 +71,13 @@ def portability(
     img: Image,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    owned: FileOwners | None = None,
 ) -> PortabilityReport:
-    """The portability report of the image's final tree (see model.portability)."""
+    """The portability report of the image's final tree (see model.portability);
+    `owned`: the package ownership, when the caller has read it already."""
     tree = img.tree
     notes: list[str] = []
-    owners = ownership(img)
+    owners = ownership(img, owned)
     notes.extend(owners.problems)
     wants = []
     for node, path in candidates(tree):

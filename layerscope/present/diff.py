@@ -1,4 +1,4 @@
-"""`diff`: the JSON document (schema layerscope.diff/1), the text report, and the metadata
+"""`diff`: the JSON document (schema layerscope.diff/2), the text report, and the metadata
 differences the TUI's `m` screen shows too."""
 
 from __future__ import annotations
@@ -8,13 +8,14 @@ from typing import Any
 
 from layerscope.engine.compare import ImageDiff
 from layerscope.engine.image import Image
+from layerscope.model.packages import SYSTEM
 from layerscope.model.sizes import LazyLinkCounts, file_bytes
 from layerscope.present import units
 from layerscope.present.doc import Doc, image
 from layerscope.present.entries import image_json, ls_entries
 from layerscope.present.text import clean
 
-SCHEMA = "layerscope.diff/1"
+SCHEMA = "layerscope.diff/2"
 META_TITLES = {
     "definition": "Definition file",
     "environment": "Environment script",
@@ -115,6 +116,14 @@ def _delta(doc: Doc, title: str, delta: dict[str, Any]) -> None:
                   "modified"))  # fmt: skip
 
 
+def package_title(manager: str, environment: str) -> str:
+    """ "Packages (dpkg)" for the system's; "Packages (python, /opt/venv)" for an
+    environment's (a venv, a conda env), so two environments' lists never merge."""
+    if environment == SYSTEM:
+        return f"Packages ({manager})"
+    return f"Packages ({manager}, {clean(environment)})"
+
+
 def _unified(doc: Doc, title: str, text: str) -> None:
     doc.title(title)
     for line in text.splitlines():
@@ -154,7 +163,6 @@ def metadata_doc(d: ImageDiff, heading: bool = True) -> Doc:
         if key in meta:
             doc.title(key.capitalize())
             doc.line((f"  {_value(meta[key]['old'])} -> {_value(meta[key]['new'])}", "modified"))
-    for manager, delta in d.packages.items():
-        changed = {k: {"old": v["old"], "new": v["new"]} for k, v in delta["changed"].items()}
-        _delta(doc, f"Packages ({manager})", {**delta, "changed": changed})
+    for delta in d.packages:
+        _delta(doc, package_title(delta["manager"], delta["environment"]), delta)
     return doc

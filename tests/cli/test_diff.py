@@ -34,7 +34,7 @@ def _diff(capsysbinary: pytest.CaptureFixture[bytes], *args: str) -> tuple[int, 
     r = cli(capsysbinary, "diff", *args, "--json")
     assert r.code in (0, 1), r.err
     doc = r.json()
-    assert doc["schema"] == "layerscope.diff/1"
+    assert doc["schema"] == "layerscope.diff/2"
     return r.code, doc
 
 

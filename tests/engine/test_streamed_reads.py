@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from layerscope.engine import analysis
+from layerscope.engine import content_pass
 from layerscope.engine.analysis import AnalysisOptions, analyze
 from layerscope.engine.loading import load_image
 from layerscope.present.analysis import report_json
@@ -67,8 +67,8 @@ def test_analysis_reads_each_layer_in_one_pass(
     assert reads["single"] == 0
     assert layers < reads["passes"] <= 2 * layers
     assert any(f["how"] == "content" for f in report["secrets"]["findings"])
-    # the same report as reading member by member (the read-ahead turned off)
-    monkeypatch.setattr(analysis, "StreamedContents", type("Nothing", (), {}))
+    # the same report as reading member by member (the one-pass read turned off)
+    monkeypatch.setattr(content_pass, "StreamedContents", type("Nothing", (), {}))
     reads.clear()
     assert _app_report() == report
     assert reads["single"] > 0
@@ -112,17 +112,17 @@ def test_cancelling_stops_the_read_ahead(
     to read the members one by one."""
     import threading
 
-    from layerscope.engine.analysis_reads import BudgetedReads
+    from layerscope.engine import analysis_scan
     from layerscope.errors import Cancelled
 
     cancel = threading.Event()
-    real = BudgetedReads.prefetch
+    real = content_pass.content_pass
 
-    def cancel_then_read(self: BudgetedReads, *args: Any) -> None:
+    def cancel_then_read(*args: Any) -> Any:
         cancel.set()
-        real(self, *args)
+        return real(*args)
 
-    monkeypatch.setattr(BudgetedReads, "prefetch", cancel_then_read)
+    monkeypatch.setattr(analysis_scan, "content_pass", cancel_then_read)
     img = load_image(APP, OpenOptions(use_cache=False))
     try:
         reads.clear()

@@ -23,7 +23,7 @@ def test_minbase_listing_equals_find(minbase: Path) -> None:
         ["find", ".", "-printf", r"%P\0%y\0%m\0%U\0%G\0%s\0%l\0"],
         cwd=minbase, capture_output=True, check=True,
     ).stdout.split(b"\0")  # fmt: skip
-    want = {}
+    want: dict[str, tuple[str, int, int, int, int, str | None]] = {}
     for i in range(0, len(found) - 1, 7):
         rel, kind, mode, uid, gid, size, target = (x.decode("utf-8", "surrogateescape")
                                                    for x in found[i : i + 7])  # fmt: skip
@@ -32,9 +32,9 @@ def test_minbase_listing_equals_find(minbase: Path) -> None:
                       target if kind == "l" else None)  # fmt: skip
     assert len(want) > 5000  # a real root filesystem, not a toy
     assert set(got) == set(want)
-    for path, (kind, mode, uid, gid, size, target) in want.items():
+    for path, (kind_name, mode_bits, owner, group, nbytes, link) in want.items():
         e = got[path]
         assert (e["type"], e["mode"], e["uid"], e["gid"], e["target"]) == (
-            kind, mode, uid, gid, target), path  # fmt: skip
-        if kind in ("file", "symlink"):
-            assert e["size"] == size, path
+            kind_name, mode_bits, owner, group, link), path  # fmt: skip
+        if kind_name in ("file", "symlink"):
+            assert e["size"] == nbytes, path

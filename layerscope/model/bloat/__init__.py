@@ -3,7 +3,7 @@
   bloat_dive     dive's efficiency score, wasted bytes, user-wasted percent (dive's formula)
   bloat_waste    honest reclaimable bytes: stored but invisible, by layer and reason
   bloat_dupes    the same content under different paths
-  junk           caches and junk left in the final tree
+  junk           caches, junk and optional slimming in the final tree
   secrets        secrets in files of any layer and in image metadata
   bloat_largest  the biggest files and directories
 
@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from layerscope.model.bloat.dive import DiveCounter, DivePath, DiveResult, dive_efficiency
 from layerscope.model.bloat.dupes import DuplicateReport, DuplicateSet, find_duplicates
-from layerscope.model.bloat.junk import CLASSES, DEFAULT_CLASSES, JunkFinding, classify, find_junk
+from layerscope.model.bloat.junk import (
+    CATEGORY,
+    CLASSES,
+    DEFAULT_CLASSES,
+    JunkFinding,
+    classify,
+    find_junk,
+)
 from layerscope.model.bloat.largest import Largest, Sized, largest
 from layerscope.model.bloat.secret_rules import redact
 from layerscope.model.bloat.secrets import SecretFinding, find_file_secrets, find_meta_secrets
@@ -31,6 +38,7 @@ from layerscope.model.bloat.waste import (
 )
 
 __all__ = [
+    "CATEGORY",
     "CLASSES",
     "DEFAULT_CLASSES",
     "REASONS",

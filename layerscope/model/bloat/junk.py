@@ -1,6 +1,17 @@
-"""Caches and junk left in the final tree: package-manager caches, byte-code, VCS data,
-build leftovers, static libraries shipped next to shared ones, core dumps, and (opt-in)
-documentation.
+"""Caches and junk left in the final tree, and what could optionally be slimmed.
+
+Three categories, so that a CI gate on caches fails on caches only:
+
+  cache     downloads and indexes a package manager or a language tool keeps to go faster
+            next time: apt archives and lists, dnf/yum, apk, zypper, pacman; pip, uv,
+            poetry, npm, yarn, pnpm, Go's build and module download caches, cargo's
+            registry; conda's `pkgs/`; anything else under a home's `~/.cache`; files left
+            in /tmp and /var/tmp; byte-code (`__pycache__`) of sources no package installed
+  junk      not needed at run time, not a cache: version-control data, build directories,
+            core dumps
+  slimming  shipped on purpose and optional to remove: the `__pycache__` of a package's
+            own modules (Debian's packages compile them at install time), static
+            libraries beside their shared ones, and (opt-in) documentation
 
 Directory classes are reported once per matched directory with the bytes under it (hard
 links once); a directory with no bytes (apt's `lock` and empty `partial/`) is no finding.
@@ -18,6 +29,7 @@ from layerscope.model.bloat.waste import PathCache
 from layerscope.model.entry import EntryKind
 from layerscope.model.tree import ROOT, FileTree
 
+CACHE, JUNK, SLIMMING = "cache", "junk", "slimming"
 CLASSES: dict[str, str] = {
     "apt-cache": "apt package archives and caches (/var/cache/apt)",
     "apt-lists": "apt package lists (/var/lib/apt/lists)",
@@ -27,28 +39,43 @@ CLASSES: dict[str, str] = {
     "poetry-cache": "poetry cache (~/.cache/pypoetry)",
     "npm-cache": "npm/yarn/pnpm caches",
     "go-cache": "Go build and module download caches",
+    "cargo-cache": "cargo registry and git checkouts (~/.cargo/registry, ~/.cargo/git)",
     "conda-pkgs": "conda/mamba package cache (pkgs/ next to conda-meta/)",
-    "pycache": "Python byte-code (__pycache__)",
-    "git": "version-control data (.git, .svn, .hg)",
-    "build": "build leftovers (CMakeFiles/, directories tagged CACHEDIR.TAG)",
-    "static-lib": "static libraries shipped next to the shared ones (libX.a beside libX.so)",
-    "core": "core dumps",
+    "user-cache": "other caches under a home's ~/.cache",
+    "pycache": "Python byte-code (__pycache__) of sources no package installed",
     "tmp": "files left in /tmp and /var/tmp",
+    "git": "version-control data (.git, .svn, .hg)",
+    "tagged-cache": "directories tagged as caches (CACHEDIR.TAG)",
+    "build": "build leftovers (CMakeFiles/)",
+    "core": "core dumps",
+    "package-pycache": "byte-code of installed packages' modules (regenerated on demand)",
+    "static-lib": "static libraries shipped next to the shared ones (libX.a beside libX.so)",
     "docs": "documentation, man and info pages (opt-in)",
+}
+CATEGORY: dict[str, str] = {
+    **{cls: CACHE for cls in CLASSES},
+    **{cls: JUNK for cls in ("git", "build", "core")},
+    **{cls: SLIMMING for cls in ("package-pycache", "static-lib", "docs")},
 }
 DEFAULT_CLASSES = frozenset(CLASSES) - {"docs"}
 
+_HOME = r"(?:/root|/home/[^/]+)"
 # (class, regex on the directory path): the first match wins; matched directories are
 # reported whole and not searched further.
 _DIR_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("apt-cache", re.compile(r"^/var/cache/apt$")),
     ("apt-lists", re.compile(r"^/var/lib/apt/lists$")),
-    ("os-pkg-cache", re.compile(r"^/var/cache/(apk|yum|dnf|zypp|pacman/pkg)$")),
+    ("os-pkg-cache", re.compile(r"^/var/cache/(apk|yum|dnf|zypp|pacman/pkg)$|^/etc/apk/cache$")),
     ("pip-cache", re.compile(r"/\.cache/pip$")),
     ("uv-cache", re.compile(r"/\.cache/uv$")),
     ("poetry-cache", re.compile(r"/\.cache/pypoetry$")),
-    ("npm-cache", re.compile(r"(/\.npm/_cacache|/\.cache/yarn|/\.yarn/cache|/\.pnpm-store)$")),
+    (
+        "npm-cache",
+        re.compile(r"(/\.npm/_cacache|/\.cache/yarn|/\.yarn/cache|/\.pnpm-store|/pnpm/store)$"),
+    ),
     ("go-cache", re.compile(r"(/\.cache/go-build|/go/pkg/mod/cache)$")),
+    ("cargo-cache", re.compile(r"/\.?cargo/(registry|git)$")),
+    ("user-cache", re.compile(r"^" + _HOME + r"/\.cache/[^/]+$")),
     ("pycache", re.compile(r"/__pycache__$")),
     ("git", re.compile(r"/\.(git|svn|hg)$")),
     ("build", re.compile(r"/CMakeFiles$")),
@@ -60,6 +87,7 @@ _CORE = re.compile(r"^core(\.\d+)?$")
 _STATIC = re.compile(r"^(.+)\.a$")
 
 IsCore = Callable[[int], bool]
+Owned = Callable[[str], bool]  # whether a package database lists this path
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,6 +97,10 @@ class JunkFinding:
     bytes: int
     files: int
     layers: list[int]  # layers holding these bytes
+
+    @property
+    def category(self) -> str:
+        return CATEGORY.get(self.cls, CACHE)
 
 
 def classify(path: str) -> str | None:
@@ -89,9 +121,11 @@ def find_junk(
     tree: FileTree,
     classes: Iterable[str] = DEFAULT_CLASSES,
     is_core: IsCore | None = None,
+    owned: Owned | None = None,
 ) -> list[JunkFinding]:
     """Junk in the live tree, biggest first. `is_core(node)` may confirm a core dump by its
-    bytes (an ELF core header); without it the name decides."""
+    bytes (an ELF core header); without it the name decides. `owned(path)` tells a
+    package's byte-code (slimming) from byte-code of sources no package installed."""
     wanted = frozenset(classes)
     out: list[JunkFinding] = []
     path_of = PathCache(tree)
@@ -104,6 +138,8 @@ def find_junk(
             kind = tree.kind[node]
             if kind == EntryKind.DIR:
                 cls = _dir_class(tree, node, path_of(node), name)
+                if cls == "pycache" and owned is not None and _packaged(tree, node, path_of, owned):
+                    cls = "package-pycache"
                 if cls is None:
                     stack.append(node)
                 elif cls in wanted:
@@ -128,12 +164,22 @@ def _dir_class(tree: FileTree, node: int, path: str, name: str) -> str | None:
             return cls
     kids = tree.kids(node) or {}
     if "CACHEDIR.TAG" in kids:
-        return "build"
+        return "tagged-cache"
     if name == "pkgs":
         parent = tree.parent[node]
         if "conda-meta" in (tree.kids(parent) or {}) or _CONDA_HOMES.search(tree.name[parent]):
             return "conda-pkgs"
     return None
+
+
+def _packaged(tree: FileTree, pycache: int, path_of: PathCache, owned: Owned) -> bool:
+    """A __pycache__ of a package: a package lists a module beside it, or its own files
+    (pip's RECORD and conda list the .pyc files they install)."""
+    parent = tree.parent[pycache]
+    for name, node in (tree.kids(parent) or {}).items():
+        if name.endswith(".py") and owned(path_of(node)):
+            return True
+    return any(owned(path_of(node)) for node in (tree.kids(pycache) or {}).values())
 
 
 def _file_class(name: str, siblings: set[str]) -> str | None:

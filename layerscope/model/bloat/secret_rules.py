@@ -3,8 +3,13 @@ show a value without printing it (first and last characters only)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import re
 from dataclasses import dataclass
+
+from layerscope.model.bloat.secret_anchors import candidate_rules
 
 # Paths that are secrets by themselves (reported even if the content says nothing).
 PATH_RULES: list[tuple[str, re.Pattern[str]]] = [
@@ -65,20 +70,29 @@ _WORDS = (
     r"|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key)"
 )
 
-# (kind, pattern): group "v" is the secret value; group "k" (optional) names it.
+# (kind, pattern): group "v" is the secret value; group "k" (optional) names it. Each rule
+# matches a format (key material, a vendor's token prefix and length), not a word: a
+# `password:` in a configuration file is only a finding through GENERIC below, and only
+# when its value looks like a secret.
 CONTENT_RULES: list[tuple[str, re.Pattern[str]]] = [
     (
         "private-key",
+        # a body of key material (base64 lines, PEM headers; JSON's escaped \n) up to the
+        # END line: a BEGIN line quoted in code or a "..." in documentation is no key
         re.compile(
             r"-----BEGIN (?P<k>(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----"
-            r"(?P<v>[\s\S]{0,8192}?)(?:-----END|\Z)"
+            r"(?P<v>[^\"'`{}()<>;]{32,8192}?)-----END (?:[A-Z0-9]+ )*PRIVATE KEY"
         ),
     ),
-    ("aws-access-key-id", re.compile(r"\b(?P<v>(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b")),
+    (
+        "aws-access-key-id",
+        re.compile(r"\b(?P<v>(?:AKIA|ASIA|ABIA|ACCA)(?![0-9A-Z]{9}EXAMPLE)[0-9A-Z]{16})\b"),
+    ),
     (
         "aws-secret-access-key",
         re.compile(
-            r"(?i)\b(?P<k>aws_?secret_?access_?key)\b[\"']?\s*[=:]\s*[\"']?(?P<v>[A-Za-z0-9/+=]{40})"
+            r"(?i)\b(?P<k>aws_?secret_?access_?key)\b[\"']?\s*[=:]\s*[\"']?"
+            r"(?P<v>(?![A-Za-z0-9/+=]*EXAMPLEKEY)[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
         ),
     ),
     (
@@ -88,11 +102,19 @@ CONTENT_RULES: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     ("gitlab-token", re.compile(r"\b(?P<v>glpat-[A-Za-z0-9_\-]{20,})")),
-    ("slack-token", re.compile(r"\b(?P<v>xox[abposr]-[A-Za-z0-9\-]{10,})")),
-    ("google-api-key", re.compile(r"\b(?P<v>AIza[0-9A-Za-z_\-]{35})")),
+    ("slack-token", re.compile(r"\b(?P<v>xox[abposr]-[0-9]{6,}-[A-Za-z0-9\-]{10,})")),
+    ("google-api-key", re.compile(r"\b(?P<v>AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])")),
     ("npm-token", re.compile(r"\b(?P<v>npm_[A-Za-z0-9]{36})\b")),
     ("npm-token", re.compile(r"(?P<k>_auth(?:Token)?)\s*=\s*[\"']?(?P<v>[^\s\"'$][^\s\"']{6,})")),
     ("pypi-token", re.compile(r"\b(?P<v>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})")),
+    ("stripe-key", re.compile(r"\b(?P<v>(?:sk|rk)_live_[0-9A-Za-z]{24,99})\b")),
+    ("sendgrid-key", re.compile(r"\b(?P<v>SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})\b")),
+    ("huggingface-token", re.compile(r"\b(?P<v>hf_[A-Za-z]{34})\b")),
+    (
+        "openai-key",
+        re.compile(r"\b(?P<v>sk-(?:proj-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,})"),
+    ),
+    ("anthropic-key", re.compile(r"\b(?P<v>sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,})")),
     ("docker-auth", re.compile(r"\"(?P<k>auth)\"\s*:\s*\"(?P<v>[A-Za-z0-9+/=]{8,})\"")),
     (
         "url-credentials",
@@ -115,10 +137,47 @@ GENERIC = re.compile(
 )
 NETRC = re.compile(r"\b(?P<k>password)\s+(?P<v>\S+)")
 
-_MAY_BE_PLACEHOLDER = frozenset(
-    {"secret-assignment", "url-credentials", "npm-token", "netrc-password"}
-)
+# Rules whose value is free text: kept only when the value looks like a secret
+_FREE_VALUE = frozenset({"secret-assignment", "url-credentials", "npm-token", "netrc-password"})
 _PLACEHOLDER = re.compile(r"^(\$|\{\{|<|%\(|\*|/|\.\.?/|null$|none$|true$|false$|x+$)", re.I)
+# values documentation and templates use for "put yours here"
+_PLACEHOLDER_WORDS = frozenset(
+    {"password", "passwd", "pass", "pwd", "secret", "token", "changeme", "change_me",
+     "example", "sample", "default", "dummy", "placeholder", "redacted", "hidden",
+     "username", "user", "yourpassword", "your_password", "mypassword", "my_password",
+     "secretpassword", "foobar", "foo", "bar", "test", "testing", "required", "optional",
+     "files", "empty", "unset", "undefined", "string", "value", "xxxxxxxx", "12345678"}
+)  # fmt: skip
+_COMMENT = ("#", ";", "//", "--", "*", "<!--", "rem ", "%")
+_DOC_VALUE = re.compile(r"[.,]$|^[A-Za-z]+\(|\.\.\.|^\[|\]$")
+
+
+def looks_secret(value: str, key: str | None = None) -> bool:
+    """A free-text value (`password = VALUE`) that is a secret, not a word, a reference, a
+    path or a placeholder: at least 6 characters mixing two kinds (letters, digits,
+    symbols, or upper and lower case), not one of the words templates use."""
+    v = value.strip()
+    low = v.lower()
+    if len(v) < 6 or _PLACEHOLDER.match(v) or _DOC_VALUE.search(v):
+        return False
+    if low in _PLACEHOLDER_WORDS or "example" in low or (key is not None and low == key.lower()):
+        return False
+    if "${" in v or "%(" in v or "{{" in v or len(set(v)) <= 2:
+        return False
+    kinds = (
+        any(c.islower() for c in v),
+        any(c.isupper() for c in v),
+        any(c.isdigit() for c in v),
+        any(not c.isalnum() for c in v),
+    )
+    return sum(kinds) >= 2
+
+
+def _commented(text: str, start: int) -> bool:
+    """Whether the match at `start` sits on a comment line (# ; // -- * <!-- rem %)."""
+    line_start = text.rfind("\n", 0, start) + 1
+    head = text[line_start:start].lstrip().lower()
+    return head.startswith(_COMMENT)
 
 
 @dataclass(slots=True, frozen=True)
@@ -126,6 +185,15 @@ class Match:
     kind: str
     line: int  # 1-based
     detail: str  # the key (if any) and the redacted value
+    digest: str = ""  # fingerprint(kind, value): tells two values apart, never shows one
+
+
+def fingerprint(kind: str, value: str) -> str:
+    """A digest of a matched value for baselines: sha256 over the rule and the value,
+    32 hex digits. It identifies a value already known; it does not reveal one (a weak
+    password can still be guessed against it, as against any stored hash)."""
+    data = f"layerscope-secret\0{kind}\0{value.strip()}".encode("utf-8", "surrogateescape")
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def redact(value: str) -> str:
@@ -205,28 +273,47 @@ def scan_text(text: str, settings: bool, netrc: bool = False, limit: int = 50) -
     files, definitions, configs); `netrc` adds netrc's `password VALUE`."""
     out: list[Match] = []
     taken: list[tuple[int, int]] = []
+    wanted = candidate_rules(text)
+    if not wanted:
+        return out
     rules = list(CONTENT_RULES)
     if settings:
         rules.append(("secret-assignment", GENERIC))
     if netrc:
         rules.append(("netrc-password", NETRC))
     for kind, rule in rules:
+        if kind not in wanted:
+            continue
         for m in rule.finditer(text):
             value = m.group("v")
             start, end = m.span("v")
-            if kind in _MAY_BE_PLACEHOLDER and _PLACEHOLDER.match(value):
+            key = m.groupdict().get("k")
+            if kind in _FREE_VALUE and (
+                not looks_secret(value, key) or _commented(text, m.start())
+            ):
+                continue
+            if kind == "docker-auth" and not _basic_auth(value):
                 continue
             if any(s < end and start < e for s, e in taken):
                 continue  # already reported by a more specific rule
             taken.append((start, end))
-            key = m.groupdict().get("k")
             detail = f"{key} {redact(value)}" if key else redact(value)
             if kind in ("secret-assignment", "netrc-password"):
                 detail = f"{key}={redact(value)}"
             elif kind == "url-credentials":
                 detail = f"{key}:{redact(value)}@…"
-            out.append(Match(kind, text.count("\n", 0, m.start()) + 1, detail))
+            line = text.count("\n", 0, m.start()) + 1
+            out.append(Match(kind, line, detail, fingerprint(kind, value)))
             if len(out) >= limit:
                 return out
     out.sort(key=lambda x: (x.line, x.kind))
     return out
+
+
+def _basic_auth(value: str) -> bool:
+    """docker's `"auth"` is base64 of `user:password`: anything else is not one."""
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return b":" in raw.strip(b":")

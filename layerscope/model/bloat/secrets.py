@@ -41,6 +41,9 @@ class SecretFinding:
     hidden_by: int | None = None  # the layer that deleted or replaced it
     hidden_how: str | None = None  # whiteout, opaque, shadowed, ...
     visible: bool = True  # the final tree (or the metadata) still shows it
+    digest: str = ""  # secret_rules.fingerprint of the value ("" for a path finding)
+    node: int | None = None  # the tree node of the file (not part of any document)
+    shipped_by: str | None = None  # "PKG VERSION (MANAGER)": a package installed it unchanged
 
     @property
     def recoverable(self) -> bool:
@@ -50,6 +53,9 @@ class SecretFinding:
     def status(self) -> str:
         if self.source != "file":
             return f"in image metadata ({self.location})"
+        if self.shipped_by is not None:
+            where = "visible" if self.visible else "not visible"
+            return f"shipped by package {self.shipped_by}, unchanged, {where} in the final tree"
         if self.visible:
             return f"present in layer {self.layer}, visible in the final tree"
         return (
@@ -74,11 +80,13 @@ def find_file_secrets(
     provenance: Provenance | None = None,
     deep: bool = False,
     nodes: Iterable[int] | None = None,
+    scanned: dict[tuple[int, int], list[Match]] | None = None,
 ) -> list[SecretFinding]:
     """Every regular file of every layer (live or not) whose path or content is a secret.
-    `deep` reads every file `read` accepts; otherwise only candidate names."""
+    `deep` reads every file `read` accepts; otherwise only candidate names. `scanned`
+    holds matches already found per content (content_key): those are not read again."""
     prov = provenance or Provenance(tree)
-    memo: dict[tuple[int, int], list[Match]] = {}
+    memo: dict[tuple[int, int], list[Match]] = scanned if scanned is not None else {}
     out: list[SecretFinding] = []
     path_of = PathCache(tree)
     for node in nodes if nodes is not None else range(1, len(tree)):
@@ -92,7 +100,7 @@ def find_file_secrets(
             got = memo.get(key)
             if got is None:
                 data = read(node)
-                got = [] if data is None else _scan_bytes(path, data)
+                got = [] if data is None else scan_file(path, data)
                 memo[key] = got
             matches = got
         if by_path is None and not matches:
@@ -103,15 +111,24 @@ def find_file_secrets(
             "hidden_by": None if cause is None else cause.layer,
             "hidden_how": None if cause is None else cause.reason,
             "visible": cause is None,
+            "node": node,
         }
         if by_path is not None:
-            out.append(_finding(by_path, path, "path", by_path, None, place))
-        out.extend(_finding(m.kind, path, "content", m.detail, m.line, place) for m in matches)
+            out.append(_finding(by_path, path, "path", by_path, None, place, ""))
+        out.extend(
+            _finding(m.kind, path, "content", m.detail, m.line, place, m.digest) for m in matches
+        )
     return out
 
 
 def _finding(
-    kind: str, path: str, how: str, detail: str, line: int | None, place: dict[str, Any]
+    kind: str,
+    path: str,
+    how: str,
+    detail: str,
+    line: int | None,
+    place: dict[str, Any],
+    digest: str,
 ) -> SecretFinding:
     return SecretFinding(
         kind,
@@ -124,10 +141,13 @@ def _finding(
         hidden_by=place["hidden_by"],
         hidden_how=place["hidden_how"],
         visible=place["visible"],
+        digest=digest,
+        node=place["node"],
     )
 
 
-def _scan_bytes(path: str, data: bytes) -> list[Match]:
+def scan_file(path: str, data: bytes) -> list[Match]:
+    """The content findings of one file's bytes (none for a binary file)."""
     if b"\0" in data[:8192]:
         return []  # binary: patterns over it are noise
     text = data.decode("utf-8", "replace")
@@ -144,7 +164,9 @@ def find_meta_secrets(meta: ImageMeta) -> list[SecretFinding]:
             return
         for m in scan_text(text, settings=True):
             line = m.line if "\n" in text else None
-            out.append(SecretFinding(m.kind, source, location, "content", m.detail, line=line))
+            found = SecretFinding(m.kind, source, location, "content", m.detail, line=line,
+                                  digest=m.digest)  # fmt: skip
+            out.append(found)
 
     scan("definition", "definition", meta.definition)
     scan("environment", "environment", meta.environment)

@@ -38,7 +38,7 @@ def test_app_1_0_report() -> None:
     assert len(steps) == 6
     assert r.image_bytes == _tar_data_bytes("app-1.0", 5)
     assert r.image_bytes == r.final_bytes + r.waste.total
-    assert not r.deep_secrets  # tar layers: candidate names only by default
+    assert r.deep_secrets and r.secrets_complete  # every text file, tar layers too
     assert {s.location for s in r.secrets} == {"/root/.ssh/id_rsa", "/app/.env"}
     assert r.waste_classes["/var/cache/apt/archives/libssl3_3.0.11-1_amd64.deb"] == "apt-cache"
     doc = report_json(r)
@@ -60,6 +60,7 @@ def test_a_zero_budget_reads_nothing_but_paths_still_count() -> None:
         img.close()
     assert r.bytes_read == 0
     assert any("budget" in n for n in r.notes)
+    assert not r.secrets_complete and ci_metrics(r).secrets_incomplete
     assert {(s.location, s.how) for s in r.secrets} == {
         ("/root/.ssh/id_rsa", "path"),
         ("/app/.env", "path"),
@@ -85,7 +86,7 @@ def test_sif_single_layer() -> None:
         r = analyze(img)
     finally:
         img.close()
-    assert r.deep_secrets  # squashfs reads are cheap: every small text file is scanned
+    assert r.deep_secrets and r.secrets_complete
     assert r.secrets == [] and r.waste.total == 0
     assert r.dive is not None and r.dive.efficiency == 1.0
     assert r.dive.user_wasted_percent is None

@@ -6,7 +6,7 @@ import pytest
 
 from layerscope.engine.loading import load_image
 from layerscope.model.bloat.dupes import find_duplicates
-from layerscope.model.bloat.junk import DEFAULT_CLASSES, classify, find_junk
+from layerscope.model.bloat.junk import CATEGORY, CLASSES, DEFAULT_CLASSES, classify, find_junk
 from layerscope.model.bloat.largest import largest
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.layers import apply_layers
@@ -78,7 +78,7 @@ def test_each_junk_class() -> None:
         ("static-lib", "/usr/lib/libfoo.a", 300),
         ("pip-cache", "/root/.cache/pip", 400),
         ("conda-pkgs", "/opt/conda/pkgs", 500),
-        ("build", "/build/out", 643),
+        ("tagged-cache", "/build/out", 643),
         ("core", "/core", 700),
         ("tmp", "/tmp", 800),
     }
@@ -86,6 +86,39 @@ def test_each_junk_class() -> None:
     assert ("docs", "/usr/share/doc", 900) in {(j.cls, j.path, j.bytes) for j in with_docs}
     # a core dump confirmed by its bytes only when the caller can read them
     assert all(j.cls != "core" for j in find_junk(tree, is_core=lambda n: False))
+
+
+def test_caches_defined_precisely() -> None:
+    """Caches are downloads and indexes; a package's byte-code, static libraries and
+    documentation are optional slimming, never counted as caches (issue 16)."""
+    tree = build(
+        [
+            F("/usr/lib/python3/dist-packages/np/core.py", 5),
+            F("/usr/lib/python3/dist-packages/np/__pycache__/core.cpython-311.pyc", 100),
+            F("/srv/app/main.py", 5),
+            F("/srv/app/__pycache__/main.cpython-311.pyc", 30),
+            F("/usr/lib/x86_64-linux-gnu/libm.a", 300),
+            F("/usr/lib/x86_64-linux-gnu/libm.so.6", 10),
+            F("/root/.cache/matplotlib/fontlist.json", 40),
+            F("/root/.cargo/registry/cache/x.crate", 50),
+            F("/var/cache/dnf/repo.solv", 60),
+            F("/home/u/.cache/pip/http/a", 70),
+            F("/usr/local/share/.cache/yarn/v6/x", 80),
+        ]
+    )
+    owned = {"/usr/lib/python3/dist-packages/np/core.py"}
+    got = {(j.cls, j.category, j.path) for j in find_junk(tree, owned=owned.__contains__)}
+    assert got == {
+        ("package-pycache", "slimming", "/usr/lib/python3/dist-packages/np/__pycache__"),
+        ("pycache", "cache", "/srv/app/__pycache__"),
+        ("static-lib", "slimming", "/usr/lib/x86_64-linux-gnu/libm.a"),
+        ("user-cache", "cache", "/root/.cache/matplotlib"),
+        ("cargo-cache", "cache", "/root/.cargo/registry"),
+        ("os-pkg-cache", "cache", "/var/cache/dnf"),
+        ("pip-cache", "cache", "/home/u/.cache/pip"),
+        ("npm-cache", "cache", "/usr/local/share/.cache/yarn"),
+    }
+    assert set(CLASSES) == set(CATEGORY)
 
 
 def test_classify_names_the_cache_a_deleted_path_was_in() -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from layerscope.engine.loading import load_image
-from layerscope.model.bloat.secret_rules import redact, scan_text
+from layerscope.model.bloat.secret_anchors import ANCHORS, candidate_rules
+from layerscope.model.bloat.secret_rules import CONTENT_RULES, redact, scan_text
 from layerscope.model.bloat.secrets import find_file_secrets, find_meta_secrets
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta
@@ -14,7 +15,7 @@ from layerscope.model.layers import apply_layers
 from tests.conftest import EXPECTED, FIXTURES
 
 # Obviously fake values, assembled at run time so no scanner mistakes this file for a leak.
-AWS_ID = "AKIA" + "IOSFODNN7" + "EXAMPLE"
+AWS_ID = "AKIA" + "Q7ZK3MWT" + "9RX2LBNP"
 GH = "ghp_" + "x" * 36
 TOKEN = "tok-" + "0123456789abcdef"
 
@@ -54,6 +55,64 @@ def test_content_patterns() -> None:
         assert all(secret not in m.detail for m in found)
     # without `settings`, NAME=value assignments are not claimed
     assert "secret-assignment" not in {m.kind for m in scan_text(text, settings=False)}
+
+
+def _kinds(text: str, settings: bool = True, netrc: bool = False) -> list[str]:
+    return [m.kind for m in scan_text(text, settings=settings, netrc=netrc)]
+
+
+B64 = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7" * 2
+# (kind, text a rule must find, text it must not): each rule with examples both ways
+RULE_EXAMPLES = [
+    ("private-key", f"-----BEGIN PRIVATE KEY-----\n{B64}\n-----END PRIVATE KEY-----\n",
+     'HEADER = "-----BEGIN RSA PRIVATE KEY-----"\nFOOTER = "-----END RSA PRIVATE KEY-----"'),
+    ("private-key", '{"private_key": "-----BEGIN PRIVATE KEY-----\\n' + B64
+     + '\\n-----END PRIVATE KEY-----\\n"}',
+     "-----BEGIN EC PRIVATE KEY-----\n...\n-----END EC PRIVATE KEY-----"),
+    ("aws-access-key-id", f"id = {AWS_ID}", "aws_access_key_id = AKIAIOSFODNN7EXAMPLE"),
+    ("aws-secret-access-key", "aws_secret_access_key = " + "Zq8/" * 10,
+     "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ("github-token", f"GH={GH}", "ghp_short"),
+    ("gitlab-token", "glpat-" + "Ab3" * 7, "glpat-abc"),
+    ("slack-token", "xoxb-123456789012-" + "aB3" * 8, "xoxb-not-a-token"),
+    ("google-api-key", "key=AIza" + "Sy9" * 11 + "Q0", "AIzaShort"),
+    ("stripe-key", "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc", "sk_test_4eC39HqLyjWDarjtT1zdp7dc"),
+    ("sendgrid-key", "SG." + "a" * 22 + "." + "b" * 43, "SG.short.key"),
+    ("huggingface-token", "hf_" + "abcdefghijklmnopqrstuvwxyzABCDEFGH", "hf_hub_download"),
+    ("docker-auth", '{"auths": {"r.io": {"auth": "dXNlcjpzM2NyM3RQYXNz"}}}',
+     '{"auth": "Tm9Db2xvbkhlcmU="}'),
+    ("url-credentials", "db: postgres://admin:s3cr3t-pass@db.internal/app",
+     "proxy http://user:password@proxy.example.com:3128/"),
+    ("secret-assignment", f"export API_TOKEN={TOKEN}", "passwd: files systemd"),
+    ("secret-assignment", "db_password = Tr0ub4dor&3", "# db_password = Tr0ub4dor&3"),
+    ("secret-assignment", "client_secret: 9f8e7d6c5b4a3f2e1d0c",
+     "password: ${DB_PASSWORD}\ntoken: <your token here>\npassword = changeme"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "positive", "negative"), RULE_EXAMPLES)
+def test_each_rule_both_ways(kind: str, positive: str, negative: str) -> None:
+    assert kind in _kinds(positive)
+    assert _kinds(negative) == []
+
+
+def test_every_rule_has_anchors_for_the_prefilter() -> None:
+    kinds = {kind for kind, _ in CONTENT_RULES} | {"secret-assignment", "netrc-password"}
+    assert kinds == set(ANCHORS)
+    assert candidate_rules("nothing to see here") == frozenset()
+    assert "github-token" in candidate_rules("GHP_" + "x" * 36)  # any letter case
+
+
+def test_stock_configuration_lines_are_no_secrets() -> None:
+    """Lines of stock Debian files that an earlier rule set reported (issue 16)."""
+    for text in (
+        "passwd:         files\ngroup:          files\nshadow:         files\n",  # nsswitch
+        "# Name: passwords\n# Driver: File\n# Filename: /var/cache/debconf/passwords.dat\n",
+        "password\trequisite\t\t\tpam_pwquality.so retry=3\n",  # pam.d
+        "#PasswordAuthentication yes\nPermitEmptyPasswords no\n",  # sshd_config
+        "ENCRYPT_METHOD SHA512\nPASS_MAX_DAYS\t99999\n",  # login.defs
+    ):
+        assert _kinds(text) == [], text
 
 
 def test_netrc_and_shadow_hashes() -> None:

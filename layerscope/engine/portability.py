@@ -72,9 +72,11 @@ def portability(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     owned: FileOwners | None = None,
+    decode: bool = True,
 ) -> PortabilityReport:
     """The portability report of the image's final tree (see model.portability);
-    `owned`: the package ownership, when the caller has read it already."""
+    `owned`: the package ownership, when the caller has read it already; without
+    `decode`, x86-64 levels come from property notes only (no instruction is decoded)."""
     tree = img.tree
     notes: list[str] = []
     owners = ownership(img, owned)
@@ -84,7 +86,7 @@ def portability(
         rec = owners.record(path)
         digest = (rec.algo, rec.digest) if rec and rec.algo and rec.digest else None
         optional = hwcaps_level(path) is not None
-        wants.append(Want(node, path, _scans(path), digest, not optional))
+        wants.append(Want(node, path, _scans(path), digest, decode and not optional))
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
     reader = FactsReader(img, notes, progress, cancel)

@@ -88,7 +88,7 @@ def _needed(out: GlibcReport, files: list[FileInfo]) -> None:
         if not mine:
             continue
         top = max(mine, key=lambda v: parse_version(v[6:]))
-        order = -1 if best is None else compare_versions(top[6:], best[6:])
+        order = 1 if best is None else compare_versions(top[6:], best[6:])
         if order > 0:
             best, by = top, [f.path]
         elif order == 0:

@@ -36,7 +36,8 @@ DISPATCH = r"""
 #include <stdio.h>
 __attribute__((target("avx2"))) static int sq_avx2(const int *a, int n)
 { int s = 0; for (int i = 0; i < n; i++) s += a[i] * a[i]; return s; }
-static int sq(const int *a, int n) { int s = 0; for (int i = 0; i < n; i++) s += a[i] * a[i]; return s; }
+static int sq(const int *a, int n)
+{ int s = 0; for (int i = 0; i < n; i++) s += a[i] * a[i]; return s; }
 int main(int argc, char **argv) {
   int a[1024]; for (int i = 0; i < 1024; i++) a[i] = i * argc;
   __builtin_cpu_init();

@@ -29,9 +29,7 @@ def layered(programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory)
     return make_oci(tmp_path_factory.mktemp("oci") / "layout", layers)
 
 
-def test_each_program_alone_names_its_level(
-    programs: dict[str, Path], tmp_path: Path
-) -> None:
+def test_each_program_alone_names_its_level(programs: dict[str, Path], tmp_path: Path) -> None:
     for name, (_, level) in LEVELS.items():
         root = tmp_path / name
         add_files(root, {f"{BIN}/{name}": programs[name]})
@@ -69,7 +67,7 @@ def test_layers_raise_the_level_one_by_one(layered: str) -> None:
 def test_objdump_and_readelf_agree(programs: dict[str, Path]) -> None:
     """What the decoder found matches objdump's disassembly; the note, readelf -n."""
     objdump, readelf = require_tool("objdump"), require_tool("readelf")
-    for name in ORDER + ["dispatch"]:
+    for name in [*ORDER, "dispatch"]:
         path = programs[name]
         with layerscope.open(str(path.parent)) as img:
             r = portability(img)
@@ -99,8 +97,8 @@ def test_dispatching_code_is_listed_apart(programs: dict[str, Path], tmp_path: P
 def test_cpu_answers(layered: str) -> None:
     with layerscope.open(layered) as img:
         r = portability(img)
-    runs = {cpu: answer_cpu(r, parse_cpu(cpu)) for cpu in
-            ("haswell", "x86-64-v3", "skylake-avx512", "x86-64-v4", "znver3", "znver4")}  # fmt: skip
+    cpus = ("haswell", "x86-64-v3", "skylake-avx512", "x86-64-v4", "znver3", "znver4")
+    runs = {cpu: answer_cpu(r, parse_cpu(cpu)) for cpu in cpus}
     assert {cpu: a.runs for cpu, a in runs.items()} == {
         "haswell": False,
         "x86-64-v3": False,

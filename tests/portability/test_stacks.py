@@ -131,8 +131,8 @@ def test_glibc_and_kernel(debs: dict[str, Path], tmp_path: Path) -> None:
         "libm.so.6",
         version_script="GLIBC_2.99 { global: newer_function; local: *; };\n",
     )
-    prog = compile_c("extern int newer_function(void);\nint main(void) { return newer_function(); }\n",
-                     build / "newer", libs=(str(fake),))  # fmt: skip
+    source = "extern int newer_function(void);\nint main(void) { return newer_function(); }\n"
+    prog = compile_c(source, build / "newer", libs=(str(fake),))
     add_files(root, {"/opt/app/bin/newer": prog})
     with layerscope.open(str(root)) as img:
         r = portability(img, decode=False)  # glibc's 250 modules need no decoding here

@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tests.conftest import IN_CI, require_tool
@@ -138,7 +138,7 @@ def install_debs(root: Path, debs: Iterable[Path]) -> Path:
     return root
 
 
-def add_files(root: Path, files: dict[str, Path | bytes], mode: int = 0o755) -> None:
+def add_files(root: Path, files: Mapping[str, Path | bytes], mode: int = 0o755) -> None:
     """Put files at absolute paths inside `root`."""
     for inner, src in files.items():
         dest = root / inner.lstrip("/")

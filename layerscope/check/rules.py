@@ -85,6 +85,8 @@ def _level(value: Any) -> str:
 
 
 def _listed(value: Any) -> str:
+    if value == ():
+        return "none"
     if isinstance(value, tuple):
         return ", ".join(f"{v[0]} {v[1] or '?'}" if isinstance(v, tuple) else str(v) for v in value)
     return str(value)

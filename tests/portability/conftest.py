@@ -7,11 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.portability_support import build_programs, download_debs, install_debs
+from tests.portability_support import (
+    add_files,
+    build_programs,
+    download_debs,
+    install_debs,
+    make_sif,
+)
 
 MPI_DEBS = ("libopenmpi3", "libmpich12", "libpmix2", "libucx0", "libfabric1", "libibverbs1")
 GPU_DEBS = ("libamdhip64-5",)
 OTHER_DEBS = ("libc6", "lib32z1", "hello:arm64")
+BIN = "/opt/app/bin"
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +39,16 @@ def stacks_root(tmp_path_factory: pytest.TempPathFactory, debs: dict[str, Path])
     (do not modify it: copy it)."""
     root = tmp_path_factory.mktemp("stacks") / "root"
     return install_debs(root, [debs[p] for p in MPI_DEBS + GPU_DEBS])
+
+
+@pytest.fixture(scope="session")
+def stages(programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three SIF stages (mksquashfs + siftool): the baseline program; + the v3 one; + the
+    AVX-512 one."""
+    work = tmp_path_factory.mktemp("stages")
+    root = work / "root"
+    out = []
+    for n, name in enumerate(["base", "v3", "avx512f"], 1):
+        add_files(root, {f"{BIN}/{name}": programs[name]})
+        out.append(make_sif(root, work / f"stage{n}.sif"))
+    return out

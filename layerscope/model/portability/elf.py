@@ -9,17 +9,18 @@ a loop run for hours.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import IO, Any, cast
 
-from elftools.elf.dynamic import DynamicSection, DynamicSegment
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerDefSection, GNUVerNeedSection
 from elftools.elf.sections import NoteSection
 from elftools.elf.segments import InterpSegment, NoteSegment
 
 from layerscope.model.portability.decode import decode
+from layerscope.model.portability.elffile import open_elf
 from layerscope.model.portability.facts import DecodedFacts, ElfFacts
 from layerscope.model.portability.versions import scan_strings
 from layerscope.model.portability.window import OutsideWindow, Window, WindowFile
@@ -80,7 +81,9 @@ def read_elf(window: Window, want_decode: bool, scans: Iterable[str] = ()) -> El
         return None
     parts = _Parts()
     try:
-        elf = ELFFile(cast(IO[bytes], WindowFile(window)))
+        # a whole file is read through BytesIO (C), a part of one through WindowFile
+        stream = io.BytesIO(window.head) if window.whole else WindowFile(window)
+        elf = open_elf(cast(IO[bytes], stream))
         header = elf.header
         machine, bits = str(header["e_machine"]), int(elf.elfclass)
         little = bool(elf.little_endian)
@@ -116,25 +119,29 @@ def read_elf(window: Window, want_decode: bool, scans: Iterable[str] = ()) -> El
 
 
 def _segments(elf: ELFFile, parts: _Parts) -> None:
-    # Without section headers (stripped by sstrip, or damaged), notes and the dynamic
-    # table are read through the program headers instead.
+    # Headers first, objects only for what is read: pyelftools' segment and section
+    # objects cost. Without section headers (stripped by sstrip, or damaged), notes are
+    # read through the program headers instead. The dynamic table is not read at all:
+    # walking its tags through pyelftools cost more than the rest of a file together, and
+    # the one thing wanted from it, a versioned library's soname, is its verdef's base.
     no_sections = elf.num_sections() == 0
     for i in range(min(elf.num_segments(), MAX_ITEMS)):
-        seg = elf.get_segment(i)
-        ptype = seg["p_type"]
-        if isinstance(seg, InterpSegment):
-            with parts.part("PT_INTERP"):
-                parts.fields["interp"] = str(seg.get_interp_name())
+        header = elf._get_segment_header(i)
+        ptype = header["p_type"]
+        if ptype == "PT_LOAD" and header["p_flags"] & 1:  # PF_X
+            parts.loads.append((int(header["p_offset"]), int(header["p_filesz"])))
         elif ptype == "PT_DYNAMIC":
             parts.fields["dynamic"] = True
-            if no_sections and isinstance(seg, DynamicSegment):
-                with parts.part("dynamic segment"):
-                    _dynamic(seg.iter_tags(), parts)
-        elif ptype == "PT_LOAD" and seg["p_flags"] & 1:  # PF_X
-            parts.loads.append((int(seg["p_offset"]), int(seg["p_filesz"])))
-        elif isinstance(seg, NoteSegment) and no_sections:
-            with parts.part("notes"):
-                _notes(seg.iter_notes(), parts)
+        if ptype == "PT_INTERP" or (no_sections and ptype == "PT_NOTE"):
+            seg = elf._make_segment(header)
+            with parts.part(str(ptype)):
+                if isinstance(seg, InterpSegment):
+                    parts.fields["interp"] = str(seg.get_interp_name())
+                elif isinstance(seg, NoteSegment):
+                    _notes(seg.iter_notes(), parts)
+
+
+_READ_SECTIONS = frozenset({"SHT_NOTE", "SHT_GNU_verneed", "SHT_GNU_verdef"})
 
 
 def _sections(elf: ELFFile, parts: _Parts) -> None:
@@ -142,22 +149,22 @@ def _sections(elf: ELFFile, parts: _Parts) -> None:
     if count > MAX_ITEMS:
         parts.problems.append(f"section headers: {count} sections, only {MAX_ITEMS} read")
     for i in range(min(count, MAX_ITEMS)):
-        section = elf.get_section(i)
-        stype = section["sh_type"]
+        header = elf._get_section_header(i)
+        stype = header["sh_type"]
+        if stype == "SHT_PROGBITS" and header["sh_flags"] & 0x4:  # SHF_EXECINSTR
+            parts.code.append((int(header["sh_offset"]), int(header["sh_size"])))
+        if stype not in _READ_SECTIONS:
+            continue
+        section = elf._make_section(header)
         if isinstance(section, NoteSection):
-            with parts.part(f"notes ({section.name})"):
+            with parts.part("notes"):
                 _notes(section.iter_notes(), parts)
-        elif isinstance(section, DynamicSection):
-            with parts.part("dynamic section"):
-                _dynamic(section.iter_tags(), parts)
         elif isinstance(section, GNUVerNeedSection):
             with parts.part("symbol versions needed"):
                 _verneed(section, parts)
         elif isinstance(section, GNUVerDefSection):
             with parts.part("symbol versions defined"):
                 _verdef(section, parts)
-        if stype == "SHT_PROGBITS" and section["sh_flags"] & 0x4:  # SHF_EXECINSTR
-            parts.code.append((int(section["sh_offset"]), int(section["sh_size"])))
 
 
 def _notes(notes: Iterable[Any], parts: _Parts) -> None:
@@ -174,19 +181,6 @@ def _notes(notes: Iterable[Any], parts: _Parts) -> None:
                     parts.fields["isa_needed"] = parts.fields.get("isa_needed", 0) | prop["pr_data"]
 
 
-def _dynamic(tags: Iterable[Any], parts: _Parts) -> None:
-    needed: list[str] = []
-    for tag in islice(tags, MAX_ITEMS):
-        t = tag.entry.d_tag
-        if t == "DT_NEEDED":
-            needed.append(str(tag.needed))
-        elif t == "DT_SONAME":
-            parts.fields["soname"] = str(tag.soname)
-        elif t == "DT_NULL":
-            break
-    parts.fields["needed"] = tuple(dict.fromkeys(needed))
-
-
 def _verneed(section: Any, parts: _Parts) -> None:
     needs: dict[str, list[str]] = {}
     for verneed, auxes in islice(section.iter_versions(), MAX_ITEMS):
@@ -198,10 +192,12 @@ def _verneed(section: Any, parts: _Parts) -> None:
 def _verdef(section: Any, parts: _Parts) -> None:
     defs: list[str] = []
     for verdef, auxes in islice(section.iter_versions(), MAX_ITEMS):
-        if verdef["vd_flags"] & 0x1:  # VER_FLG_BASE: the file's own name, not a version
-            continue
         first = next(iter(auxes), None)
-        if first is not None:
+        if first is None:
+            continue
+        if verdef["vd_flags"] & 0x1:  # VER_FLG_BASE: the file's own name (its soname)
+            parts.fields["soname"] = str(first.name)
+        else:
             defs.append(str(first.name))
     parts.fields["version_defs"] = tuple(dict.fromkeys(defs))
 

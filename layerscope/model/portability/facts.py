@@ -27,8 +27,7 @@ class ElfFacts(msgspec.Struct, frozen=True, omit_defaults=True):
     little: bool = True
     kind: str = "other"  # exec, pie, shared, object, core, other
     interp: str | None = None  # PT_INTERP: the dynamic loader it asks for
-    soname: str | None = None
-    needed: tuple[str, ...] = ()
+    soname: str | None = None  # a versioned library's own name (its verdef base)
     dynamic: bool = False  # has a dynamic segment (else: static)
     isa_needed: int = 0  # GNU_PROPERTY_X86_ISA_1_NEEDED bits (1 baseline, 2 v2, 4 v3, 8 v4)
     abi_tag: tuple[int, int, int] | None = None  # NT_GNU_ABI_TAG: oldest Linux kernel

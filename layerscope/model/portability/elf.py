@@ -28,7 +28,14 @@ from layerscope.model.portability.window import OutsideWindow, Window, WindowFil
 __all__ = ["ELF_MAGIC", "read_elf"]
 
 ELF_MAGIC = b"\x7fELF"
-MAX_ITEMS = 1 << 16  # sections, segments, tags, versions, symbols looked at per file
+# What is looked at per file, at most: real programs and libraries have tens of sections
+# and segments, a few dozen version needs; a crafted chain that loops (vna_next = 0)
+# stops here, each item costing pyelftools ~0.1 ms.
+MAX_SECTIONS = 4096
+MAX_SEGMENTS = 512
+MAX_NOTES = 256
+MAX_VERSIONS = 1024  # version entries per section, and auxiliaries per entry
+HEADER_SIZES = {32: (32, 40), 64: (56, 64)}  # class -> (e_phentsize, e_shentsize)
 _KINDS = {"ET_EXEC": "exec", "ET_REL": "object", "ET_CORE": "core"}
 _ISA_NEEDED = ("GNU_PROPERTY_X86_ISA_1_NEEDED", 0xC0008002)
 # What code that picks an implementation by CPU calls (libgcc's __builtin_cpu_supports,
@@ -124,8 +131,10 @@ def _segments(elf: ELFFile, parts: _Parts) -> None:
     # read through the program headers instead. The dynamic table is not read at all:
     # walking its tags through pyelftools cost more than the rest of a file together, and
     # the one thing wanted from it, a versioned library's soname, is its verdef's base.
-    no_sections = elf.num_sections() == 0
-    for i in range(min(elf.num_segments(), MAX_ITEMS)):
+    no_sections = elf.num_sections() == 0 or not _sane(elf, "section", parts)
+    if not _sane(elf, "program", parts):
+        return
+    for i in range(min(elf.num_segments(), MAX_SEGMENTS)):
         header = elf._get_segment_header(i)
         ptype = header["p_type"]
         if ptype == "PT_LOAD" and header["p_flags"] & 1:  # PF_X
@@ -144,11 +153,25 @@ def _segments(elf: ELFFile, parts: _Parts) -> None:
 _READ_SECTIONS = frozenset({"SHT_NOTE", "SHT_GNU_verneed", "SHT_GNU_verdef"})
 
 
+def _sane(elf: ELFFile, which: str, parts: _Parts) -> bool:
+    """Whether the header table's entry size is the ELF standard's (a size of 0 would read
+    one header as thousands)."""
+    want = HEADER_SIZES[elf.elfclass][which == "section"]
+    got = elf["e_shentsize" if which == "section" else "e_phentsize"]
+    count = elf.num_sections() if which == "section" else elf.num_segments()
+    if count and got != want:
+        parts.problems.append(f"{which} headers: entries of {got} bytes, not {want}")
+        return False
+    return True
+
+
 def _sections(elf: ELFFile, parts: _Parts) -> None:
     count = elf.num_sections()
-    if count > MAX_ITEMS:
-        parts.problems.append(f"section headers: {count} sections, only {MAX_ITEMS} read")
-    for i in range(min(count, MAX_ITEMS)):
+    if count and not _sane(elf, "section", parts):
+        return
+    if count > MAX_SECTIONS:
+        parts.problems.append(f"section headers: {count} sections, only {MAX_SECTIONS} read")
+    for i in range(min(count, MAX_SECTIONS)):
         header = elf._get_section_header(i)
         stype = header["sh_type"]
         if stype == "SHT_PROGBITS" and header["sh_flags"] & 0x4:  # SHF_EXECINSTR
@@ -168,7 +191,7 @@ def _sections(elf: ELFFile, parts: _Parts) -> None:
 
 
 def _notes(notes: Iterable[Any], parts: _Parts) -> None:
-    for note in islice(notes, MAX_ITEMS):
+    for note in islice(notes, MAX_NOTES):
         ntype = note["n_type"]
         if ntype == "NT_GNU_ABI_TAG":
             desc = note["n_desc"]
@@ -176,23 +199,31 @@ def _notes(notes: Iterable[Any], parts: _Parts) -> None:
                 tag = (int(desc["abi_major"]), int(desc["abi_minor"]), int(desc["abi_tiny"]))
                 parts.fields["abi_tag"] = tag
         elif ntype == "NT_GNU_PROPERTY_TYPE_0":
-            for prop in islice(note["n_desc"], MAX_ITEMS):
+            for prop in islice(note["n_desc"], MAX_NOTES):
                 if prop["pr_type"] in _ISA_NEEDED and isinstance(prop["pr_data"], int):
                     parts.fields["isa_needed"] = parts.fields.get("isa_needed", 0) | prop["pr_data"]
 
 
 def _verneed(section: Any, parts: _Parts) -> None:
     needs: dict[str, list[str]] = {}
-    for verneed, auxes in islice(section.iter_versions(), MAX_ITEMS):
+    left = MAX_VERSIONS  # entries and auxiliaries together: a looping chain stops here
+    for verneed, auxes in islice(section.iter_versions(), MAX_VERSIONS):
         names = needs.setdefault(str(verneed.name), [])
-        names.extend(str(aux.name) for aux in islice(auxes, MAX_ITEMS))
+        for aux in auxes:
+            left -= 1
+            if left < 0:
+                break
+            names.append(str(aux.name))
+        if left < 0:
+            parts.problems.append(f"symbol versions needed: more than {MAX_VERSIONS} read")
+            break
     parts.fields["version_needs"] = {k: tuple(dict.fromkeys(v)) for k, v in needs.items()}
 
 
 def _verdef(section: Any, parts: _Parts) -> None:
     defs: list[str] = []
-    for verdef, auxes in islice(section.iter_versions(), MAX_ITEMS):
-        first = next(iter(auxes), None)
+    for verdef, auxes in islice(section.iter_versions(), MAX_VERSIONS):
+        first = next(iter(auxes), None)  # a definition's name; the rest are its parents
         if first is None:
             continue
         if verdef["vd_flags"] & 0x1:  # VER_FLG_BASE: the file's own name (its soname)

@@ -131,3 +131,17 @@ def test_sif_stages(programs: dict[str, Path], tmp_path: Path) -> None:
         ("x86-64-v3", [f"{BIN}/v3"]),
         ("x86-64-v4", [f"{BIN}/avx512f"]),
     ]
+
+
+def test_glibc_hwcaps_variants_are_optional(programs: dict[str, Path], tmp_path: Path) -> None:
+    """glibc loads a glibc-hwcaps/x86-64-v3/ copy only on a v3 CPU: not a need."""
+    lib = "/usr/lib/x86_64-linux-gnu"
+    add_files(tmp_path, {
+        f"{lib}/glibc-hwcaps/x86-64-v3/libfast.so.1": programs["v3"],
+        f"{lib}/libfast.so.1": programs["base"],
+    })  # fmt: skip
+    with layerscope.open(str(tmp_path)) as img:
+        r = portability(img)
+    assert level_name(r.isa.level or 0) == "x86-64" and r.isa.set_by == []
+    assert r.isa.optional == 1 and r.isa.decoded == 1  # the hwcaps copy is not decoded
+    assert answer_cpu(r, parse_cpu("nehalem")).runs

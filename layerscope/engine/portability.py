@@ -43,6 +43,7 @@ __all__ = [
 Progress = Callable[[str, int, int], None]
 MIN_ELF = 52  # the smallest ELF header (32-bit)
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
+SYSTEM_MANAGERS = frozenset({"dpkg", "rpm", "apk"})
 
 
 def candidates(tree: FileTree) -> list[tuple[int, str]]:
@@ -84,7 +85,10 @@ def portability(
     wants = []
     for node, path in candidates(tree):
         rec = owners.record(path)
-        digest = (rec.algo, rec.digest) if rec and rec.algo and rec.digest else None
+        # only the system's packages are built for its baseline: a pip wheel's or a
+        # conda package's binaries are decoded like any other
+        system = rec is not None and rec.package.manager in SYSTEM_MANAGERS
+        digest = (rec.algo, rec.digest) if system and rec and rec.algo and rec.digest else None
         optional = hwcaps_level(path) is not None
         wants.append(Want(node, path, _scans(path), digest, decode and not optional))
     if cancel is not None and cancel.is_set():
@@ -97,7 +101,7 @@ def portability(
         if ff is None or ff.elf is None:
             continue
         rec = owners.record(w.path)
-        unchanged = w.unchanged(ff) if rec is not None and w.record is not None else None
+        unchanged = w.unchanged(ff) if w.record is not None else None
         package = rec.package if rec is not None else None
         files.append(FileInfo(w.path, ff.elf, package, unchanged, hwcaps_level(w.path)))
     ctx = Context(

@@ -50,6 +50,11 @@ def _tables() -> _Tables:
             mnem = mnemonic_names.get(ins.mnemonic, "?")
         except (ValueError, TypeError):
             names, mnem = frozenset(), "?"
+        if mnem == "tzcnt":
+            # F3 0F BC: a CPU without BMI1 runs it as BSF (the REP prefix is ignored),
+            # which gives the same answer for any non-zero input; compilers emit it in
+            # baseline code for __builtin_ctz for that reason. LZCNT has no such twin.
+            names = frozenset()
         feats.append(names - ALWAYS - HINTS)
         mnems.append(mnem)
     return _Tables(tuple(feats), tuple(mnems))

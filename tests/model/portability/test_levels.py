@@ -26,6 +26,7 @@ ENCODINGS = [
     ("c4e27d18c0", {"AVX2"}),  # vbroadcastss ymm0, xmm0
     ("c4e2f9a8c1", {"FMA"}),  # vfmadd213pd xmm0, xmm0, xmm1
     ("f3480fbdc0", {"LZCNT"}),  # lzcnt rax, rax
+    ("f3480fbcc0", set()),  # tzcnt rax, rax: BSF where BMI1 is missing, what gcc emits
     ("62f17c4858c1", {"AVX512F"}),  # vaddps zmm0, zmm0, zmm1
     ("62f1fd28efc1", {"AVX512F", "AVX512VL"}),  # vpxorq ymm0, ymm0, ymm1
     ("660f3a44c000", {"PCLMULQDQ"}),  # pclmulqdq xmm0, xmm0, 0

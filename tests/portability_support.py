@@ -15,7 +15,7 @@ import tarfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from tests.conftest import IN_CI, require_tool
+from tests.conftest import IN_CI, require, require_tool
 
 # Exercises each level: popcount is POPCNT from x86-64-v2 on, the float loop is
 # vectorised with AVX2/FMA at -v3 and AVX-512 with -mavx512f (gcc -O3).
@@ -92,9 +92,13 @@ def download_debs(dest: Path, packages: Iterable[str]) -> dict[str, Path]:
     where.mkdir(parents=True, exist_ok=True)
     os.chmod(where, 0o777)  # apt's _apt user writes there when it can
     if not list(where.glob("*.deb")):
-        subprocess.run(
-            [apt, "download", *names], cwd=where, check=True, timeout=600, capture_output=True
+        done = subprocess.run(
+            [apt, "download", *names], cwd=where, timeout=600, capture_output=True, text=True
         )
+        # Debian's mirror and arm64 package lists (`dpkg --add-architecture arm64`) are
+        # CI's (.ci/run); a laptop without them skips
+        last = (done.stderr.strip().splitlines() or [""])[-1]
+        require(done.returncode == 0, f"apt-get download {' '.join(names)}: {last}")
     out = {}
     for name in names:
         base, _, arch = name.partition(":")

@@ -9,9 +9,15 @@ are set; keys match case-insensitively; a null value leaves the default; "", "di
 `plugin1/rule1` rule) are warnings, not errors. A bad value is a UsageError (exit 2)
 naming the file, the line, the rule and the value.
 
-The top level is read through SECTIONS, one reader per key, so a later `layerscope:`
-section (allowlists of path globs per rule, a baseline file) is one more entry there and
-new fields on CiConfig, with `rules:` left as dive defines it.
+The top level is read through SECTIONS, one reader per key. dive ignores keys it does not
+know, so layerscope's own settings live in a `layerscope:` section of the same file:
+
+    layerscope:
+      allow:                          # findings accepted, by rule: path globs
+        no-secrets: ["/usr/share/doc/**", "/opt/app/tests/*.pem"]
+        no-caches: ["/var/cache/apt"]
+      baseline: .layerscope-baseline.json   # fingerprints of accepted findings
+      package-secrets: false          # true: count secrets shipped by packages too
 """
 
 from __future__ import annotations
@@ -50,6 +56,9 @@ class CiConfig:
     path: str | None
     rules: list[RuleSetting]  # one per rule of RULES, in its order
     warnings: list[str] = field(default_factory=list)
+    allow: dict[str, list[str]] = field(default_factory=dict)  # rule key -> path globs
+    baseline: str | None = None  # a baseline file named by the config (relative to it)
+    package_secrets: bool = False  # count secrets in files packages installed unchanged
 
     def rule(self, key: str) -> RuleSetting:
         return next(r for r in self.rules if r.key == key)
@@ -69,6 +78,9 @@ class _Draft:
     where: str
     values: dict[str, _Value] = field(default_factory=dict)  # rule key -> value
     warnings: list[str] = field(default_factory=list)
+    allow: dict[str, list[str]] = field(default_factory=dict)
+    baseline: str | None = None
+    package_secrets: bool = False
 
     def at(self, line: int | None) -> str:
         return f"{self.where}: line {line}" if line else self.where
@@ -100,8 +112,51 @@ def _read_rules(draft: _Draft, section: object, line: int | None) -> None:
     draft.values.update(legacy)  # dive's camelCase names win when set
 
 
+def _read_layerscope(draft: _Draft, section: object, line: int | None) -> None:
+    if section is None:
+        return
+    if not isinstance(section, LinedMap):
+        raise UsageError(f"{draft.at(line)}: 'layerscope' must be a mapping")
+    for key, value in section.items():
+        name = _key_text(key).lower()
+        at = draft.at(section.lines.get(key))
+        if name == "allow":
+            _read_allow(draft, value, at)
+        elif name == "baseline":
+            if not isinstance(value, str) or not value:
+                raise UsageError(f"{at}: layerscope.baseline must be a file name")
+            draft.baseline = value
+        elif name in ("package-secrets", "packagesecrets"):
+            if not isinstance(value, bool):
+                raise UsageError(f"{at}: layerscope.package-secrets must be true or false")
+            draft.package_secrets = value
+        else:
+            draft.warnings.append(f"{at}: unknown key 'layerscope.{_key_text(key)}' ignored")
+
+
+def _read_allow(draft: _Draft, value: object, at: str) -> None:
+    if not isinstance(value, LinedMap):
+        raise UsageError(f"{at}: layerscope.allow must map rules to lists of path globs")
+    for name, globs in value.items():
+        written = _key_text(name)
+        where = draft.at(value.lines.get(name))
+        rule = find(written)
+        if rule is None:
+            raise UsageError(f"{where}: layerscope.allow: {_unknown(written)}")
+        if not rule.findings:
+            raise UsageError(f"{where}: layerscope.allow: {rule.key} counts no findings to allow")
+        if isinstance(globs, str):
+            globs = [globs]
+        if not isinstance(globs, list) or not all(isinstance(g, str) and g for g in globs):
+            raise UsageError(f"{where}: layerscope.allow.{written} must be a list of path globs")
+        draft.allow.setdefault(rule.key, []).extend(globs)
+
+
 # top-level key (lowercase) -> reader of its value
-SECTIONS: dict[str, Callable[[_Draft, object, int | None], None]] = {"rules": _read_rules}
+SECTIONS: dict[str, Callable[[_Draft, object, int | None], None]] = {
+    "rules": _read_rules,
+    "layerscope": _read_layerscope,
+}
 
 
 def _key_text(key: object) -> str:
@@ -156,7 +211,10 @@ def build_config(
             raise UsageError(f"--rule {name}={text}: {_unknown(name)}")
         chosen[rule.key] = _Value(text, "--rule", f"--rule {name}={text}")
     rules = [_setting(rule, chosen.get(rule.key)) for rule in RULES]
-    return CiConfig(path, rules, draft.warnings)
+    baseline = draft.baseline
+    if baseline is not None and path is not None and not os.path.isabs(baseline):
+        baseline = os.path.join(os.path.dirname(path), baseline)
+    return CiConfig(path, rules, draft.warnings, draft.allow, baseline, draft.package_secrets)
 
 
 def _unknown(name: str) -> str:

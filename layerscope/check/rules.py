@@ -330,4 +330,11 @@ def rules_help() -> str:
     lines.append(
         'dive\'s camelCase names (lowestEfficiency, ...) are accepted; "disabled" turns a rule off.'
     )
+    lines.append(
+        "A `layerscope:` section accepts findings: `allow:` path globs per rule (no-secrets,"
+    )
+    lines.append(
+        "no-caches), `baseline: FILE` (see --write-baseline), `package-secrets: true` to count"
+    )
+    lines.append("secrets in files a package installed unchanged.")
     return "\n".join(lines)

@@ -1,13 +1,15 @@
 """`layerscope check IMAGE`: dive-compatible CI rules plus honest waste, caches and secrets.
 
-Exit 0 when every rule passes or is skipped, 1 when one fails, 2 for a bad config (checked
-before the image is opened), 3 for an image that cannot be read."""
+Exit 0 when every rule passes or is skipped, 1 when one fails, 2 for a bad config or
+baseline (checked before the image is opened), 3 for an image that cannot be read."""
 
 from __future__ import annotations
 
 import click
 
 from layerscope.check import evaluate, load_ci_config, parse_overrides, rules_help
+from layerscope.check.accept import Acceptance, apply, read_baseline
+from layerscope.check.accept import write_baseline as write_baseline_file
 from layerscope.check.rules import get
 from layerscope.cli.commands import open_image, warn_of
 from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
@@ -40,7 +42,19 @@ RULES_HELP = rules_help()
     help="Scan every small text file for secrets, not only likely names "
     "(default: on for SIF/squashfs/directories, off for tar layers).",
 )
-@click.option("--docs", is_flag=True, help="Count documentation and man pages as junk too.")
+@click.option("--docs", is_flag=True, help="Report documentation and man pages as slimming too.")
+@click.option(
+    "--baseline",
+    "baseline",
+    metavar="FILE",
+    help="Accept the findings whose fingerprints FILE holds (made by --write-baseline).",
+)
+@click.option(
+    "--write-baseline",
+    "write_baseline",
+    metavar="FILE",
+    help="Write every current finding's fingerprint to FILE, then check with it accepted.",
+)
 @source_options
 def check_cmd(
     image: str,
@@ -49,6 +63,8 @@ def check_cmd(
     as_json: bool,
     deep_secrets: bool | None,
     docs: bool,
+    baseline: str | None,
+    write_baseline: str | None,
     opts: OpenOptions,
 ) -> None:
     """Analyse IMAGE and evaluate CI rules: PASS, FAIL or SKIP each, with value and threshold.
@@ -59,17 +75,28 @@ def check_cmd(
     config = load_ci_config(ci_config, overrides=parse_overrides(rules))
     for warning in config.warnings:
         output.warn(warning)
+    path = baseline or config.baseline
+    acceptance = Acceptance(config.allow, read_baseline(path) if path else None, path)
     with open_image(image, opts) as img:
         classes = DEFAULT_CLASSES | {"docs"} if docs else DEFAULT_CLASSES
         # the portability report reads every ELF file: only when a rule asks for it
         port = any(get(s.key).portability and s.threshold is not None for s in config.rules)
-        options = AnalysisOptions(junk_classes=classes, deep_secrets=deep_secrets, portability=port)
-        report = img.analyze(options)
+        analysis = AnalysisOptions(
+            junk_classes=classes,
+            deep_secrets=deep_secrets,
+            package_secrets=config.package_secrets,
+            portability=port,
+        )
+        report = img.analyze(analysis)
         warn_of(img)
-    results = evaluate(config, ci_metrics(report))
+    if write_baseline is not None:
+        acceptance.baseline = write_baseline_file(write_baseline, report)
+        acceptance.baseline_path = write_baseline
+    metrics, accepted = apply(report, ci_metrics(report), acceptance)
+    results = evaluate(config, metrics)
     if as_json:
-        dump_json(check_json(report, config, results))
+        dump_json(check_json(report, config, results, accepted))
     else:
-        output.lines(check_doc(report, config, results).plain())
+        output.lines(check_doc(report, config, results, accepted).plain())
     failed = verdict(results) == "FAIL"
     raise SystemExit(ExitCode.FINDINGS if failed else ExitCode.OK)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,7 @@ from layerscope.model.bloat.waste import (
 )
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.tree import FileTree
+from layerscope.readers.base import StoredExtents
 
 if TYPE_CHECKING:
     from layerscope.model.portability.report import PortabilityReport
@@ -163,7 +164,9 @@ def analyze(
     step(3)
     dupes = DuplicateReport()
     if opts.duplicates:
-        dupes = find_duplicates(tree, reads.digest, opts.min_duplicate_size, candidates)
+        dupes = find_duplicates(
+            tree, reads.digest, opts.min_duplicate_size, candidates, _stored_as(img, notes)
+        )
     step(4)
     secrets: list[SecretFinding] = []
     if opts.secrets:
@@ -201,6 +204,25 @@ def analyze(
         package_secrets=opts.package_secrets,
         portability=port,
     )
+
+
+def _stored_as(img: Image, notes: list[str]) -> Callable[[int], Hashable | None] | None:
+    """Where the format stores a file's bytes, for formats that can store copies once."""
+    reader = img.reader
+    if not isinstance(reader, StoredExtents):
+        return None
+    tree = img.tree
+
+    def where(node: int) -> Hashable | None:
+        layer = tree.source_layer(node)
+        try:
+            got = reader.content_extent(layer, tree.loc[node])
+        except LayerscopeError as e:
+            notes.append(f"{tree.path(node)}: storage not known: {e}")
+            return None
+        return None if got is None else (layer, got)
+
+    return where
 
 
 def _owned_bytes(tree: FileTree, fo: FileOwners | None) -> int:

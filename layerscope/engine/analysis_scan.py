@@ -61,7 +61,7 @@ def read_contents(
     hashes = [n for pair in pairs for n in pair] + [n for _, nodes in candidates for n in nodes]
     out = Scanned()
     db_paths, dists = database_files(tree)
-    by_path = [n for n in files if path_kind(path_of(n)) is not None]
+    by_path = _bounded(tree, [n for n in files if path_kind(path_of(n)) is not None])
     keep = [*db_paths.values(), *by_path]
     if budget is not None:
         keep, hashes, scan = _within(tree, keep, hashes, scan, budget, out, path_of)
@@ -83,6 +83,21 @@ def read_contents(
     reads.used += result.bytes_read
     reads.notes.extend(result.notes)
     out.not_scanned += [(path_of(n), why) for n, why in result.not_scanned]
+    return out
+
+
+KEEP_ONE, KEEP_ALL = 1 << 20, 64 << 20  # key files held whole to verify against packages
+
+
+def _bounded(tree: FileTree, nodes: list[int]) -> list[int]:
+    """Files secret by their path (keys, keystores) are held whole to be checked against
+    their package's digest: small ones only, and a bounded total."""
+    out, total = [], 0
+    for n in nodes:
+        size = tree.size[n]
+        if size <= KEEP_ONE and total + size <= KEEP_ALL:
+            total += size
+            out.append(n)
     return out
 
 

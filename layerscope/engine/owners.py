@@ -41,7 +41,16 @@ from typing import NamedTuple
 from layerscope.engine.image import Image
 from layerscope.errors import LayerscopeError
 from layerscope.model.entry import EntryKind
-from layerscope.model.packages import FILES, MAX_DB_BYTES, Db, FileRecord, Package, build, kind_of
+from layerscope.model.packages import (
+    FILES,
+    MAX_DB_BYTES,
+    MAX_DB_TOTAL,
+    Db,
+    FileRecord,
+    Package,
+    build,
+    kind_of,
+)
 from layerscope.model.packages.python import SITE_DIRS
 from layerscope.model.tree import FileTree
 from layerscope.readers.base import StreamedContents
@@ -138,12 +147,19 @@ def owners_from(
 def database_files(tree: FileTree, depth: str = FILES) -> tuple[dict[str, int], list[str]]:
     """The live database files `model.packages.build` wants ({path: node}) and the Python
     dist-info/egg-info directories. Only a few directories can hold any: those are
-    looked at, not every file of the tree."""
+    looked at, not every file of the tree. Files over MAX_DB_BYTES, and any past
+    MAX_DB_TOTAL bytes in all, are left out (a crafted image cannot fill memory)."""
     found: dict[str, int] = {}
     dists: list[str] = []
+    total = 0
 
     def take(path: str, node: int) -> None:
-        if tree.kind[node] == EntryKind.FILE and kind_of(path, depth) is not None:
+        nonlocal total
+        if tree.kind[node] != EntryKind.FILE or kind_of(path, depth) is None:
+            return
+        size = tree.size[node]
+        if size <= MAX_DB_BYTES and total + size <= MAX_DB_TOTAL:
+            total += size
             found[path] = node
 
     for fixed in ("/var/lib/dpkg/status", "/lib/apk/db/installed",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from layerscope.engine.analysis import Report
+from layerscope.model.bloat.junk import CACHE, JUNK, SLIMMING
 from layerscope.model.bloat.largest import Sized
 from layerscope.model.bloat.secrets import SecretFinding
 from layerscope.present import units
@@ -28,23 +29,39 @@ def report_json(r: Report) -> dict[str, Any]:
             "final_bytes": r.final_bytes,
             "reclaimable_bytes": r.waste.total,
             "cache_bytes": r.cache_bytes,
+            "junk_bytes": r.junk_bytes,
+            "slimming_bytes": r.slimming_bytes,
             "duplicate_savings_bytes": r.duplicates.total_savings,
+            "package_owned_bytes": r.owned_bytes,
         },
+        "packages": {"count": r.packages, "owned_bytes": r.owned_bytes},
         "dive": _dive(r),
         "reclaimable": _waste(r),
         "duplicates": {
             "total_savings": r.duplicates.total_savings,
+            # what the image stores twice: less than total_savings where the format stores
+            # identical files once (squashfs); null when the format cannot tell
+            "stored_savings": r.duplicates.stored_savings if r.duplicates.stored_known else None,
             "complete": r.duplicates.complete,
             "sets": [
-                {"size": s.size, "savings": s.savings, "paths": s.paths, "layers": s.layers}
+                {
+                    "size": s.size,
+                    "savings": s.savings,
+                    "paths": s.paths,
+                    "layers": s.layers,
+                    "stored_copies": s.stored or None,
+                }
                 for s in r.duplicates.sets
             ],
         },
         "caches": {
             "total": r.cache_bytes,
+            "junk": r.junk_bytes,
+            "slimming": r.slimming_bytes,
             "findings": [
                 {
                     "class": j.cls,
+                    "category": j.category,
                     "path": j.path,
                     "bytes": j.bytes,
                     "files": j.files,
@@ -55,6 +72,9 @@ def report_json(r: Report) -> dict[str, Any]:
         },
         "secrets": {
             "deep_scan": r.deep_secrets,
+            "complete": r.secrets_complete,
+            "not_scanned": [{"path": p, "why": why} for p, why in r.not_scanned],
+            "counted": len(r.counted_secrets()),
             "findings": [secret_json(s) for s in r.secrets],
         },
         "largest": {
@@ -81,6 +101,8 @@ def summary_json(r: Report) -> dict[str, Any]:
         "duplicate_savings_bytes": r.duplicates.total_savings,
         "secrets": len(r.secrets),
         "secrets_recoverable": sum(1 for s in r.secrets if s.recoverable),
+        "secrets_shipped": sum(1 for s in r.secrets if s.shipped_by is not None),
+        "secrets_complete": r.secrets_complete,
     }
 
 
@@ -141,6 +163,8 @@ def secret_json(s: SecretFinding) -> dict[str, Any]:
         "hidden_how": s.hidden_how,
         "visible": s.visible,
         "recoverable": s.recoverable,
+        "shipped_by": s.shipped_by,
+        "fingerprint": s.fingerprint,
         "status": s.status(),
     }
 
@@ -163,13 +187,26 @@ def headline(r: Report) -> list[tuple[str, str]]:
     rows.append(("Reclaimable", units.size(r.waste.total)))
     if r.cache_bytes:
         rows.append(("Caches", units.size(r.cache_bytes)))
-    if r.duplicates.total_savings:
-        rows.append(("Duplicates", f"{units.size(r.duplicates.total_savings)} to save"))
+    if r.slimming_bytes:
+        rows.append(("Slimming", f"{units.size(r.slimming_bytes)} optional"))
+    dupes = r.duplicates
+    if dupes.stored_known and dupes.total_savings:
+        rows.append(("Duplicates", f"{units.size(dupes.stored_savings)} stored twice "
+                     f"({units.size(dupes.total_savings)} in the tree)"))  # fmt: skip
+    elif dupes.total_savings:
+        rows.append(("Duplicates", f"{units.size(dupes.total_savings)} to save"))
     if r.secrets:
         recoverable = sum(1 for s in r.secrets if s.recoverable)
-        rows.append(("Secrets", f"{len(r.secrets)} ({recoverable} recoverable)"))
+        shipped = sum(1 for s in r.secrets if s.shipped_by is not None)
+        more = f", {shipped} shipped by packages" if shipped else ""
+        rows.append(("Secrets", f"{len(r.secrets)} ({recoverable} recoverable{more})"))
     else:
         rows.append(("Secrets", "none found"))
+    if not r.secrets_complete:
+        rows.append(("Scan", f"incomplete: {units.count(len(r.not_scanned))} file(s) not read"))
+    if r.packages:
+        owned = units.size(r.owned_bytes)
+        rows.append(("Packages", f"{units.count(r.packages)}, owning {owned} of the final tree"))
     return rows
 
 
@@ -237,30 +274,53 @@ def _inefficient(doc: Doc, r: Report, top: int) -> None:
     _more(doc, len(r.dive.inefficiencies), top)
 
 
+CATEGORY_TITLES = (
+    (CACHE, "Caches"),
+    (JUNK, "Junk (not needed at run time)"),
+    (SLIMMING, "Optional slimming (shipped by packages; not caches)"),
+)
+
+
 def _caches(doc: Doc, r: Report, top: int) -> None:
-    if not r.junk:
-        return
-    doc.title(f"Caches and junk: {units.size(r.cache_bytes)}")
-    for j in r.junk[:top]:
-        layers = ",".join(str(x) for x in j.layers)
-        doc.line(
-            (f"  {units.size(j.bytes):>10}  ", "size"),
-            f"{j.cls:<13} {units.count(j.files):>7} files  layer {layers}  ",
-            image(j.path),
-        )
-    _more(doc, len(r.junk), top)
+    for category, title in CATEGORY_TITLES:
+        rows = [j for j in r.junk if j.category == category]
+        if not rows:
+            continue
+        doc.title(f"{title}: {units.size(r.category_bytes(category))}")
+        for j in rows[:top]:
+            layers = ",".join(str(x) for x in j.layers)
+            doc.line(
+                (f"  {units.size(j.bytes):>10}  ", "size"),
+                f"{j.cls:<15} {units.count(j.files):>7} files  layer {layers}  ",
+                image(j.path),
+            )
+        _more(doc, len(rows), top)
 
 
 def _duplicates(doc: Doc, r: Report, top: int) -> None:
     dupes = r.duplicates
     if not dupes.sets:
         return
-    doc.title(f"Duplicates: {units.size(dupes.total_savings)} could be saved")
+    if dupes.stored_known:
+        doc.title(
+            f"Duplicates: {units.size(dupes.stored_savings)} stored twice, "
+            f"{units.size(dupes.total_savings)} in the tree"
+        )
+        if dupes.stored_savings < dupes.total_savings:
+            why = ("  the format already stores identical files once (squashfs deduplication):"
+                   " the first column is what the image stores more than once")  # fmt: skip
+        else:
+            why = ("  squashfs can store identical files once, but this image stores every"
+                   " copy (made with mksquashfs -no-duplicates?)")  # fmt: skip
+        doc.line((why, "dim"))
+    else:
+        doc.title(f"Duplicates: {units.size(dupes.total_savings)} could be saved")
     for d in dupes.sets[:top]:
         shown = joined(d.paths[:4]) + (" …" if len(d.paths) > 4 else "")
+        stored = f" (stored {d.stored}x)" if dupes.stored_known else ""
         doc.line(
-            (f"  {units.size(d.savings):>10}  ", "size"),
-            f"{len(d.paths)} x {units.size(d.size)}: ",
+            (f"  {units.size(d.stored_savings):>10}  ", "size"),
+            f"{len(d.paths)} x {units.size(d.size)}{stored}: ",
             (shown, ""),
         )
     _more(doc, len(dupes.sets), top)
@@ -269,8 +329,12 @@ def _duplicates(doc: Doc, r: Report, top: int) -> None:
 
 
 def _secrets(doc: Doc, r: Report, top: int) -> None:
-    scope = "every file" if r.deep_secrets else "files with telling names"
+    scope = "every text file" if r.deep_secrets else "files with telling names"
     doc.title(f"Secrets ({scope} read; values redacted)")
+    if not r.secrets_complete:
+        path, why = r.not_scanned[0]
+        doc.line(("  scan incomplete: ", "alert"), f"{units.count(len(r.not_scanned))} file(s) ",
+                 "not read, e.g. ", image(path), f" ({why})")  # fmt: skip
     if not r.secrets:
         doc.line(("  none found", "dim"))
     for f in r.secrets[:top]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from layerscope.check import CiConfig, RuleResult
+from layerscope.check.accept import Accepted
 from layerscope.engine.analysis import Report
 from layerscope.present.analysis import findings_doc, report_json
 from layerscope.present.doc import Doc, image
@@ -22,7 +23,12 @@ def verdict(results: list[RuleResult]) -> str:
     return "FAIL" if any(r.status == "FAIL" for r in results) else "PASS"
 
 
-def check_json(report: Report, config: CiConfig, results: list[RuleResult]) -> dict[str, Any]:
+def check_json(
+    report: Report,
+    config: CiConfig,
+    results: list[RuleResult],
+    accepted: list[Accepted] | None = None,
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "result": verdict(results),
@@ -39,7 +45,10 @@ def check_json(report: Report, config: CiConfig, results: list[RuleResult]) -> d
                 }
                 for r in config.rules
             ],
+            "allow": config.allow,
+            "package_secrets": config.package_secrets,
         },
+        "accepted": [_accepted(a) for a in accepted or []],
         "rules": [
             {
                 "key": r.key,
@@ -67,7 +76,17 @@ def _portability(report: Report) -> dict[str, Any]:
     return {"portability": port}
 
 
-def check_doc(report: Report, config: CiConfig, results: list[RuleResult]) -> Doc:
+def _accepted(a: Accepted) -> dict[str, str]:
+    return {"rule": a.rule, "kind": a.kind, "location": a.location,
+            "fingerprint": a.fingerprint, "why": a.why}  # fmt: skip
+
+
+def check_doc(
+    report: Report,
+    config: CiConfig,
+    results: list[RuleResult],
+    accepted: list[Accepted] | None = None,
+) -> Doc:
     doc = Doc()
     doc.field("Image", f"{report.ref} ({report.format}, {report.layer_count} layer(s))")
     doc.field("Config", config.path or "defaults (no .dive-ci)")
@@ -79,6 +98,12 @@ def check_doc(report: Report, config: CiConfig, results: list[RuleResult]) -> Do
         doc.title("Portability")
         for name, value in summary_rows(report.portability):
             doc.field(name, value)
+    if accepted:
+        doc.title(f"Accepted findings (not counted by their rule): {len(accepted)}")
+        for a in accepted[:TOP]:
+            doc.line(f"  {a.rule:<11} {a.kind:<20} ", image(a.location), "  ", image(a.why, "dim"))
+        if len(accepted) > TOP:
+            doc.line((f"  … {len(accepted) - TOP} more (--json lists them all)", "dim"))
     doc.title("Rules")
     for res in results:
         style = {"FAIL": "alert", "PASS": "added"}.get(res.status, "dim")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -71,6 +71,15 @@ class StreamedContents(Protocol):
     def read_contents(
         self, layer: int, wanted: Sequence[tuple[int, int]]
     ) -> Iterator[tuple[int, Iterator[bytes]]]: ...
+
+
+@runtime_checkable
+class StoredExtents(Protocol):
+    """Optional, for formats that may store identical files once (squashfs: mksquashfs
+    deduplicates by default): content_extent(i, loc) identifies where layer i stores a
+    file's bytes; two files with equal extents are one stored copy."""
+
+    def content_extent(self, layer: int, loc: int) -> Hashable | None: ...
 
 
 @runtime_checkable

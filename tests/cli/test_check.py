@@ -94,7 +94,10 @@ def test_json_report(capsysbinary: pytest.CaptureFixture[bytes], tmp_path: Path)
         "path": str(cfg),
         "warnings": [],
         "rules": doc["config"]["rules"],
+        "allow": {},
+        "package_secrets": False,
     }
+    assert doc["accepted"] == []
     assert doc["config"]["rules"][1] == {
         "key": "highest-wasted-bytes",
         "configured": "20KB",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.real.images import Built, build_images
 from tests.real.rootfs import build_rootfs
 
 
@@ -22,3 +23,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def minbase(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Debian bookworm minbase root filesystem (a directory; do not modify it)."""
     return build_rootfs(tmp_path_factory.mktemp("minbase") / "root")
+
+
+@pytest.fixture(scope="session")
+def real_images(minbase: Path, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The multi-layer image of tests/real/images.py, built once per session by buildah
+    from the minbase root filesystem, as docker-archive and oci-archive."""
+    tarball = minbase.with_suffix(".tar")  # build_rootfs keeps the tarball beside the tree
+    assert tarball.is_file()
+    return build_images(tarball, tmp_path_factory.mktemp("images"))
+
+
+DEVEL = ("build-essential", "cmake", "python3-scipy")
+
+
+@pytest.fixture(scope="session")
+def devel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian with build-essential, cmake and python3-scipy (~1 GB: the tier's one heavy
+    root filesystem; a directory, do not modify it)."""
+    return build_rootfs(tmp_path_factory.mktemp("devel") / "root", include=DEVEL)

@@ -4,11 +4,16 @@ Candidates are grouped by size first; only sizes shared by two or more distinct 
 hashed (the digest is a caller-supplied function: hashing is I/O). Hard links are one
 inode, never duplicates of each other. Biggest sizes are hashed first, so a caller that
 stops hashing (a read budget) loses the smallest savings.
+
+Some formats store identical files once whatever the tree says (mksquashfs deduplicates
+by default: `/usr/bin/git` and `/usr/lib/git-core/git` share one run of data blocks). A
+caller that can tell where each file's bytes are stored (`stored_as`) gets, per set, how
+many copies the image really stores, and `stored_savings`: what it stores twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from layerscope.model.bloat.waste import content_key
@@ -16,6 +21,7 @@ from layerscope.model.entry import EntryKind
 from layerscope.model.tree import FileTree
 
 Digest = Callable[[int], "bytes | None"]
+StoredAs = Callable[[int], "Hashable | None"]  # node -> where its bytes are stored
 
 
 @dataclass(slots=True, frozen=True)
@@ -24,6 +30,12 @@ class DuplicateSet:
     paths: list[str]  # one path per copy, sorted
     layers: list[int]  # layer holding each copy's bytes, in `paths` order
     savings: int  # what keeping one copy (hard links or one file) would save
+    stored: int = 0  # copies the image stores (0: unknown; `len(paths)` for most formats)
+
+    @property
+    def stored_savings(self) -> int:
+        """Bytes the image stores more than once (savings when `stored` is unknown)."""
+        return self.savings if self.stored == 0 else self.size * (self.stored - 1)
 
 
 @dataclass(slots=True)
@@ -31,6 +43,12 @@ class DuplicateReport:
     sets: list[DuplicateSet] = field(default_factory=list)  # biggest savings first
     total_savings: int = 0
     complete: bool = True  # False when the digest gave up on some candidates
+    stored_known: bool = False  # the format told where copies are stored (`stored`)
+
+    @property
+    def stored_savings(self) -> int:
+        """What the image stores twice: total_savings less what the format deduplicated."""
+        return sum(s.stored_savings for s in self.sets)
 
 
 def duplicate_candidates(tree: FileTree, min_size: int = 1) -> list[tuple[int, list[int]]]:
@@ -57,8 +75,9 @@ def find_duplicates(
     digest: Digest,
     min_size: int = 1,
     candidates: list[tuple[int, list[int]]] | None = None,
+    stored_as: StoredAs | None = None,
 ) -> DuplicateReport:
-    report = DuplicateReport()
+    report = DuplicateReport(stored_known=stored_as is not None)
     if candidates is None:
         candidates = duplicate_candidates(tree, min_size)
     for size, reps in candidates:
@@ -73,12 +92,17 @@ def find_duplicates(
             if len(nodes) < 2:
                 continue
             pairs = sorted((tree.path(n), tree.source_layer(n)) for n in nodes)
+            stored = 0
+            if stored_as is not None:
+                places = [stored_as(n) for n in nodes]
+                stored = len({p for p in places if p is not None}) + places.count(None)
             report.sets.append(
                 DuplicateSet(
                     size=size,
                     paths=[p for p, _ in pairs],
                     layers=[layer for _, layer in pairs],
                     savings=size * (len(nodes) - 1),
+                    stored=stored,
                 )
             )
     report.sets.sort(key=lambda s: (-s.savings, s.paths[0]))

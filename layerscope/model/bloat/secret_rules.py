@@ -9,7 +9,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from layerscope.model.bloat.secret_anchors import candidate_rules
+from layerscope.model.bloat.secret_anchors import Spans, byte_windows, windows
 
 # Paths that are secrets by themselves (reported even if the content says nothing).
 PATH_RULES: list[tuple[str, re.Pattern[str]]] = [
@@ -105,7 +105,6 @@ CONTENT_RULES: list[tuple[str, re.Pattern[str]]] = [
     ("slack-token", re.compile(r"\b(?P<v>xox[abposr]-[0-9]{6,}-[A-Za-z0-9\-]{10,})")),
     ("google-api-key", re.compile(r"\b(?P<v>AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])")),
     ("npm-token", re.compile(r"\b(?P<v>npm_[A-Za-z0-9]{36})\b")),
-    ("npm-token", re.compile(r"(?P<k>_auth(?:Token)?)\s*=\s*[\"']?(?P<v>[^\s\"'$][^\s\"']{6,})")),
     ("pypi-token", re.compile(r"\b(?P<v>pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,})")),
     ("stripe-key", re.compile(r"\b(?P<v>(?:sk|rk)_live_[0-9A-Za-z]{24,99})\b")),
     ("sendgrid-key", re.compile(r"\b(?P<v>SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})\b")),
@@ -131,6 +130,8 @@ CONTENT_RULES: list[tuple[str, re.Pattern[str]]] = [
     ),
 ]
 
+# .npmrc's `_auth = ...` and `_authToken = ...`: settings files only (code says `_auth =`)
+NPMRC_AUTH = re.compile(r"(?P<k>_auth(?:Token)?)\s*=\s*[\"']?(?P<v>[^\s\"'$][^\s\"']{6,})")
 GENERIC = re.compile(
     r"(?i)(?<![A-Za-z0-9_.\-])(?P<k>[A-Za-z0-9_.\-]*?" + _WORDS + r")[\"']?[ \t]*[=:][ \t]*"
     r"[\"']?(?P<v>[^\s\"'#;&|,}]{4,})"
@@ -162,8 +163,8 @@ def looks_secret(value: str, key: str | None = None) -> bool:
         return False
     if low in _PLACEHOLDER_WORDS or "example" in low or (key is not None and low == key.lower()):
         return False
-    if "${" in v or "%(" in v or "{{" in v or len(set(v)) <= 2:
-        return False
+    if "${" in v or "%(" in v or "{{" in v or "(" in v or len(set(v)) <= 2:
+        return False  # a reference, a template, a call in code, a row of one letter
     kinds = (
         any(c.islower() for c in v),
         any(c.isupper() for c in v),
@@ -268,26 +269,37 @@ def is_config_like(path: str) -> bool:
     return _CONFIG_LIKE.search(path) is not None
 
 
-def scan_text(text: str, settings: bool, netrc: bool = False, limit: int = 50) -> list[Match]:
+def scan_text(
+    text: str,
+    settings: bool,
+    netrc: bool = False,
+    limit: int = 50,
+    data: bytes | None = None,
+    spans: Spans | None = None,
+) -> list[Match]:
     """Secrets in `text`. `settings` adds `NAME_TOKEN=value`-style assignments (for env
-    files, definitions, configs); `netrc` adds netrc's `password VALUE`."""
+    files, definitions, configs); `netrc` adds netrc's `password VALUE`. `data`: the
+    bytes `text` was decoded from as latin-1 (one character per byte, as scan_bytes
+    does): values are shown decoded as UTF-8; `spans` the prefilter's windows if known."""
     out: list[Match] = []
     taken: list[tuple[int, int]] = []
-    wanted = candidate_rules(text)
-    if not wanted:
+    if spans is None:
+        spans = windows(text, _any_case(settings, netrc))  # where each rule can match
+    if not spans:
         return out
     rules = list(CONTENT_RULES)
     if settings:
-        rules.append(("secret-assignment", GENERIC))
+        rules += [("npm-token", NPMRC_AUTH), ("secret-assignment", GENERIC)]
     if netrc:
         rules.append(("netrc-password", NETRC))
     for kind, rule in rules:
-        if kind not in wanted:
-            continue
-        for m in rule.finditer(text):
+        where = spans.get(kind, [])
+        for m in (m for start, stop in where for m in rule.finditer(text, start, stop)):
             value = m.group("v")
             start, end = m.span("v")
             key = m.groupdict().get("k")
+            if data is not None:
+                value, key = _utf8(value), None if key is None else _utf8(key)
             if kind in _FREE_VALUE and (
                 not looks_secret(value, key) or _commented(text, m.start())
             ):
@@ -308,6 +320,23 @@ def scan_text(text: str, settings: bool, netrc: bool = False, limit: int = 50) -
                 return out
     out.sort(key=lambda x: (x.line, x.kind))
     return out
+
+
+def scan_bytes(data: bytes, settings: bool, netrc: bool = False) -> list[Match]:
+    """scan_text over a file's bytes, decoded as latin-1 (fast, one character per byte:
+    the rules' formats are ASCII) only when the prefilter found an anchor in them."""
+    spans = byte_windows(data, _any_case(settings, netrc))
+    if not spans:
+        return []
+    return scan_text(data.decode("latin-1"), settings, netrc, data=data, spans=spans)
+
+
+def _any_case(settings: bool, netrc: bool) -> tuple[str, ...]:
+    return (("secret-assignment",) if settings else ()) + (("netrc-password",) if netrc else ())
+
+
+def _utf8(s: str) -> str:
+    return s.encode("latin-1").decode("utf-8", "replace")
 
 
 def _basic_auth(value: str) -> bool:

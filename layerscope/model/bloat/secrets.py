@@ -9,6 +9,7 @@ findings carry `secret_rules.redact`ed text only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from layerscope.model.bloat.secret_rules import (
     is_config_like,
     looks_sensitive,
     path_kind,
+    scan_bytes,
     scan_text,
 )
 from layerscope.model.bloat.waste import PathCache, Provenance, content_key
@@ -44,6 +46,13 @@ class SecretFinding:
     digest: str = ""  # secret_rules.fingerprint of the value ("" for a path finding)
     node: int | None = None  # the tree node of the file (not part of any document)
     shipped_by: str | None = None  # "PKG VERSION (MANAGER)": a package installed it unchanged
+
+    @property
+    def fingerprint(self) -> str:
+        """What a baseline keeps of this finding: a digest of where it is (the path or
+        metadata location), its kind and the digest of its value; never the value."""
+        data = f"{self.source}\0{self.location}\0{self.kind}\0{self.how}\0{self.digest}"
+        return hashlib.sha256(data.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
     @property
     def recoverable(self) -> bool:
@@ -150,9 +159,8 @@ def scan_file(path: str, data: bytes) -> list[Match]:
     """The content findings of one file's bytes (none for a binary file)."""
     if b"\0" in data[:8192]:
         return []  # binary: patterns over it are noise
-    text = data.decode("utf-8", "replace")
     name = path.rpartition("/")[2]
-    return scan_text(text, settings=is_config_like(path), netrc=name in (".netrc", "_netrc"))
+    return scan_bytes(data, settings=is_config_like(path), netrc=name in (".netrc", "_netrc"))
 
 
 def find_meta_secrets(meta: ImageMeta) -> list[SecretFinding]:

@@ -21,6 +21,7 @@ from layerscope.model.packages import apk, conda, dpkg, python, rpm
 from layerscope.model.packages.records import (
     MANAGERS,
     MAX_DB_BYTES,
+    MAX_DB_TOTAL,
     SYSTEM,
     Db,
     FileRecord,
@@ -32,6 +33,7 @@ __all__ = [
     "FILES",
     "MANAGERS",
     "MAX_DB_BYTES",
+    "MAX_DB_TOTAL",
     "NAMES",
     "SYSTEM",
     "Db",

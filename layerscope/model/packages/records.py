@@ -19,6 +19,9 @@ ALGOS = frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512"})
 # A package database file is read whole; real ones are at most tens of MB (a Fedora
 # rpmdb.sqlite with 2,000 packages is ~60 MB). Bigger files are not read.
 MAX_DB_BYTES = 256 << 20
+# All database files of one image together (dpkg's info/ of a big image is ~30 MB): what is
+# read is held in memory at once, so a crafted image cannot make it unbounded.
+MAX_DB_TOTAL = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)

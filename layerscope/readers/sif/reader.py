@@ -15,7 +15,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any, Protocol, TypeVar
 
 from layerscope import limits
@@ -155,6 +155,18 @@ class SifReader:
         info, d = self._layer(layer)
         fs = self._open_fs(info, d)
         return self._guard(d, fs.read_content(loc, size))
+
+    def content_extent(self, layer: int, loc: int) -> Hashable | None:
+        """Where a squashfs partition stores a file's bytes (None for ext3 overlays)."""
+        info, d = self._layer(layer)
+        extent = getattr(self._open_fs(info, d), "extent", None)
+        if extent is None:
+            return None
+        try:
+            got: Hashable = extent(loc)
+        except (*_DATA_ERRORS, OSError) as e:
+            raise self._translate(d, e) from e
+        return got
 
     def close(self) -> None:
         with self._fs_lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 from layerscope import limits
@@ -255,6 +255,12 @@ class SquashFS:
         self._frag_cache[index] = block
         return block
 
+    def extent(self, loc: int) -> tuple[int, int, int, int]:
+        """Where a regular file's bytes are stored: (blocks start, size, fragment, fragment
+        offset). mksquashfs stores identical files once: their inodes share it."""
+        start, fsize, frag, foff, _ = self._file_layout(loc)
+        return start, fsize, frag, foff
+
     def read_content(self, loc: int, size: int) -> Iterator[bytes]:
         """Stream a regular file's bytes block by block (`size` is the Entry's; the inode's
         own size is authoritative)."""
@@ -342,6 +348,10 @@ class SquashfsImageReader:
     def read_content(self, layer: int, loc: int, size: int) -> Iterator[bytes]:
         self._check(layer)
         return self._fs.read_content(loc, size)
+
+    def content_extent(self, layer: int, loc: int) -> Hashable | None:
+        self._check(layer)
+        return self._fs.extent(loc)
 
     def close(self) -> None:
         self._fs.close()

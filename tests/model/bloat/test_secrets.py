@@ -7,7 +7,7 @@ import pytest
 
 from layerscope.engine.loading import load_image
 from layerscope.model.bloat.secret_anchors import ANCHORS, candidate_rules
-from layerscope.model.bloat.secret_rules import CONTENT_RULES, redact, scan_text
+from layerscope.model.bloat.secret_rules import CONTENT_RULES, redact, scan_bytes, scan_text
 from layerscope.model.bloat.secrets import find_file_secrets, find_meta_secrets
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta
@@ -94,13 +94,45 @@ RULE_EXAMPLES = [
 def test_each_rule_both_ways(kind: str, positive: str, negative: str) -> None:
     assert kind in _kinds(positive)
     assert _kinds(negative) == []
+    # the same on a file's bytes (latin-1 text, lowercased as bytes)
+    assert kind in [m.kind for m in scan_bytes(positive.encode(), settings=True)]
+    assert scan_bytes(negative.encode(), settings=True) == []
+
+
+def test_overlapping_anchors_keep_every_rule() -> None:
+    """`_auth` (npm) starts inside `my_auth_key` before `auth_key` (settings) does: the
+    prefilter's non-overlapping search must still let the settings rule see the line."""
+    line = "my_auth_key = Xk9vQ2mZ7pL4\n"
+    assert _kinds(line) == ["secret-assignment"]
+    assert [m.kind for m in scan_bytes(line.encode(), settings=True)] == ["secret-assignment"]
+
+
+def test_metadata_with_lone_surrogates() -> None:
+    """Image metadata may hold names that were not UTF-8 (surrogate escapes)."""
+    found = scan_text("\udcff" + f"GH={GH}\n\ud800", settings=True)
+    assert [m.kind for m in found] == ["github-token"]
+
+
+def test_non_ascii_values_are_shown_as_utf8() -> None:
+    found = scan_bytes("password = Žluťoučký-kůň-42\n".encode(), settings=True)
+    assert [m.kind for m in found] == ["secret-assignment"]
+    assert found[0].detail.startswith("password=Žl…42")
 
 
 def test_every_rule_has_anchors_for_the_prefilter() -> None:
     kinds = {kind for kind, _ in CONTENT_RULES} | {"secret-assignment", "netrc-password"}
     assert kinds == set(ANCHORS)
     assert candidate_rules("nothing to see here") == frozenset()
-    assert "github-token" in candidate_rules("GHP_" + "x" * 36)  # any letter case
+    assert "github-token" not in candidate_rules("GHP_" + "x" * 36)  # the format's case
+    assert "secret-assignment" in candidate_rules("DB_PASSWORD")  # a key in any case
+
+
+def test_npmrc_auth_only_in_settings_files() -> None:
+    line = "_authToken = npmTok3n-Abc123xyz\n"
+    assert _kinds(line) == ["npm-token"]
+    assert _kinds(line, settings=False) == []
+    # Python's urllib/request.py, Debian's libpython3.11-minimal
+    assert _kinds("        self._auth = base64.b64encode(raw).decode()\n") == []
 
 
 def test_stock_configuration_lines_are_no_secrets() -> None:

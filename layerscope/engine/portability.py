@@ -106,6 +106,7 @@ def portability(
         files.append(FileInfo(w.path, ff.elf, package, unchanged, hwcaps_level(w.path)))
     ctx = Context(
         ref=img.ref,
+        format=img.meta.format,
         declared=img.meta.architecture,
         os_release=_os_release(img),
         packages=list(owners.packages),

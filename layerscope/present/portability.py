@@ -40,7 +40,7 @@ def portability_json(r: PortabilityReport, answers: Answers | None = None) -> di
     isa, g = r.isa, r.glibc
     doc: dict[str, Any] = {
         "schema": SCHEMA,
-        "image": r.ref,
+        "image": {"source": r.ref, "format": r.format},
         "elf_files": r.elf_files,
         "architecture": {
             "declared": r.arch.declared,

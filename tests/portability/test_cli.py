@@ -32,6 +32,7 @@ def test_json_report_and_answers(capsysbinary: Cap, stages: list[Path]) -> None:
     assert r.code == 1  # an answer is "no"
     doc = r.json()
     assert doc["schema"] == "layerscope.portability/1"
+    assert doc["image"] == {"source": str(stages[2]), "format": "sif"}
     assert doc["isa"]["level"] == "x86-64-v4" and doc["isa"]["level_number"] == 4
     assert doc["isa"]["set_by"] == [f"{BIN}/avx512f"]
     assert {f["path"]: f["level"] for f in doc["isa"]["files"]} == {

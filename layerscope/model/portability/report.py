@@ -63,6 +63,7 @@ class Context:
     """What the report needs beyond the files."""
 
     ref: str
+    format: str = ""  # what the image is (SIF, OCI layout...), as ImageMeta says
     declared: str | None = None  # the architecture the image declares
     os_release: dict[str, str] = field(default_factory=dict)
     packages: list[PackageRef] = field(default_factory=list)  # every installed package
@@ -106,6 +107,7 @@ class PortabilityReport:
     problems: list[str]  # files that could not be read whole, one line each
     notes: list[str] = field(default_factory=list)
     os_release: dict[str, str] = field(default_factory=dict)
+    format: str = ""
     read_files: int = 0  # files read for this report (0: every answer came from the cache)
     read_bytes: int = 0
 
@@ -127,6 +129,7 @@ def build_report(files: list[FileInfo], ctx: Context, notes: list[str]) -> Porta
         problems=problems,
         notes=notes,
         os_release=dict(ctx.os_release),
+        format=ctx.format,
     )
 
 

@@ -32,10 +32,15 @@ def open(
     platform: str | None = None,
     tls_verify: bool = True,
     use_cache: bool = True,
+    storage_root: str | None = None,
+    keyrings: tuple[str, ...] = (),
 ) -> Image:
     """Open any image layerscope reads (a SIF, squashfs or sandbox path, `oci:DIR[:REF]`,
-    `oci-archive:`, `docker-archive:`, `dir:`, a layer tarball, `docker://HOST/REPO:TAG`)
-    and merge its layers 0..`layer` (all by default) into one tree.
+    `oci-archive:`, `docker-archive:`, `dir:`, a layer tarball, `docker://HOST/REPO:TAG`,
+    `containers-storage:NAME`, `docker-daemon:NAME`, a bare NAME[:TAG] from the local
+    engines) and merge its layers 0..`layer` (all by default) into one tree.
+    `storage_root`: the podman/buildah store (default: podman's); `keyrings`: files of
+    keys SIF signatures are verified against (default: Apptainer's keyring).
 
     Raises layerscope.errors.LayerscopeError subclasses: UsageError (a bad reference, a
     name that does not exist), ReaderError (unreadable, corrupt or unsupported input),
@@ -43,7 +48,13 @@ def open(
     from layerscope.engine.loading import load_image
     from layerscope.readers import OpenOptions
 
-    options = OpenOptions(platform=platform, tls_verify=tls_verify, use_cache=use_cache)
+    options = OpenOptions(
+        platform=platform,
+        tls_verify=tls_verify,
+        use_cache=use_cache,
+        storage_root=storage_root,
+        keyrings=tuple(keyrings),
+    )
     return load_image(ref, options, upto=layer)
 
 

@@ -4,7 +4,8 @@ Images come from the internet and from registries the user does not control; a s
 is whatever an attacker wrote. Every reader takes its caps from here instead of keeping its
 own constants, so that this table documents them all, one environment variable raises each,
 and hitting any of them is a LimitExceededError (exit 3) whose one-line message names the
-limit and the variable that raises it.
+limit and the variable that raises it. The two `registry_*` limits bound a network transfer,
+not the image: hitting them is a RegistryError (exit 4) with the same hint.
 
 Overriding: `LAYERSCOPE_<NAME>=N` in the environment (`LAYERSCOPE_MAX_ENTRIES=50000000`;
 sizes as `parse_bytes` reads them: `LAYERSCOPE_BOMB_FLOOR=8GB`, or `8GiB`), or `set_limit(name, n)`
@@ -82,7 +83,8 @@ LIMITS: dict[str, Limit] = {
         Limit(
             "max_metadata_bytes",
             1 << 30,
-            "inflated bytes of one squashfs metadata table (inodes, directories, xattrs); "
+            "inflated bytes of squashfs metadata held at once (the inode and directory tables "
+            "together; the xattr table alone), checked before inflating; "
             "a real table is ~50 bytes per entry",
         ),
         Limit(
@@ -97,6 +99,12 @@ LIMITS: dict[str, Limit] = {
             "bytes of extended attributes (names and values, +32 per attribute) over one "
             "layer: a global PAX header, a shared squashfs xattr set or ext xattr block "
             "would otherwise attach a large set to every entry",
+        ),
+        Limit(
+            "max_store_json_bytes",
+            256 << 20,
+            "bytes of a podman/buildah store's images.json or layers.json (one record per "
+            "image or layer the store holds, ~1 KB each)",
         ),
         Limit("max_index_depth", 8, "image indexes nested inside image indexes"),
         Limit("max_layers", 4096, "layers in one manifest, images in one index (as diffoci)"),
@@ -121,6 +129,19 @@ LIMITS: dict[str, Limit] = {
             "max_tar_header_bytes",
             16 << 20,
             "bytes of one tar extension payload (PAX records, GNU long name or link)",
+        ),
+        Limit(
+            "registry_deadline",
+            3600,
+            "seconds one registry request (a token, a manifest, one blob download) may take "
+            "in all, whatever trickles in; 0: no deadline. Hitting it is a network failure "
+            "(exit 4), not a limit on the image",
+        ),
+        Limit(
+            "registry_min_rate",
+            10_000,
+            "bytes per second a registry download must average over each 30 s; 0: no "
+            "minimum. Hitting it is a network failure (exit 4)",
         ),
     )
 }

@@ -10,7 +10,7 @@ entries are kept, each keyed as keys.py explains:
   hashes  content digests computed for diffs, per layer (hashing.ContentHasher)
   facts   what the portability report learnt of a layer's files (ELF facts), per layer
 
-The registry's verified blobs live next to it in `blobs/` (readers/registry_cache.py);
+The registry's verified blobs live next to it in `blobs/` (blobs.py);
 `info()` and `clear()` cover them too, the size cap does not (they are the image itself,
 not an index of it). Size cap: LAYERSCOPE_CACHE_MAX (a size as limits.parse_bytes
 reads it; 0 disables writing), default 2 GB, least recently used first out.
@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layerscope.cache import keys
+from layerscope.cache.blobs import BlobCache
+from layerscope.cache.safefs import cache_root
 from layerscope.cache.store import Buffer, Store, StoreStats
 from layerscope.errors import CacheCorruptError
 from layerscope.limits import parse_size
@@ -60,12 +62,6 @@ _HASHES_HEAD = struct.Struct("<II")  # count, digest length
 
 COMPRESS_LAYERS = True
 COMPRESS_TREES = False
-
-
-def cache_root() -> Path:
-    """$XDG_CACHE_HOME/layerscope (default ~/.cache/layerscope)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-    return Path(base) / "layerscope"
 
 
 def index_threads() -> int:
@@ -122,7 +118,7 @@ class IndexCache:
                 stream.finish()  # nothing decoded is used unless the checksum holds
                 return tree
             except (TreeCodecError, CacheCorruptError, OSError):
-                self.store.discard(self.store.path("tree", key), reader.ino)
+                self.store.discard("tree", key, reader.ino)
                 return None
 
     def save_tree(self, key: str, tree: FileTree) -> bool:
@@ -146,11 +142,11 @@ class IndexCache:
                 try:
                     yield from iter_chunks(reader.stream())
                 except (TreeCodecError, OSError, EOFError) as e:
-                    self.store.discard(self.store.path("layer", key), reader.ino)
+                    self.store.discard("layer", key, reader.ino)
                     raise CacheCorruptError(str(e)) from e
                 except Exception as e:  # zstandard.ZstdError and kin: the bytes are bad
                     if type(e).__module__.startswith("zstandard"):
-                        self.store.discard(self.store.path("layer", key), reader.ino)
+                        self.store.discard("layer", key, reader.ino)
                         raise CacheCorruptError(str(e)) from e
                     raise
 
@@ -170,7 +166,7 @@ class IndexCache:
 
     def has_layer(self, layer_key: str) -> bool:
         """Whether an index for the layer exists (unverified: a cheap planning hint)."""
-        return self.store.path("layer", keys.versioned("layer", layer_key)).exists()
+        return self.store.exists("layer", keys.versioned("layer", layer_key))
 
     def save_layer_chunks(self, layer_key: str, chunks: list[bytes]) -> bool:
         """Store an index built elsewhere (prefetch.index_layer: zstd frames, one per
@@ -231,31 +227,17 @@ class IndexCache:
 
     def info(self) -> CacheInfo:
         files = total = 0
-        for _, size in _blob_files(self.root):
+        for _, st in BlobCache(self.root, make_root=False).files():
             files += 1
-            total += size
+            total += st.st_size
         return CacheInfo(self.root, self.store.stats(), self.max_bytes, files, total)
 
     def clear(self, blobs: bool = True) -> tuple[int, int]:
-        """Remove every index entry (and registry blob); (files, bytes) removed."""
+        """Remove every index entry (and registry blob); (files, bytes) removed. Only names
+        the cache writes are removed, and no symlink inside the cache is followed."""
         files, total = self.store.clear()
         if blobs:
-            for path, size in list(_blob_files(self.root)):
-                try:
-                    os.unlink(path)
-                except OSError:
-                    continue
-                files += 1
-                total += size
+            more, size = BlobCache(self.root, make_root=False).clear()
+            files += more
+            total += size
         return files, total
-
-
-def _blob_files(root: Path) -> Iterator[tuple[str, int]]:
-    top = root / "blobs"
-    for dirpath, _, names in os.walk(top):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            try:
-                yield path, os.lstat(path).st_size
-            except OSError:
-                continue

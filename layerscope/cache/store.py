@@ -14,6 +14,10 @@ before trusting a byte, and remove what fails. Reading touches the file's mtime,
 the LRU clock eviction sorts by. Every operation tolerates files vanishing under it
 (another process evicting or clearing) and never raises OSError: the cache is an
 accelerator, so a full disk or a read-only home only makes it miss.
+
+Every file is reached through safefs: no symlink below the cache root is followed, only
+names this module writes are ever removed, directories are 0700 and files 0600, and a
+root owned by another user is refused (UsageError) instead of being read or written.
 """
 
 from __future__ import annotations
@@ -21,23 +25,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-import xxhash
-
+from layerscope.cache import safefs
 from layerscope.cache.store_read import (
-    CODEC_RAW,
-    CODEC_ZSTD,
     HEADER,
     KIND_IDS,
-    MAGIC,
-    STORE_VERSION,
     Reader,
 )
+from layerscope.cache.store_write import TMP_SUFFIX, Writer, touch
 from layerscope.errors import CacheCorruptError
 
 __all__ = ["HEADER", "CacheCorruptError", "Reader", "Store", "StoreStats", "Writer"]
@@ -45,8 +45,25 @@ __all__ = ["HEADER", "CacheCorruptError", "Reader", "Store", "StoreStats", "Writ
 Buffer = bytes | bytearray | memoryview
 
 SUFFIX = ".lsc"
-TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 3600
+# The only names the store writes (and so the only ones it removes).
+_SUBDIR = re.compile(r"[0-9a-f]{2}")
+_ENTRY = re.compile(r"[0-9a-f]{40}\.lsc")
+_TMP = re.compile(r"\.[0-9a-f]{40}\.lsc\.[0-9]+\.[0-9a-f]{12}\.tmp")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One cache file met by a scan."""
+
+    kind: str
+    sub: str
+    name: str
+    st: os.stat_result
+
+    @property
+    def temporary(self) -> bool:
+        return self.name.endswith(TMP_SUFFIX)
 
 
 @dataclass(slots=True)
@@ -57,24 +74,37 @@ class StoreStats:
 
 
 class Store:
-    """The files of one cache root (`$XDG_CACHE_HOME/layerscope/index`)."""
+    """The files of one cache root (`$XDG_CACHE_HOME/layerscope/index`). The directory
+    above it is the trusted root (safefs.open_root); everything below is never followed."""
 
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = root
         self.max_bytes = max_bytes
+        self.base = root.parent
+
+    def locate(self, kind: str, key: str) -> tuple[tuple[str, str, str], str]:
+        digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+        return (self.root.name, kind, digest[:2]), digest + SUFFIX
 
     def path(self, kind: str, key: str) -> Path:
-        digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:40]
-        return self.root / kind / digest[:2] / (digest + SUFFIX)
+        """Where the entry lives (for messages and tests; I/O goes through descriptors)."""
+        parts, name = self.locate(kind, key)
+        return self.base.joinpath(*parts, name)
+
+    def _dir(self, parts: Iterable[str]) -> contextlib.AbstractContextManager[int | None]:
+        return safefs.opened_dir(self.base, tuple(parts), create=False)
 
     # -- reading -----------------------------------------------------------------------------
 
     def open(self, kind: str, key: str, verify: bool = True) -> Reader | None:
         """A reader for the entry (its checksum verified unless `verify` is False: then
         the caller must use read_all), or None on a miss. Corrupt files are removed."""
-        path = self.path(kind, key)
+        parts, name = self.locate(kind, key)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - the Reader owns it
+            with self._dir(parts) as d:
+                if d is None:
+                    return None
+                f = os.fdopen(safefs.open_file(d, name), "rb")
         except OSError:
             return None
         ino = None
@@ -85,12 +115,12 @@ class Store:
                 reader.verify()
         except CacheCorruptError:
             f.close()
-            self.discard(path, ino)
+            self.discard(kind, key, ino)
             return None
         except OSError:
             f.close()
             return None
-        _touch(path)
+        touch(f.fileno())
         return reader
 
     def read(self, kind: str, key: str) -> bytes | None:
@@ -102,16 +132,23 @@ class Store:
             try:
                 return reader.read_all()
             except (OSError, CacheCorruptError):
-                self.discard(self.path(kind, key), reader.ino)
+                self.discard(kind, key, reader.ino)
                 return None
 
-    def discard(self, path: Path, ino: int | None) -> None:
-        """Remove a bad file, unless another process has already replaced it."""
+    def exists(self, kind: str, key: str) -> bool:
+        parts, name = self.locate(kind, key)
         try:
-            if ino is None or os.stat(path).st_ino == ino:
-                os.unlink(path)
+            with self._dir(parts) as d:
+                return d is not None and safefs.is_file(d, name)
         except OSError:
-            pass
+            return False
+
+    def discard(self, kind: str, key: str, ino: int | None) -> None:
+        """Remove a bad file, unless another process has already replaced it."""
+        parts, name = self.locate(kind, key)
+        with contextlib.suppress(OSError), self._dir(parts) as d:
+            if d is not None:
+                safefs.unlink_at(d, name, ino)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -145,195 +182,103 @@ class Store:
 
     # -- size cap ----------------------------------------------------------------------------
 
-    def entries(self) -> Iterator[tuple[Path, os.stat_result]]:
-        """Every cache file (temporary ones included) with its stat."""
-        if not self.root.is_dir():
+    def scan(self) -> Iterator[Found]:
+        """Every file the store wrote (temporary ones included); nothing else is listed."""
+        try:
+            top = safefs.open_dir(self.base, (self.root.name,), create=False)
+        except OSError:
             return
-        for kind in KIND_IDS:
-            top = self.root / kind
-            try:
-                subdirs = list(os.scandir(top))
-            except OSError:
-                continue
-            for sub in subdirs:
+        if top is None:
+            return
+        try:
+            for kind in KIND_IDS:
+                yield from self._scan_kind(top, kind)
+        finally:
+            os.close(top)
+
+    def _scan_kind(self, top: int, kind: str) -> Iterator[Found]:
+        try:
+            kfd = safefs.open_subdir(top, kind, create=False)
+        except OSError:
+            return
+        if kfd is None:
+            return
+        try:
+            for sub in sorted(safefs.subdirs(kfd)):
+                if not _SUBDIR.fullmatch(sub):
+                    continue
                 try:
-                    files = list(os.scandir(sub.path))
+                    sfd = safefs.open_subdir(kfd, sub, create=False)
                 except OSError:
                     continue
-                for f in files:
-                    try:
-                        yield Path(f.path), f.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
+                if sfd is None:
+                    continue
+                try:
+                    for name, st in safefs.regular_files(sfd):
+                        if _ENTRY.fullmatch(name) or _TMP.fullmatch(name):
+                            yield Found(kind, sub, name, st)
+                finally:
+                    os.close(sfd)
+        finally:
+            os.close(kfd)
+
+    def remove(self, found: Found) -> bool:
+        """Unlink one scanned file, if it is still that inode."""
+        try:
+            with self._dir((self.root.name, found.kind, found.sub)) as d:
+                return d is not None and safefs.unlink_at(d, found.name, found.st.st_ino)
+        except OSError:
+            return False
 
     def stats(self) -> StoreStats:
         by_kind: dict[str, tuple[int, int]] = {}
         files = total = 0
-        for path, st in self.entries():
-            kind = path.parent.parent.name
-            n, b = by_kind.get(kind, (0, 0))
-            by_kind[kind] = (n + 1, b + st.st_size)
+        for f in self.scan():
+            n, b = by_kind.get(f.kind, (0, 0))
+            by_kind[f.kind] = (n + 1, b + f.st.st_size)
             files += 1
-            total += st.st_size
+            total += f.st.st_size
         return StoreStats(files, total, by_kind)
 
     def evict(self, keep: Path | None = None) -> int:
         """Remove least recently used files until the total is under the cap; also stale
         temporary files of crashed writers. Returns the bytes freed."""
         now = time.time()
-        live: list[tuple[float, int, Path]] = []
+        live: list[Found] = []
         total = freed = 0
-        for path, st in self.entries():
-            if path.name.endswith(TMP_SUFFIX):
-                if now - st.st_mtime > STALE_TMP_SECONDS:
-                    freed += _unlink(path, st.st_size)
+        for f in self.scan():
+            if f.temporary:
+                if now - f.st.st_mtime > STALE_TMP_SECONDS:
+                    freed += f.st.st_size if self.remove(f) else 0
                 else:
-                    total += st.st_size  # a writer in progress: counts, is not ours to remove
+                    total += f.st.st_size  # a writer in progress: counts, is not ours to remove
                 continue
-            live.append((st.st_mtime, st.st_size, path))
-            total += st.st_size
+            live.append(f)
+            total += f.st.st_size
         if total <= self.max_bytes:
             return freed
-        live.sort(key=lambda item: item[0])  # oldest first
-        for _, size, path in live:
+        live.sort(key=lambda f: f.st.st_mtime)  # oldest first
+        keep_name = keep.name if keep is not None else None
+        for f in live:
             if total <= self.max_bytes:
                 break
-            if path == keep and size <= self.max_bytes:
+            if f.name == keep_name and f.st.st_size <= self.max_bytes:
                 continue
-            got = _unlink(path, size)
-            freed += got
-            total -= size  # gone, whoever removed it
+            freed += f.st.st_size if self.remove(f) else 0
+            total -= f.st.st_size  # gone, whoever removed it
         return freed
 
     def clear(self) -> tuple[int, int]:
-        """Remove every cache file; (files, bytes) removed."""
+        """Remove every file the store wrote; (files, bytes) removed."""
         files = total = 0
-        for path, st in list(self.entries()):
-            if _unlink(path, st.st_size) or not path.exists():
+        emptied: set[tuple[str, str]] = set()
+        for f in list(self.scan()):
+            if self.remove(f):
                 files += 1
-                total += st.st_size
-        for kind in KIND_IDS:
-            top = self.root / kind
-            try:
-                for sub in os.scandir(top):
-                    with contextlib.suppress(OSError):  # not empty: a writer is busy in it
-                        os.rmdir(sub.path)
-            except OSError:
-                pass
+                total += f.st.st_size
+            emptied.add((f.kind, f.sub))
+        for kind, sub in emptied:
+            with contextlib.suppress(OSError), self._dir((self.root.name, kind)) as d:
+                if d is not None:
+                    os.rmdir(sub, dir_fd=d)  # fails if not empty: a writer is busy in it
         return files, total
-
-
-def _touch(path: Path) -> None:
-    """Stamp the LRU clock. An explicit time, because the kernel's own "now" for file
-    times is coarse (a few ms): a read right after another file's write would tie."""
-    now = time.time_ns()
-    with contextlib.suppress(OSError):
-        os.utime(path, ns=(now, now))
-
-
-def _unlink(path: Path, size: int) -> int:
-    try:
-        os.unlink(path)
-    except OSError:
-        return 0
-    return size
-
-
-class Writer:
-    """Streams one entry into a temporary file; `commit()` publishes it atomically. Leaving
-    the `with` block without a commit (an error, a cancelled load) leaves nothing behind."""
-
-    def __init__(
-        self, store: Store, kind: str, key: str, compress: bool, precompressed: bool = False
-    ) -> None:
-        self.store = store
-        self.final = store.path(kind, key)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        # pid + random suffix: two processes (or threads) writing the same key never share
-        # a temporary file; the last replace wins and both results are whole.
-        stem = f".{self.final.name}.{os.getpid()}.{os.urandom(6).hex()}"
-        self.tmp = self.final.with_name(stem + TMP_SUFFIX)
-        self.f: BinaryIO | None = open(self.tmp, "xb")  # noqa: SIM115 - closed in commit/abort
-        self.key = key.encode("utf-8", "surrogateescape")
-        self.kind = KIND_IDS[kind]
-        self.codec = CODEC_ZSTD if compress or precompressed else CODEC_RAW
-        self.hash = xxhash.xxh3_128()
-        self.hash.update(self.key)
-        self.length = 0
-        self.failed = False
-        self.done = False
-        self._z = None
-        if compress and not precompressed:
-            import zstandard
-
-            self._z = zstandard.ZstdCompressor(level=1).compressobj()
-        self.f.write(bytes(HEADER.size) + self.key)
-
-    def write(self, data: Buffer) -> None:
-        if self.failed or self.f is None:
-            return
-        data_mv = data if isinstance(data, memoryview) else memoryview(data)
-        try:
-            out: Buffer = self._z.compress(data_mv) if self._z is not None else data_mv
-            self._raw_write(out)
-        except OSError:
-            self.failed = True
-        finally:
-            if isinstance(data, memoryview):
-                data.release()  # lets the tree's arrays grow again
-
-    def _raw_write(self, out: Buffer) -> None:
-        assert self.f is not None
-        if len(out):
-            self.f.write(out)
-            self.hash.update(out)
-            self.length += len(out)
-
-    def commit(self) -> bool:
-        """Publish the file; False if anything failed (then nothing is published)."""
-        if self.f is None or self.done:
-            return False
-        try:
-            if self._z is not None and not self.failed:
-                self._raw_write(self._z.flush())
-            if self.failed:
-                raise OSError("write failed")
-            head = HEADER.pack(
-                MAGIC,
-                STORE_VERSION,
-                self.kind,
-                self.codec,
-                len(self.key),
-                self.length,
-                self.hash.digest(),
-            )
-            self.f.seek(0)
-            self.f.write(head)
-            self.f.close()
-            self.f = None
-            _touch(self.tmp)
-            os.replace(self.tmp, self.final)
-        except OSError:
-            self.abort()
-            return False
-        self.done = True
-        self.store.evict(keep=self.final)
-        return True
-
-    def abort(self) -> None:
-        """Drop the temporary file (a no-op once committed)."""
-        if self.done:
-            return
-        self.done = True
-        if self.f is not None:
-            with contextlib.suppress(OSError):
-                self.f.close()
-            self.f = None
-        with contextlib.suppress(OSError):
-            os.unlink(self.tmp)
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abort()

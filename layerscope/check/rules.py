@@ -50,6 +50,12 @@ def _ratio(value: str) -> Threshold:
     return ratio
 
 
+def _at_least_one(value: str) -> Threshold | None:
+    """`signed: true`: at least one (valid signature) is required."""
+    flag = _flag(value)
+    return None if flag is None else 1
+
+
 def _flag(value: str) -> Threshold | None:
     low = value.lower()
     if low in _ON:
@@ -78,6 +84,7 @@ class Kind:
 RATIO = Kind("ratio", _ratio, OFF)
 BYTES = Kind("bytes", parse_bytes, OFF)  # go-humanize ParseBytes, as dive reads sizes
 FLAG = Kind("flag", _flag, frozenset())  # false/no/off are the flag's own "disabled"
+REQUIRE = Kind("flag", _at_least_one, frozenset())  # a flag whose "true" asks for one
 
 
 def _level(value: Any) -> str:
@@ -246,6 +253,16 @@ RULES: tuple[Rule, ...] = (
         label="cache bytes",
         summary="true: fail on caches left in the image",
         findings=True,
+    ),
+    Rule(
+        key="signed",
+        legacy="requireSignature",  # a camelCase alias, as the other rules have
+        kind=REQUIRE,
+        default="disabled",
+        metric="valid_signatures",
+        fails=Fails.BELOW,
+        label="valid signatures from the keyring",
+        summary="true: fail unless a SIF signature verifies against --keyring",
     ),
     Rule(
         key="max-isa",

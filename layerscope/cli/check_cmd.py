@@ -39,8 +39,8 @@ RULES_HELP = rules_help()
 @click.option(
     "--deep-secrets/--no-deep-secrets",
     default=None,
-    help="Scan every small text file for secrets, not only likely names "
-    "(default: on for SIF/squashfs/directories, off for tar layers).",
+    help="Scan every text file for secrets, not only likely names (default: on; off is faster "
+    "on tar layers but no longer a complete scan).",
 )
 @click.option("--docs", is_flag=True, help="Report documentation and man pages as slimming too.")
 @click.option(

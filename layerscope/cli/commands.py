@@ -28,6 +28,7 @@ class LazyGroup(click.Group):
         "view": ("layerscope.cli.view_cmd", "view_cmd"),
         "check": ("layerscope.cli.check_cmd", "check_cmd"),
         "cache": ("layerscope.cli.cache_cmd", "cache_cmd"),
+        "report": ("layerscope.cli.report_cmd", "report_cmd"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -61,6 +62,8 @@ def open_image(ref: str, opts: OpenOptions, layer: int | None = None) -> layersc
         platform=opts.platform,
         tls_verify=opts.tls_verify,
         use_cache=opts.use_cache,
+        storage_root=opts.storage_root,
+        keyrings=opts.keyrings,
     )
 
 

@@ -22,7 +22,9 @@ SOURCES_HELP = """\b
 IMAGE is any of: a SIF file, a squashfs file, a sandbox directory,
 an OCI layout directory (oci:DIR[:REF]), oci-archive:FILE[:REF],
 docker-archive:FILE[:REF], dir:DIR (skopeo), a single layer tarball
-(.tar, .tar.gz, .tar.zst) or docker://HOST/REPO[:TAG|@DIGEST]."""
+(.tar, .tar.gz, .tar.zst), docker://HOST/REPO[:TAG|@DIGEST],
+containers-storage:NAME[:TAG]|@ID (podman/buildah), docker-daemon:NAME[:TAG],
+or a bare NAME[:TAG]: the podman/buildah store, then the Docker daemon."""
 
 
 def _limits(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> None:
@@ -45,11 +47,33 @@ def source_options(f: F) -> F:
 
     @functools.wraps(f)
     def command(*args: Any, platform: str | None, tls_verify: bool, no_cache: bool,
+                storage_root: str | None, keyrings: tuple[str, ...],
                 **kwargs: Any) -> Any:  # fmt: skip
-        opts = OpenOptions(platform=platform, tls_verify=tls_verify, use_cache=not no_cache)
+        opts = OpenOptions(
+            platform=platform,
+            tls_verify=tls_verify,
+            use_cache=not no_cache,
+            storage_root=storage_root,
+            keyrings=keyrings,
+        )
         return f(*args, opts=opts, **kwargs)
 
     wrapped: Any = command
+    wrapped = click.option(
+        "--keyring",
+        "keyrings",
+        metavar="FILE",
+        multiple=True,
+        help="Verify SIF signatures against the keys in FILE (OpenPGP keyring or "
+        "certificate, or PEM public keys for DSSE; repeatable). Default: "
+        "~/.apptainer/keys/pgp-public.",
+    )(wrapped)
+    wrapped = click.option(
+        "--storage-root",
+        metavar="DIR",
+        help="The podman/buildah store to read containers-storage: and bare names from "
+        "(default: the one podman uses, from storage.conf).",
+    )(wrapped)
     wrapped = click.option(
         "--limit",
         "limit_overrides",

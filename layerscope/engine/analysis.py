@@ -17,7 +17,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from layerscope.engine.analysis_reads import BudgetedReads
 from layerscope.engine.analysis_scan import read_contents, shipped
@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int, int], None]
 
-STEPS = ("dive", "reclaimable", "caches", "duplicates", "secrets", "largest")
+STEPS = ("dive", "reclaimable", "caches", "duplicates", "secrets", "largest", "signatures")
 
 
 @dataclass(slots=True)
@@ -71,6 +71,7 @@ class AnalysisOptions:
     top: int = 20
     per_layer: int = 5
     portability: bool = False  # also the portability report (reads every ELF file)
+    signatures: bool = True  # verify the image's signatures (a SIF's) against the keyrings
 
 
 @dataclass(slots=True)
@@ -96,6 +97,8 @@ class Report:
     packages: int = 0  # packages the image's databases list
     owned_bytes: int = 0  # final-tree file bytes a package database lists
     package_secrets: bool = False  # shipped secrets count for check (AnalysisOptions)
+    # each SIF signature with its verification (status, signer, reason, signed objects)
+    signatures: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def secrets_complete(self) -> bool:
@@ -104,6 +107,10 @@ class Report:
 
     def category_bytes(self, category: str) -> int:
         return sum(j.bytes for j in self.junk if j.category == category)
+
+    @property
+    def valid_signatures(self) -> int:
+        return sum(1 for s in self.signatures if s.get("status") == "valid")
 
     @property
     def cache_bytes(self) -> int:
@@ -175,6 +182,8 @@ def analyze(
         secrets += shipped(found, scanned)
     step(5)
     big = largest(tree, opts.top, opts.per_layer, prov.live)
+    step(6)
+    signatures = img.verify_signatures() if opts.signatures else img.meta.signatures
     final = tree.total_size()
     port = None
     if opts.portability:
@@ -203,6 +212,7 @@ def analyze(
         owned_bytes=_owned_bytes(tree, fo),
         package_secrets=opts.package_secrets,
         portability=port,
+        signatures=[dict(s) for s in signatures],
     )
 
 
@@ -279,6 +289,7 @@ def ci_metrics(r: Report) -> Metrics:
         secrets=len(r.counted_secrets()),
         cache_bytes=r.cache_bytes,
         secrets_incomplete=_incomplete(r),
+        valid_signatures=r.valid_signatures,
     )
     if r.portability is None:
         return metrics

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from layerscope.cache import IndexCache
 from layerscope.errors import EntryNotFoundError, UsageError
@@ -17,14 +17,22 @@ from layerscope.model.entry import Entry, EntryKind, normalize_path
 from layerscope.model.image import ImageMeta, LayerInfo
 from layerscope.model.sizes import LayerTally
 from layerscope.model.tree import FileTree
-from layerscope.readers.base import ImageReader
+from layerscope.readers.base import ImageReader, SignatureVerifier
 
 if TYPE_CHECKING:
     from layerscope.engine.analysis import AnalysisOptions, Report
     from layerscope.engine.compare import ImageDiff
     from layerscope.model.portability.report import PortabilityReport
 
-__all__ = ["Image"]
+__all__ = ["Image", "verify_signatures"]
+
+
+def verify_signatures(reader: ImageReader, meta: ImageMeta) -> None:
+    """Fill meta.signatures' verification fields when the format carries signatures (once:
+    entries already checked are left as they are)."""
+    pending = [s for s in meta.signatures if s.get("status") is None]
+    if pending and isinstance(reader, SignatureVerifier):
+        reader.verify_signatures(meta)
 
 
 @dataclass(slots=True)
@@ -116,6 +124,13 @@ class Image:
         from layerscope.engine.portability import portability
 
         return portability(self)
+
+    def verify_signatures(self) -> list[dict[str, Any]]:
+        """Check the image's signatures (a SIF's) against the keyrings it was opened with:
+        each of meta.signatures gets its status ("valid", "invalid", "unknown signer"),
+        signer, reason and the objects it signs. Reads the signed data once."""
+        verify_signatures(self.reader, self.meta)
+        return self.meta.signatures
 
     def close(self) -> None:
         self.reader.close()

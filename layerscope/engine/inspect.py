@@ -15,7 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from layerscope.cache import IndexCache
-from layerscope.engine.image import Image
+from layerscope.engine.image import Image, verify_signatures
 from layerscope.engine.loading import cached_entries, load_image, with_index_fallback
 from layerscope.errors import EncryptedError, ReaderError
 from layerscope.model.image import ImageMeta, LayerInfo
@@ -58,6 +58,7 @@ def inspect(ref: str, options: OpenOptions | None = None, analyze: bool = False)
         readable = bool(meta.layers) and not any(info.encrypted for info in meta.layers)
         if not (analyze or (readable and reader.traits.inner_metadata)):
             stats = _count_layers(reader, meta, opts, {})
+            verify_signatures(reader, meta)
             return Inspection(ref, meta, stats, _errors(stats))
     finally:
         reader.close()
@@ -68,11 +69,13 @@ def inspect(ref: str, options: OpenOptions | None = None, analyze: bool = False)
         fresh = open_image(ref, opts)
         try:
             stats = _count_layers(fresh, fresh.describe(), opts, {})
+            verify_signatures(fresh, meta)
         finally:
             fresh.close()
         return Inspection(ref, meta, stats, [e, *_errors(stats)])
     with img:
         stats = _count_layers(img.reader, img.meta, opts, img.tallies, img)
+        img.verify_signatures()
         found = Inspection(ref, img.meta, stats, _errors(stats), img.tree.total_size())
         if analyze:
             from layerscope.engine.analysis import AnalysisOptions

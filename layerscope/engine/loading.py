@@ -25,7 +25,7 @@ from layerscope.model.layers import WhiteoutStyle, apply_layer
 from layerscope.model.sizes import LayerTally, tree_tally
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions, open_image
-from layerscope.readers.base import ColumnLister, ImageReader
+from layerscope.readers.base import ColumnLister, ImageReader, ListCheck
 
 if TYPE_CHECKING:
     from layerscope.cache.prefetch import Prefetcher
@@ -63,6 +63,8 @@ def load_image(
     reader = open_image(ref, opts)
     try:
         meta = reader.describe()
+        if isinstance(reader, ListCheck):
+            reader.check_listable()  # a file holding no tree at all says so (exit 3)
         last = len(meta.layers) - 1
         if upto is not None:
             if not -len(meta.layers) <= upto <= last:
@@ -104,6 +106,7 @@ def first_layer_tree(
 
 
 def tallied(entries: Iterable[Entry], tally: LayerTally) -> Iterator[Entry]:
+    """Pass entries through, counting them into `tally` (what the layer stores)."""
     add = tally.add
     for e in entries:
         add(e)
@@ -159,6 +162,8 @@ class _Build:
 
     def _apply_all(self, use_index: bool) -> FileTree:
         tree = FileTree()
+        if self.tallies is not None:
+            self.tallies.clear()  # a run again after a corrupt index counts from zero
         ahead = self._prefetcher(use_index)
         try:
             for info in self.meta.layers[: self.last + 1]:

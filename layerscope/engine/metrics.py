@@ -17,6 +17,7 @@ class Metrics:
     image_bytes: int
     secrets: int  # secrets found, those shipped unchanged by a package left out
     cache_bytes: int
+    valid_signatures: int = 0  # SIF signatures that verify against the keyrings
     # why the secret scan did not read everything (a limit, an unreadable file); None: it
     # did. A rule on secrets fails as incomplete rather than pass on part of the image.
     secrets_incomplete: str | None = None

@@ -181,7 +181,17 @@ def encode_name(name: str) -> bytes:
 
 
 def normalize_path(path: str) -> str:
-    """Make a path absolute and canonical, literally: './a//b/' -> '/a/b'. No '..' resolution
-    through symlinks; '..' components are rejected by the caller that cares."""
-    parts = [p for p in path.split("/") if p and p != "."]
+    """Make a path absolute and canonical, lexically: './a//b/' -> '/a/b'. '..' removes the
+    component before it and never climbs above the root ('x/../root/f' -> '/root/f',
+    '../../etc/passwd' -> '/etc/passwd'): where container runtimes extract such tar members
+    (umoci cleans filepath.Join("/", name); Go's path.Clean). Symlinks are never followed."""
+    if ".." not in path:  # the usual case: dropping empty and "." parts is all there is
+        return "/" + "/".join([p for p in path.split("/") if p and p != "."])
+    parts: list[str] = []
+    for p in path.split("/"):
+        if p == "..":
+            if parts:
+                parts.pop()
+        elif p and p != ".":
+            parts.append(p)
     return "/" + "/".join(parts)

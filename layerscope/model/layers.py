@@ -73,9 +73,7 @@ def apply_layer(
     for e in entries:
         path = e.path
         if not path.startswith("/") or "//" in path or "/." in path or path.endswith("/"):
-            path = normalize_path(path)
-            if "/../" in path + "/":
-                continue  # never resolve upwards: such a member cannot be placed literally
+            path = normalize_path(path)  # '..' resolved lexically, clamped at the root
             if path == "/":
                 if e.kind == dir_kind:
                     tree.set_attrs(ROOT, e, layer)
@@ -265,13 +263,9 @@ def _put(tree: FileTree, st: _LayerState, parent: int, name: str, e: Entry, laye
 
 
 def _shadow(tree: FileTree, node: int, old: int, layer: int) -> None:
-    """Record that `node` (now written by `layer`) hides what `old` held before."""
-    history = list(tree.shadows.get(old, ()))
-    old_layer = tree.layer[old]
-    if old_layer >= 0 and old_layer != layer:
-        history.append(old_layer)
-    if history:
-        tree.shadows[node] = history
+    """Record that `node` (now written by `layer`) hides what `old` held before: one
+    cell linked to old's history, never a copy of it (model.history)."""
+    tree.shadows.record(node, old, tree.layer[old], layer)
 
 
 def _put_hardlink(

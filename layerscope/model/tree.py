@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from layerscope.model import sizes
 from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry, EntryKind
+from layerscope.model.history import Shadows
 
 ROOT = 0
 
@@ -54,8 +55,9 @@ class FileTree:
         self.link_group: dict[int, int] = {}
         # content lives in another layer's blob (a hard link to a lower layer's file)
         self.content_layer: dict[int, int] = {}
-        # provenance: earlier layers that wrote this path, oldest first
-        self.shadows: dict[int, list[int]] = {}
+        # provenance: earlier layers that wrote this path, oldest first (shared chains:
+        # a rewrite costs one cell, never a copy of the path's history)
+        self.shadows = Shadows()
         # the node this one replaced at the same path (older version)
         self.prev: dict[int, int] = {}
         self.deletions: list[Deletion] = []

@@ -23,10 +23,12 @@ from itertools import accumulate
 from typing import Protocol
 
 from layerscope.model.columns import TREE_COLUMNS
+from layerscope.model.history import Shadows
 from layerscope.model.tree import Deletion, FileTree
 
 # Bump when the layout below, or what apply_layer puts in a tree, changes meaning.
-TREE_CODEC_VERSION = 3  # 3: columns in model.columns.TREE_COLUMNS order
+# 3: columns in model.columns.TREE_COLUMNS order; 4: histories as chains (model.history)
+TREE_CODEC_VERSION = 4
 
 Buffer = bytes | bytearray | memoryview
 
@@ -38,8 +40,8 @@ _ORDER = 1 if sys.byteorder == "little" else 2
 _COLUMNS = tuple((name, code) for name, code, _ in TREE_COLUMNS)
 _INT_DICTS = ("link_group", "content_layer", "prev")
 # columns, kind, names (2), children (3), targets (2), rdev (2), xattrs (5), int dicts (2
-# each), shadows (3), deletions (4)
-_SECTION_COUNT = len(_COLUMNS) + 1 + 2 + 3 + 2 + 2 + 5 + 2 * len(_INT_DICTS) + 3 + 4
+# each), shadows (4: nodes, heads, cell layers, cell links), deletions (4)
+_SECTION_COUNT = len(_COLUMNS) + 1 + 2 + 3 + 2 + 2 + 5 + 2 * len(_INT_DICTS) + 4 + 4
 
 
 class ByteSource(Protocol):
@@ -195,9 +197,9 @@ def _sections(tree: FileTree) -> Iterator[Buffer]:
         pairs: dict[int, int] = getattr(tree, attr)
         yield array("i", pairs.keys()).tobytes()
         yield array("i", pairs.values()).tobytes()
-    yield array("i", tree.shadows.keys()).tobytes()
-    yield array("I", map(len, tree.shadows.values())).tobytes()
-    yield array("i", [x for v in tree.shadows.values() for x in v]).tobytes()
+    # the history chains as stored (model.history): linear in rewrites, not quadratic
+    for column in tree.shadows.columns():
+        yield column.tobytes()
     reasons: dict[str, int] = {}
     rows = array("I", [reasons.setdefault(d.reason, len(reasons)) for d in tree.deletions])
     yield pack_strs(list(reasons))
@@ -271,15 +273,12 @@ def _decode(s: _Sections) -> FileTree:
     for attr in _INT_DICTS:
         keys = _nodes(s.take(), n)
         setattr(tree, attr, dict(zip(keys, _array("i", s.take(), len(keys)), strict=True)))
-    sh_keys = _nodes(s.take(), n)
-    sh_counts = _array("I", s.take(), len(sh_keys))
-    sh_flat = _array("i", s.take(), sum(sh_counts))
-    shadows: dict[int, list[int]] = {}
-    pos = 0
-    for k, c in zip(sh_keys, sh_counts, strict=True):
-        shadows[k] = sh_flat[pos : pos + c].tolist()
-        pos += c
-    tree.shadows = shadows
+    sh_nodes = _nodes(s.take(), n)
+    sh_heads = _array("i", s.take(), len(sh_nodes))
+    sh_layers = _array("h", s.take())
+    tree.shadows = Shadows.from_columns(
+        sh_nodes, sh_heads, sh_layers, _array("i", s.take(), len(sh_layers))
+    )
     reasons = unpack_strs(s.take())
     dl = _array("i", s.take())
     dn = _array("i", s.take(), len(dl))

@@ -84,6 +84,7 @@ def report_json(r: Report) -> dict[str, Any]:
         },
         "bytes_read": r.bytes_read,
         "notes": r.notes,
+        "signatures": r.signatures,
     }
 
 
@@ -207,6 +208,8 @@ def headline(r: Report) -> list[tuple[str, str]]:
     if r.packages:
         owned = units.size(r.owned_bytes)
         rows.append(("Packages", f"{units.count(r.packages)}, owning {owned} of the final tree"))
+    if r.signatures:
+        rows.append(("Signatures", f"{r.valid_signatures} of {len(r.signatures)} valid"))
     return rows
 
 

@@ -125,13 +125,7 @@ def meta_doc(meta: ImageMeta) -> Doc:
     if meta.sif:
         _sif_descriptors(doc, meta.sif)
     for sig in meta.signatures:
-        over = (
-            f"group {sig['linked_group']}"
-            if sig.get("linked_group") is not None
-            else f"object {sig.get('linked_object')}"
-        )
-        signer = sig.get("entity") or "unknown signer"
-        doc.field("Signature", f"object {sig['id']} over {over}, {sig['hash']}, signer {signer}")
+        doc.field("Signature", signature_text(sig))
     for enc in meta.encryption:
         doc.field("Encrypted", _encryption(enc))
     if meta.labels:
@@ -159,6 +153,36 @@ def meta_doc(meta: ImageMeta) -> Doc:
     for warning in meta.warnings:
         doc.field("Warning", warning, style="warn")
     return doc
+
+
+FORMATS = {
+    "pgp-cleartext": "PGP cleartext",
+    "pgp-cleartext-legacy": "PGP cleartext (legacy)",
+    "dsse": "DSSE",
+    "unknown": "unknown format",
+}
+
+
+def signature_text(sig: dict[str, Any]) -> str:
+    """'object 5 over group 1 (objects 1-4), PGP cleartext, SHA-256, signer 1204...: valid'."""
+    if sig.get("linked_group") is not None:
+        over = f"group {sig['linked_group']}"
+    else:
+        over = f"object {sig.get('linked_object')}"
+    signed = sig.get("signed_objects")
+    if signed and sig.get("linked_group") is not None:
+        over += f" (objects {', '.join(map(str, signed))})"
+    parts = [f"object {sig['id']} over {over}"]
+    if sig.get("format"):
+        parts.append(FORMATS.get(sig["format"], str(sig["format"])))
+    if sig.get("hash"):
+        parts.append(str(sig["hash"]))
+    signer = sig.get("signer") or sig.get("entity")
+    parts.append(f"signer {signer}" if signer else "signer not named")
+    status = sig.get("status") or "not verified"
+    if sig.get("reason"):
+        status += f" ({sig['reason']})"
+    return ", ".join(parts) + ": " + status
 
 
 def _sif_descriptors(doc: Doc, sif: dict[str, Any]) -> None:

@@ -90,3 +90,24 @@ class ColumnLister(Protocol):
     when it returns True the listing stops early and is incomplete."""
 
     def layer_columns(self, layer: int, cancel: Cancel | None) -> LayerColumns | None: ...
+
+
+@runtime_checkable
+class SignatureVerifier(Protocol):
+    """Optional, for formats that carry signatures (SIF): verify_signatures(meta) checks
+    each entry of meta.signatures against the keys the reader was opened with
+    (OpenOptions.keyrings), filling in its status, signer and reason. It reads all the
+    signed data once (a hash over each signed partition), so it is asked for only by
+    `inspect`, `check` and the TUI's background analysis, never by describe()."""
+
+    def verify_signatures(self, meta: ImageMeta) -> None: ...
+
+
+@runtime_checkable
+class ListCheck(Protocol):
+    """Optional, for formats whose file may describe itself yet hold no tree at all (a SIF
+    with no filesystem partition): check_listable() raises the ReaderError that says so.
+    Whoever builds a tree calls it after describe(); describe() itself keeps working, so
+    `inspect` still shows what the file does hold."""
+
+    def check_listable(self) -> None: ...

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,17 +17,29 @@ from dataclasses import dataclass, field
 from layerscope.errors import NotFoundError, ReaderError, UnsupportedFormatError, UsageError
 from layerscope.readers.base import ImageReader
 
-__all__ = ["FORMATS", "Format", "OpenOptions", "open_image", "sniff", "split_transport"]
+__all__ = [
+    "FORMATS",
+    "Format",
+    "OpenOptions",
+    "is_bare_name",
+    "open_image",
+    "sniff",
+    "split_transport",
+]
 
 
 @dataclass(slots=True)
 class OpenOptions:
-    """How to open an image: which platform of an index, whether to verify TLS, and whether
-    to read and write the index cache (`--no-cache` is use_cache=False)."""
+    """How to open an image: which platform of an index, whether to verify TLS, whether
+    to read and write the index cache (`--no-cache` is use_cache=False), which podman/buildah
+    store to read (`--storage-root`; default: the one podman uses), and the keyrings SIF
+    signatures are verified against (`--keyring`; default: Apptainer's)."""
 
     platform: str | None = None
     tls_verify: bool = True
     use_cache: bool = True
+    storage_root: str | None = None
+    keyrings: tuple[str, ...] = ()
 
 
 Opener = Callable[[str, "str | None", OpenOptions], ImageReader]
@@ -43,14 +56,27 @@ class Format:
     magic: tuple[tuple[int, bytes], ...] = ()
     local: bool = True  # the rest of the reference is a path [+ :REF]
     dir_marker: tuple[str, ...] = field(default=())  # files a directory of it holds
+    # "module:function" that opens a bare name (`myapp:latest`) from this source, raising
+    # NotFoundError when the image is not there; rows with one are tried in table order
+    bare: str | None = None
 
     def open(self, rest: str, tag: str | None, opts: OpenOptions) -> ImageReader:
-        module, _, func = self.opener.partition(":")
-        fn: Opener = getattr(importlib.import_module(module), func)
-        return fn(rest, tag, opts)
+        return _call(self.opener, rest, tag, opts)
+
+    def open_bare(self, name: str, opts: OpenOptions) -> ImageReader:
+        assert self.bare is not None
+        return _call(self.bare, name, None, opts)
+
+
+def _call(target: str, rest: str, tag: str | None, opts: OpenOptions) -> ImageReader:
+    module, _, func = target.partition(":")
+    fn: Opener = getattr(importlib.import_module(module), func)
+    return fn(rest, tag, opts)
 
 
 _OCI = "layerscope.readers.oci.open:"
+_CSTORE = "layerscope.readers.containers_storage.reader:"
+_DAEMON = "layerscope.readers.docker_daemon.reader:"
 FORMATS: tuple[Format, ...] = (
     Format("sif", "layerscope.readers.sif.reader:open_sif", magic=((32, b"SIF_MAGIC\x00"),)),
     Format("squashfs", "layerscope.readers.squashfs.reader:open_squashfs", magic=((0, b"hsqs"),)),
@@ -63,6 +89,14 @@ FORMATS: tuple[Format, ...] = (
     # a plain tar (a layer, or an archive recognised by its members)
     Format("tar", _OCI + "open_tar", magic=((257, b"ustar"),)),
     Format("docker", "layerscope.readers.registry.reader:open_transport", local=False),
+    # local engines; a bare name is looked up in them in this order (never pulled)
+    Format(
+        "containers-storage",
+        _CSTORE + "open_containers_storage",
+        local=False,
+        bare=_CSTORE + "open_containers_storage",
+    ),
+    Format("docker-daemon", _DAEMON + "open_daemon", local=False, bare=_DAEMON + "find_daemon"),
     Format("sandbox", "layerscope.readers.directory:open_sandbox"),
 )
 BY_NAME = {f.name: f for f in FORMATS}
@@ -138,10 +172,43 @@ def open_image(ref: str, options: OpenOptions | None = None) -> ImageReader:
         return BY_NAME[transport].open(rest, None, opts)
     path, tag = split_path_ref(rest)
     if not os.path.exists(path):
+        if transport is None and is_bare_name(ref):
+            return open_bare_name(ref, opts)
         raise NotFoundError(f"{path}: no such file or directory")
     if transport is None:
         transport = sniff(path)
     return BY_NAME[transport].open(path, tag, opts)
+
+
+# A Docker reference (repo[:tag][@digest]); paths that look like files are not tried as names.
+_NAME = re.compile(
+    r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?"
+)
+_FILE_SUFFIXES = (".sif", ".sqfs", ".squashfs", ".img", ".tar", ".tgz", ".gz", ".zst", ".json")
+
+
+def is_bare_name(ref: str) -> bool:
+    """`myapp:latest`, `localhost/app`, `quay.io/org/app:1`: not a path someone mistyped."""
+    return bool(_NAME.fullmatch(ref)) and not ref.lower().endswith(_FILE_SUFFIXES)
+
+
+def open_bare_name(name: str, opts: OpenOptions) -> ImageReader:
+    """A name that is no path: the local engines in FORMATS order (a podman/buildah store,
+    then the Docker daemon); never a registry, which must be named with docker://."""
+    tried = []
+    for fmt in FORMATS:
+        if fmt.bare is None:
+            continue
+        try:
+            return fmt.open_bare(name, opts)
+        except NotFoundError as e:
+            tried.append(str(e))
+    raise NotFoundError(
+        f"{name}: no such file or directory, and no local image of that name ("
+        + "; ".join(tried)
+        + f"); an image in a registry is named docker://HOST/REPO:TAG, e.g. docker://{name}"
+    )
 
 
 def no_tag(path: str, tag: str | None, what: str) -> None:

@@ -1,9 +1,17 @@
 """Apptainer sandbox directories (and any plain directory) as a one-layer image.
 
-Symlinks are recorded, never followed (so a symlink loop is just two symlinks); a directory
-reached twice (bind mounts, loops) is not walked again; files that cannot be read are
-reported as warnings, not fatal. Entries, path length and depth are capped like every
-reader's (layerscope.limits)."""
+The root is resolved once (a sandbox reached through a symlinked /home is read as the
+directory it is), opened, and everything below is read relative to directory descriptors
+(readers/directory_walk.py): symlinks are recorded, never followed (a symlink loop is just
+two symlinks, `up -> ..` leads nowhere); a directory reached twice (bind mounts, loops) is
+not walked again; depth is bounded by max_path_depth, not PATH_MAX. Whatever cannot be
+read is named in ImageMeta.warnings: a listing that is incomplete says so. Entries, path
+length and depth are capped like every reader's (layerscope.limits).
+
+The listing is made once per reader, column-wise (no Entry per entry), and shared: the
+tree adopts its columns (FileTree.adopt, never changed for a one-layer image), iter_entries
+streams Entry records from it, and a file's locator is its row, whose path the columns
+hold, so contents are opened through the same directories that were listed."""
 
 from __future__ import annotations
 
@@ -12,22 +20,31 @@ import os
 import stat
 from collections.abc import Iterator
 
-from layerscope import limits
 from layerscope.errors import CorruptImageError, ReaderError
+from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.image import ImageMeta, LayerInfo
-from layerscope.readers.base import CHUNK, Traits
+from layerscope.readers.base import CHUNK, Cancel, Traits
 from layerscope.readers.detect import OpenOptions, no_tag
+from layerscope.readers.directory_walk import O_DIR, DirectoryWalk
+
+MAX_WARNINGS = 100  # named one by one; beyond that, counted
 
 
 class SandboxReader:
     traits = Traits(random_access=True, inner_metadata=True)
 
     def __init__(self, path: str) -> None:
-        self.root = os.path.abspath(path)
+        # Resolved once: every later path is relative to this directory's descriptor.
+        self.root = os.path.realpath(path)
         if not os.path.isdir(self.root):
             raise ReaderError(f"{path}: not a directory")
-        self._files: list[str] = []
+        try:
+            self._fd = os.open(self.root, O_DIR)
+        except OSError as e:
+            raise ReaderError(f"{path}: cannot read: {e.strerror or e}") from None
+        self._cols: LayerColumns | None = None
+        self._warned = 0
         self._meta = ImageMeta(
             format="sandbox",
             source=path,
@@ -42,108 +59,51 @@ class SandboxReader:
         return None  # a directory changes under us without a cheap way to notice
 
     def iter_entries(self, layer: int) -> Iterator[Entry]:
+        yield from self._listing(layer, None).entries()
+
+    def layer_columns(self, layer: int, cancel: Cancel | None) -> LayerColumns:
+        return self._listing(layer, cancel)
+
+    def _listing(self, layer: int, cancel: Cancel | None) -> LayerColumns:
         if layer != 0:
             raise ReaderError(f"{self.root}: a sandbox has one layer, not {layer + 1}")
-        self._files = []
-        seen: set[tuple[int, int]] = set()
-        st = os.lstat(self.root)
-        seen.add((st.st_dev, st.st_ino))
-        stack = [("", self.root)]
-        max_entries = limits.get("max_entries")
-        paths = limits.PathCap()
-        count = 0
-        while stack:
-            rel_dir, abs_dir = stack.pop()
-            try:
-                with os.scandir(abs_dir) as it:
-                    items = sorted(it, key=lambda d: d.name)
-            except OSError as e:
-                self._warn(rel_dir or "/", e)
-                continue
-            subdirs = []
-            for item in items:
-                rel = f"{rel_dir}/{item.name}"
-                count += 1
-                if count > max_entries:
-                    raise limits.exceeded(
-                        f"{self.root}: more than {max_entries} entries", "max_entries"
-                    )
-                if len(rel) > paths.quick:
-                    paths.check(rel, self.root)
-                try:
-                    st = item.stat(follow_symlinks=False)
-                except OSError as e:
-                    self._warn(rel, e)
-                    continue
-                entry = self._entry(rel, item.path, st)
-                if entry is None:
-                    continue
-                yield entry
-                if entry.kind == EntryKind.DIR:
-                    key = (st.st_dev, st.st_ino)
-                    if key in seen:
-                        self._meta.warnings.append(
-                            f"{rel}: directory seen before, not walked again"
-                        )
-                        continue
-                    seen.add(key)
-                    subdirs.append((rel, item.path))
-            stack.extend(reversed(subdirs))
-
-    def _entry(self, rel: str, full: str, st: os.stat_result) -> Entry | None:
+        if self._cols is not None:
+            return self._cols
+        if self._fd < 0:
+            raise ReaderError(f"{self.root}: the sandbox reader is closed")
+        walk = DirectoryWalk(self._fd, self.root, self._warn, cancel)
         try:
-            kind = EntryKind.from_st_mode(st.st_mode)
-        except ValueError:
-            self._meta.warnings.append(f"{rel}: unknown file type, skipped")
-            return None
-        target = None
-        size = st.st_size if kind == EntryKind.FILE else 0
-        loc = -1
-        if kind == EntryKind.SYMLINK:
-            try:
-                target = os.readlink(full)
-            except OSError as e:
-                self._warn(rel, e)
-                target = ""
-            size = len(os.fsencode(target))
-        elif kind == EntryKind.FILE:
-            loc = len(self._files)
-            self._files.append(rel)
-        rdev = None
-        if kind in (EntryKind.CHAR, EntryKind.BLOCK):
-            rdev = (os.major(st.st_rdev), os.minor(st.st_rdev))
-        return Entry(
-            path=rel,
-            kind=kind,
-            mode=stat.S_IMODE(st.st_mode),
-            uid=st.st_uid,
-            gid=st.st_gid,
-            size=size,
-            mtime=int(st.st_mtime),
-            target=target,
-            rdev=rdev,
-            xattrs=_xattrs(full),
-            ino=st.st_ino if kind == EntryKind.FILE and st.st_nlink > 1 else 0,
-            loc=loc,
-        )
+            cols = walk.run()
+        except OSError as e:
+            raise ReaderError(f"{self.root}: cannot read: {e.strerror or e}") from None
+        if self._warned > MAX_WARNINGS:
+            more = self._warned - MAX_WARNINGS
+            self._meta.warnings.append(
+                f"{self.root}: {more} more places could not be read (the first "
+                f"{MAX_WARNINGS} are named above)"
+            )
+        if walk.cancelled:
+            return cols  # incomplete: not kept (the caller raises Cancelled)
+        self._cols = cols
+        return cols
 
-    def _warn(self, rel: str, e: OSError) -> None:
-        self._meta.warnings.append(f"{rel}: unreadable: {e.strerror or e}")
+    def _warn(self, message: str) -> None:
+        self._warned += 1
+        if self._warned <= MAX_WARNINGS:
+            self._meta.warnings.append(message)
 
     def read_content(self, layer: int, loc: int, size: int) -> Iterator[bytes]:
-        if not 0 <= loc < len(self._files):
+        cols = self._cols
+        if cols is None or not 0 < loc < len(cols) or cols.kind[loc] != EntryKind.FILE:
             raise CorruptImageError(f"{self.root}: no file at locator {loc}")
-        rel = self._files[loc]
-        full = os.path.join(self.root, rel.lstrip("/"))
-        # Never leave the sandbox: the path must resolve inside it and not be a symlink.
-        if not os.path.realpath(full).startswith(self.root + os.sep):
-            raise ReaderError(f"{rel}: resolves outside the sandbox")
-        try:
-            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise ReaderError(f"{rel}: is a symlink now, not followed") from None
-            raise ReaderError(f"{rel}: cannot read: {e.strerror}") from None
+        names = []
+        row = loc
+        while row:
+            names.append(cols.name[row])
+            row = cols.parent[row]
+        names.reverse()
+        fd = self._open_file(names)
+        rel = "/" + "/".join(names)
         with os.fdopen(fd, "rb") as f:
             while True:
                 try:
@@ -154,22 +114,41 @@ class SandboxReader:
                     return
                 yield chunk
 
-    def close(self) -> None:
-        self._files = []
-
-
-def _xattrs(path: str) -> dict[str, bytes] | None:
-    try:
-        names = os.listxattr(path, follow_symlinks=False)
-    except OSError:
-        return None
-    out = {}
-    for name in names:
+    def _open_file(self, names: list[str]) -> int:
+        """Open a listed file through the directories it was listed in, following no
+        symlink on the way: it cannot resolve outside the sandbox."""
+        rel = "/" + "/".join(names)
+        if self._fd < 0:
+            raise ReaderError(f"{rel}: the sandbox reader is closed")
+        cur = self._fd
         try:
-            out[name] = os.getxattr(path, name, follow_symlinks=False)
-        except OSError:
-            continue
-    return out or None
+            for name in names[:-1]:
+                nxt = os.open(name, O_DIR, dir_fd=cur)
+                if cur != self._fd:
+                    os.close(cur)
+                cur = nxt
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = os.open(names[-1], flags, dir_fd=cur)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise ReaderError(
+                    f"{rel}: changed since it was listed (a symlink now, or a directory on "
+                    "its path is not one any more), not followed"
+                ) from None
+            raise ReaderError(f"{rel}: cannot read: {e.strerror}") from None
+        finally:
+            if cur != self._fd:
+                os.close(cur)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ReaderError(f"{rel}: not a regular file any more")
+        return fd
+
+    def close(self) -> None:
+        self._cols = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def open_sandbox(path: str, tag: str | None, _opts: OpenOptions) -> SandboxReader:

@@ -115,11 +115,14 @@ def test_corrupt_tree_file_is_rebuilt(damage: str, reads: Counter[str]) -> None:
 def test_stray_temporary_files_are_ignored_and_swept() -> None:
     load(BASE)
     (path,) = cache_files("tree")
-    stray = path.with_name(".junk.1.ab.tmp")
+    stray = path.with_name(f".{path.name}.1.{'ab' * 6}.tmp")  # as a Writer names it
     stray.write_bytes(b"half written")
-    os.utime(stray, (1, 1))  # a crashed writer, long ago
+    foreign = path.with_name(".junk.1.ab.tmp")  # not a name the cache writes: left alone
+    foreign.write_bytes(b"someone's")
+    for p in (stray, foreign):
+        os.utime(p, (1, 1))  # a crashed writer, long ago
     IndexCache(max_bytes=1 << 30).store.evict()
-    assert not stray.exists()
+    assert not stray.exists() and foreign.exists()
     assert path.exists()
 
 

@@ -117,6 +117,7 @@ def test_each_rule_evaluated_from_its_metric() -> None:
             "max-image-size": "1MiB",
             "no-secrets": "true",
             "no-caches": "true",
+            "signed": "true",
         },
     )
     assert _results(config) == {
@@ -127,6 +128,7 @@ def test_each_rule_evaluated_from_its_metric() -> None:
         "max-image-size": ("PASS", "image bytes 1000000 <= 1048576"),
         "no-secrets": ("FAIL", "secrets found 2 > 0"),
         "no-caches": ("PASS", "cache bytes 0 <= 0"),
+        "signed": ("FAIL", "valid signatures from the keyring 0 < 1"),
         # the portability rules, disabled by default (tests/check/test_portability_rules.py)
         "max-isa": ("SKIP", "disabled"),
         "architecture": ("SKIP", "disabled"),

@@ -30,6 +30,9 @@ def test_sigint_is_one_line_and_130() -> None:
         [sys.executable, "-m", "layerscope", "ls", "--no-cache", "--tls-verify=false",
          f"docker://127.0.0.1:{port}/app:1.0"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        # a shell's background job ignores SIGINT and children inherit that: give the
+        # child the default, as an interactive terminal would
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         assert accepted.wait(60), "layerscope never connected"

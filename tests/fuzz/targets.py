@@ -238,9 +238,15 @@ class FakeClient:
     digest, GETs return whatever bytes the case holds (checked by the real cache)."""
 
     def __init__(
-        self, ref: RegistryRef, *, tls_verify: bool = True, credentials: object = None
+        self,
+        ref: RegistryRef,
+        *,
+        tls_verify: bool = True,
+        credentials: object = None,
+        warnings: list[str] | None = None,
     ) -> None:
         self.ref = ref
+        self.warnings = warnings if warnings is not None else []
         self.case: RegistryCase = FakeClient.current
 
     current: RegistryCase
@@ -251,7 +257,7 @@ class FakeClient:
     def get_manifest(self, reference: str) -> tuple[bytes, str]:
         return self._blob(reference), "application/vnd.oci.image.manifest.v1+json"
 
-    def fetch_blob(self, digest: str, sink: Callable[[bytes], None]) -> None:
+    def fetch_blob(self, digest: str, size: int, sink: Callable[[bytes], None]) -> None:
         sink(self._blob(digest))
 
     def _blob(self, digest: str) -> bytes:

@@ -144,3 +144,20 @@ def test_bad_and_hostile_elf_files(
     doc = r.json()
     assert doc["isa"]["set_by"] == ["/opt/\x1b]0;owned\x07evil.so"]  # JSON stays exact
     assert [p.split(":")[0] for p in doc["problems"]] == ["/opt/truncated"]
+
+
+def test_report_has_the_section(capsysbinary: Cap, stages: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    r = cli(capsysbinary, "report", "--no-cache", "-o", str(out), str(stages[2]))
+    assert r.code == 0, r.err
+    assert 'id="portability"' not in out.read_text()  # it reads every ELF file: asked for
+    r = cli(capsysbinary, "report", "--portability", "-o", str(out), str(stages[2]))
+    assert r.code == 0, r.err
+    page = out.read_text()
+    section = page[page.index('<section id="portability">') :]
+    assert f"{BIN}/avx512f" in section and "x86-64-v4" in section
+    # a portability rule turns it on, and the check result in the page says the same as check
+    r = cli(capsysbinary, "report", "--rule", "max-isa=x86-64-v3", "-o", str(out), str(stages[2]))
+    assert r.code == 0, r.err
+    page = out.read_text()
+    assert '<section id="portability">' in page and "x86-64 level x86-64-v4 &gt; x86-64-v3" in page

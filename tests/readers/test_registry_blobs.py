@@ -32,10 +32,12 @@ def test_evicts_least_recently_used_but_never_what_is_kept(tmp_path: Path) -> No
     old, mid, new = (
         _put(cache, bytes([i]) * 100, age) for i, age in ((1, 300), (2, 200), (3, 100))
     )
-    stale = cache.dir / ".abc-stale.part"
+    stale = cache.dir / ".0123456789ab-1-00000000000a.part"  # names put() writes
     stale.write_bytes(b"x" * 50)
     os.utime(stale, (time.time() - 2 * 86400,) * 2)
-    fresh = cache.dir / ".abc-fresh.part"  # another process's download in progress
+    fresh = (
+        cache.dir / ".0123456789ab-2-00000000000b.part"
+    )  # another process's download in progress
     fresh.write_bytes(b"y" * 50)
     with cache.open(old):  # a read is a use: `old` is now the most recent
         pass

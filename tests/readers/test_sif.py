@@ -86,6 +86,12 @@ def test_signed_image_signature() -> None:
             "entity": fingerprint,
             "linked_group": 1,
             "linked_object": None,
+            # verified only on request (inspect, check): tests/readers/test_sif_signatures.py
+            "format": None,
+            "signed_objects": None,
+            "signer": None,
+            "status": None,
+            "reason": None,
         }
     ]
     sig = meta.sif["descriptors"][-1]

@@ -11,6 +11,10 @@ import pytest
 from tests.real.images import Built, build_images
 from tests.real.rootfs import build_rootfs
 
+# the tier's one heavy root filesystem: the issue's "Debian with build-essential cmake
+# python3-scipy" (~1 GB; python3-scipy depends on pythran, boost and a C++ toolchain)
+DEVEL = ("build-essential", "cmake", "python3-scipy")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
@@ -32,9 +36,6 @@ def real_images(minbase: Path, tmp_path_factory: pytest.TempPathFactory) -> Buil
     tarball = minbase.with_suffix(".tar")  # build_rootfs keeps the tarball beside the tree
     assert tarball.is_file()
     return build_images(tarball, tmp_path_factory.mktemp("images"))
-
-
-DEVEL = ("build-essential", "cmake", "python3-scipy")
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,9 @@ from tests.cli.run import cli
 from tests.conftest import require_tool
 
 
+# the session fixture builds a ~1 GB root filesystem with mmdebstrap on first use: its
+# downloads and unpacking are the setup of this test, beyond pytest's default 300 s guard
+@pytest.mark.timeout(1800)
 def test_stock_devel_tree_passes_the_gates(
     devel: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:

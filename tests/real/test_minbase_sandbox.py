@@ -25,16 +25,16 @@ def test_minbase_listing_equals_find(minbase: Path) -> None:
     ).stdout.split(b"\0")  # fmt: skip
     want: dict[str, tuple[str, int, int, int, int, str | None]] = {}
     for i in range(0, len(found) - 1, 7):
-        rel, kind, mode, uid, gid, size, target = (x.decode("utf-8", "surrogateescape")
-                                                   for x in found[i : i + 7])  # fmt: skip
+        rel, kind, mode, uid, gid, size, link = (x.decode("utf-8", "surrogateescape")
+                                                 for x in found[i : i + 7])  # fmt: skip
         path = "/" + rel if rel else "/"
         want[path] = (TYPES[kind], int(mode, 8), int(uid), int(gid), int(size),
-                      target if kind == "l" else None)  # fmt: skip
+                      link if kind == "l" else None)  # fmt: skip
     assert len(want) > 5000  # a real root filesystem, not a toy
     assert set(got) == set(want)
-    for path, (kind_name, mode_bits, owner, group, nbytes, link) in want.items():
+    for path, (type_, perm, owner, group, nbytes, target) in want.items():
         e = got[path]
         assert (e["type"], e["mode"], e["uid"], e["gid"], e["target"]) == (
-            kind_name, mode_bits, owner, group, link), path  # fmt: skip
-        if kind_name in ("file", "symlink"):
+            type_, perm, owner, group, target), path  # fmt: skip
+        if type_ in ("file", "symlink"):
             assert e["size"] == nbytes, path

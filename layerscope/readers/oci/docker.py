@@ -30,8 +30,14 @@ DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 
 
 def open_docker_archive(
-    store: FilesBlobStore, path: str, ref: str | None, opts: OpenOptions
+    store: FilesBlobStore,
+    path: str,
+    ref: str | None,
+    opts: OpenOptions,
+    fmt: str = "docker-archive",
 ) -> OciImageReader:
+    """`docker save` output held by `store`; `fmt` names where it came from (a file, or a
+    daemon's `GET /images/{name}/get` stream kept in the blob cache)."""
     files = store.files
     if files.exists("index.json") and files.exists("oci-layout"):
         index = read_json_file(files, "index.json", path)
@@ -42,7 +48,7 @@ def open_docker_archive(
             and any(isinstance(d, dict) and _tagged(d, ref) for d in items)
         )
         if ref is None or tagged or not files.exists("manifest.json"):
-            return open_layout(store, path, ref, opts, "docker-archive")
+            return open_layout(store, path, ref, opts, fmt)
     if not files.exists("manifest.json"):
         raise CorruptImageError(f"{path}: docker-archive without manifest.json or index.json")
     entries = read_json_file(files, "manifest.json", path)
@@ -53,7 +59,7 @@ def open_docker_archive(
     ):
         raise CorruptImageError(f"{path}: manifest.json is not a list of images")
     entry = _choose(entries, ref, path)
-    return _legacy_reader(store, entry, path)
+    return _legacy_reader(store, entry, path, fmt)
 
 
 def _tagged(desc: dict[str, Any], ref: str) -> bool:
@@ -85,7 +91,9 @@ def _choose(entries: list[dict[str, Any]], ref: str | None, path: str) -> dict[s
     raise UsageError(f"{path}: no image tagged {ref!r} (available: {listing})")
 
 
-def _legacy_reader(store: FilesBlobStore, entry: dict[str, Any], path: str) -> OciImageReader:
+def _legacy_reader(
+    store: FilesBlobStore, entry: dict[str, Any], path: str, fmt: str
+) -> OciImageReader:
     files = store.files
     cfg_path = entry.get("Config")
     layer_paths = entry.get("Layers")
@@ -129,7 +137,7 @@ def _legacy_reader(store: FilesBlobStore, entry: dict[str, Any], path: str) -> O
         legacy,
         manifest,
         path,
-        "docker-archive",
+        fmt,
         config_doc=config,
         extras={"repo_tags": tags, "docker_manifest": entry},
     )

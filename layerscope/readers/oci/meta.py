@@ -49,12 +49,23 @@ def build_meta(
     assert isinstance(rootfs, dict)
     diff_ids = rootfs.get("diff_ids") if isinstance(rootfs.get("diff_ids"), list) else []
     assert isinstance(diff_ids, list)
+    meta.layers = _layers(manifest, sizes, diff_ids, fmt)
+    if config_doc is not None and len(diff_ids) != len(meta.layers):
+        meta.warnings.append(f"config lists {len(diff_ids)} diff_ids for {len(meta.layers)} layers")
+    map_history(meta.layers, history, meta.warnings)
+    return meta
+
+
+def _layers(
+    manifest: dict[str, Any], sizes: list[int], diff_ids: list[Any], fmt: str
+) -> list[LayerInfo]:
+    layers = []
     for i, desc in enumerate(manifest.get("layers") or []):
         extra: dict[str, Any] = {}
         for key in ("annotations", "urls"):
             if desc.get(key):
                 extra[key] = desc[key]
-        meta.layers.append(
+        layers.append(
             LayerInfo(
                 index=i,
                 id=desc["digest"],
@@ -66,10 +77,7 @@ def build_meta(
                 extra=extra,
             )
         )
-    if config_doc is not None and len(diff_ids) != len(meta.layers):
-        meta.warnings.append(f"config lists {len(diff_ids)} diff_ids for {len(meta.layers)} layers")
-    map_history(meta.layers, history, meta.warnings)
-    return meta
+    return layers
 
 
 def map_history(

@@ -25,6 +25,7 @@ from layerscope.readers.base import Traits
 from layerscope.readers.identity import blob_identity
 from layerscope.readers.oci.meta import build_meta
 from layerscope.readers.oci.select import load_json_blob, resolve_document
+from layerscope.readers.tar.members import PathNotes
 from layerscope.readers.tar.reader import (
     iter_layer_entries,
     read_layer_content,
@@ -129,8 +130,14 @@ class OciImageReader:
         desc = self._check_tar(layer)
         name = self.layer_name(layer)
         size = self._stored_size(layer)
-        with self._open_blob(desc["digest"], name) as raw:
-            yield from iter_layer_entries(raw, name, size)
+        # Members named with '..' are placed where a runtime extracts them, never dropped;
+        # the image's warnings say which (once per layer, however often it is read).
+        notes = PathNotes(name)
+        try:
+            with self._open_blob(desc["digest"], name) as raw:
+                yield from iter_layer_entries(raw, name, size, notes=notes)
+        finally:
+            self._warn(notes.warnings())
 
     def read_content(self, layer: int, loc: int, size: int) -> Iterator[bytes]:
         desc = self._check_tar(layer)
@@ -156,6 +163,11 @@ class OciImageReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _warn(self, lines: list[str]) -> None:
+        """Add to the warnings describe() returned (or will return), each line once."""
+        warnings = self._meta.warnings if self._meta is not None else self.warnings
+        warnings.extend(line for line in lines if line not in warnings)
 
     def _layer(self, layer: int) -> dict[str, Any]:
         if not 0 <= layer < len(self._layers):

@@ -10,6 +10,7 @@ import io
 import os
 import posixpath
 import re
+import stat
 from collections.abc import Callable
 from typing import BinaryIO, NamedTuple, cast
 
@@ -159,7 +160,11 @@ class TarFiles:
 
 
 class DirFiles:
-    """Files under a directory (an OCI layout or a skopeo `dir:`)."""
+    """Files under a directory (an OCI layout or a skopeo `dir:`).
+
+    Only regular files are served (symlinks to regular files included): a blob that is a
+    FIFO would block `open` forever and one linked to /dev/zero or a device would read as
+    endless or empty data, so both are refused, as sniffing refuses them as image paths."""
 
     def __init__(self, root: str) -> None:
         self.source = root
@@ -168,22 +173,39 @@ class DirFiles:
     def _full(self, rel: str) -> str:
         return os.path.join(self.root, *rel.split("/"))
 
+    def _not_regular(self, rel: str) -> UnsupportedFormatError:
+        return UnsupportedFormatError(f"{self.source}: {rel} is not a regular file")
+
     def exists(self, rel: str) -> bool:
         return os.path.isfile(self._full(rel))
 
     def size_of(self, rel: str) -> int:
         try:
-            return os.stat(self._full(rel)).st_size
+            st = os.stat(self._full(rel))
         except OSError:
             raise CorruptImageError(f"{self.source}: missing {rel}") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise self._not_regular(rel)
+        return st.st_size
 
     def open_path(self, rel: str) -> BinaryIO:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. It has
+        # no effect on a regular file, the only kind kept.
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
         try:
-            return open(self._full(rel), "rb", buffering=0)  # the caller closes it
+            fd = os.open(self._full(rel), flags)
         except FileNotFoundError:
             raise CorruptImageError(f"{self.source}: missing {rel}") from None
         except OSError as e:
             raise CorruptImageError(f"{self.source}: cannot read {rel}: {e.strerror}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise self._not_regular(rel)
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return open(fd, "rb", buffering=0)  # the caller closes it
 
     def close(self) -> None:
         pass

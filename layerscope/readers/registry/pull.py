@@ -60,13 +60,13 @@ class RegistryBlobStore:
         self.cache = cache
         self.client = client
         self.scratch = scratch  # a throw-away cache (use_cache=False), removed on close
-        self.blobs: dict[str, int | None] = {}
+        self.blobs: dict[str, int] = {}  # digest -> declared size
         self.downloaded: list[str] = []
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._where = f"registry {client.ref.host}: "
 
-    def add_blobs(self, sizes: dict[str, int | None]) -> None:
+    def add_blobs(self, sizes: dict[str, int]) -> None:
         self.blobs.update(sizes)
 
     def ensure(self, digest: str) -> None:
@@ -79,9 +79,9 @@ class RegistryBlobStore:
         with lock:
             if self.cache.has(digest, size):
                 return
-            if digest in self.blobs:
+            if size is not None:
                 fetch = self.client.fetch_blob
-                self.cache.put(digest, size, lambda sink: fetch(digest, sink), self._where)
+                self.cache.put(digest, size, lambda sink: fetch(digest, size, sink), self._where)
             else:
                 _manifest_by_digest(self.client, self.cache, digest, self._where)
             self.downloaded.append(digest)

@@ -1,11 +1,13 @@
 """docker://HOST/REPO[:TAG|@DIGEST]: pull from a registry without a daemon, read as OCI.
 
 The pieces, one job each:
-  registry_ref     parse the reference (Docker Hub short names included)
-  registry_auth    credentials from REGISTRY_AUTH_FILE or ~/.docker/config.json
-  registry_client  HTTP through oras: timeouts, auth challenges, one-line RegistryErrors
-  registry_cache   verified blobs under $XDG_CACHE_HOME/layerscope/blobs/sha256/
-  registry_pull    tag -> manifest digest, and the BlobStore the OCI reader reads from
+  ref.py       parse the reference (Docker Hub short names included; credentials refused)
+  auth.py      credentials from REGISTRY_AUTH_FILE or ~/.docker/config.json
+  transfer.py  HTTP through requests: timeouts, deadline, minimum rate, capped bodies
+  token.py     401 challenges: Basic, the Bearer token dance, where credentials may go
+  client.py    manifests and blobs of one repository, one-line RegistryErrors
+  pull.py      tag -> manifest digest, and the BlobStore the OCI reader reads from
+  cache/blobs  verified blobs under $XDG_CACHE_HOME/layerscope/blobs/sha256/
 Platform selection and everything after the manifest is the OCI reader's (readers/oci.py).
 
 With `use_cache=False` blobs go to a temporary directory removed when the reader closes:
@@ -46,8 +48,8 @@ def open_registry(ref: str, opts: OpenOptions) -> ImageReader:
     creds = find_credentials(rref, warnings)
     scratch = None if opts.use_cache else tempfile.TemporaryDirectory(prefix="layerscope-pull-")
     root = Path(scratch.name) if scratch is not None else cache_root()
-    client = RegistryClient(rref, tls_verify=opts.tls_verify, credentials=creds)
-    store = RegistryBlobStore(BlobCache(root), client, scratch)
+    client = RegistryClient(rref, tls_verify=opts.tls_verify, credentials=creds, warnings=warnings)
+    store = RegistryBlobStore(BlobCache(root, make_root=scratch is None), client, scratch)
     try:
         digest, data = fetch_top_manifest(client, store.cache)
         doc = parse_json(data, f"manifest {digest}", source)
@@ -55,7 +57,7 @@ def open_registry(ref: str, opts: OpenOptions) -> ImageReader:
             raise CorruptImageError(f"{source}: manifest {digest} is not a JSON object")
         sel = resolve_document(store, doc, digest, opts.platform, source)
         check_manifest(sel.manifest, sel.manifest_digest or "manifest", source)
-        store.add_blobs(_blob_sizes(sel.manifest))
+        store.add_blobs(_blob_sizes(sel.manifest, sel.manifest_digest or "manifest", source))
         reader = OciImageReader(
             store,
             sel.manifest,
@@ -66,6 +68,7 @@ def open_registry(ref: str, opts: OpenOptions) -> ImageReader:
             warnings=warnings,
             extras={"ref": rref.name},
         )
+        client.warnings = reader.warnings  # later challenges (a blob's) warn there too
         # The config is small and describe() needs it: fetch it while errors still belong
         # to opening the image.
         _ = reader.config_document
@@ -75,15 +78,20 @@ def open_registry(ref: str, opts: OpenOptions) -> ImageReader:
         raise
 
 
-def _blob_sizes(manifest: dict[str, Any]) -> dict[str, int | None]:
-    """Digest -> declared size of the config and every layer (None if not an int)."""
-    descs = [manifest.get("config"), *(manifest.get("layers") or [])]
-    sizes: dict[str, int | None] = {}
-    for d in descs:
-        if isinstance(d, dict) and isinstance(d.get("digest"), str):
-            size = d.get("size")
-            ok = isinstance(size, int) and not isinstance(size, bool) and size >= 0
-            sizes[d["digest"]] = size if ok else None
+def _blob_sizes(manifest: dict[str, Any], what: str, source: str) -> dict[str, int]:
+    """Digest -> declared size of the config and every layer. OCI requires `size`, and
+    it is what caps each download: a descriptor without a valid one is refused."""
+    config = manifest.get("config")
+    named = [("config", config)] if config is not None else []
+    named += [(f"layer {i}", d) for i, d in enumerate(manifest.get("layers") or [])]
+    sizes: dict[str, int] = {}
+    for name, d in named:
+        size = d.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise CorruptImageError(
+                f"{source}: {what}: {name} descriptor has no valid 'size' (OCI requires one)"
+            )
+        sizes[d["digest"]] = size
     return sizes
 
 

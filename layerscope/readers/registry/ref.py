@@ -20,6 +20,7 @@ _HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"
 _COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_DIGEST_ALGORITHM = re.compile(r"(?:sha256|sha384|sha512|blake3):")
 _HOST = re.compile(r"(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(?::[0-9]+)?")
 
 
@@ -85,6 +86,7 @@ def parse_reference(ref: str) -> RegistryRef:
     Raises UsageError (exit 2) for anything that is not a valid image reference."""
     if not ref or any(c.isspace() for c in ref):
         raise UsageError(f"docker://{ref}: not a valid image reference")
+    _refuse_credentials(ref)
     rest, digest = ref, None
     if "@" in rest:
         rest, _, digest = rest.partition("@")
@@ -113,6 +115,19 @@ def parse_reference(ref: str) -> RegistryRef:
     if tag is None and digest is None:
         tag = "latest"
     return RegistryRef(host=host, repository=path, tag=tag, digest=digest)
+
+
+def _refuse_credentials(ref: str) -> None:
+    """`user:password@host/repo`: refused without echoing any of it. What follows an '@'
+    in a valid reference is a digest, so an '@' followed by anything else is taken for
+    credentials (typed there they would show in process lists and shell history)."""
+    _, at, after = ref.partition("@")
+    if at and not _DIGEST_ALGORITHM.match(after):
+        raise UsageError(
+            "docker:// reference holds credentials (user:password@...): refused; log in with "
+            "`skopeo login`, `podman login` or `docker login` (REGISTRY_AUTH_FILE or "
+            "~/.docker/config.json) instead"
+        )
 
 
 def _looks_like_host(component: str) -> bool:

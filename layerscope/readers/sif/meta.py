@@ -110,6 +110,12 @@ def _signature(d: sf.SifDescriptor) -> dict[str, Any]:
         "entity": entity,
         "linked_group": link[0] if link and link[1] else None,
         "linked_object": link[0] if link and not link[1] else None,
+        # filled by SifReader.verify_signatures (inspect, check, the TUI's analysis)
+        "format": None,
+        "signed_objects": None,
+        "signer": None,
+        "status": None,
+        "reason": None,
     }
 
 

@@ -16,7 +16,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Hashable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from layerscope import limits
 from layerscope.errors import (
@@ -34,7 +34,10 @@ from layerscope.readers.base import Cancel, Traits
 from layerscope.readers.detect import OpenOptions, no_tag
 from layerscope.readers.identity import partition_identity
 from layerscope.readers.sif import format as sf
+from layerscope.readers.sif.keys import load_keys
 from layerscope.readers.sif.meta import definition_summary, fill_metadata
+from layerscope.readers.sif.partitions import PartitionFS, open_partition
+from layerscope.readers.sif.signatures import verify_signatures
 
 __all__ = ["SifReader"]
 
@@ -62,16 +65,13 @@ _DATA_ERRORS = (
 
 
 _T = TypeVar("_T")
+_SHOWN_DESCRIPTORS = 4  # named in the "no filesystem partition" error
 
 
-class _PartitionFS(Protocol):
-    info: dict[str, Any]  # JSON-ready superblock facts for LayerInfo.extra
-
-    def iter_entries(self) -> Iterator[Entry]: ...
-
-    def read_content(self, loc: int, size: int) -> Iterator[bytes]: ...
-
-    def close(self) -> None: ...
+def _label(d: sf.SifDescriptor) -> str:
+    """siftool's TYPE column, with the raw number when the type is not a known one."""
+    label = d.type_label()
+    return f"{label} (type {d.data_type:#x})" if d.type_name == "Unknown" else label
 
 
 class SifReader:
@@ -79,26 +79,27 @@ class SifReader:
 
     traits = Traits(random_access=True, inner_metadata=True)
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, keyrings: tuple[str, ...] = ()) -> None:
         self._path = path
+        self._keyrings = keyrings
         try:
             self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
             raise UsageError(f"{path}: no such file or directory") from None
         except OSError as e:
             raise ReaderError(f"{path}: cannot open: {e.strerror}") from None
-        self._fs: dict[int, _PartitionFS] = {}
+        self._fs: dict[int, PartitionFS] = {}
         self._fs_lock = threading.Lock()  # a UI may preview a file while a walk runs
         try:
             self._size = os.fstat(self._fd).st_size
             self._header = self._read_header()
             self._table = self._read_table()
+            self._used = [d for d in self._table if d.used]
+            self._bad = {d.id: msg for d in self._used if (msg := self._bounds_error(d))}
+            self._layers = self._plan_layers()
         except BaseException:
             os.close(self._fd)
             raise
-        self._used = [d for d in self._table if d.used]
-        self._bad = {d.id: msg for d in self._used if (msg := self._bounds_error(d))}
-        self._layers = self._plan_layers()
 
     # -- ImageReader ------------------------------------------------------------------------
 
@@ -125,6 +126,25 @@ class SifReader:
             self._add_fs_facts(info, d, meta.warnings)
             meta.layers.append(info)
         return meta
+
+    def verify_signatures(self, meta: ImageMeta) -> None:
+        """Check meta.signatures as `apptainer verify` would (readers/sif/signatures.py)."""
+        if meta.signatures:
+            keys, bad = load_keys(self._keyrings), set(self._bad)
+            verify_signatures(self._header, self._used, self._pread, bad, keys, meta.signatures)
+
+    def check_listable(self) -> None:
+        """readers.base.ListCheck: without a primary or overlay filesystem partition there
+        is no tree, and an empty listing with exit 0 would say the image is empty."""
+        if self._layers:
+            return
+        shown = [f"{d.id}: {_label(d)}" for d in self._used[:_SHOWN_DESCRIPTORS]]
+        if len(self._used) > _SHOWN_DESCRIPTORS:
+            shown.append(f"{len(self._used) - _SHOWN_DESCRIPTORS} more")
+        held = f"descriptors {'; '.join(shown)}" if shown else "no data objects"
+        raise UnsupportedFormatError(
+            f"{self._path}: no readable filesystem partition (the SIF holds {held})"
+        )
 
     def layer_identity(self, layer: int) -> str | None:
         info, d = self._layer(layer)
@@ -293,6 +313,15 @@ class SifReader:
         parts = [d for d in self._used if d.data_type == sf.PARTITION]
         primary = [d for d in parts if d.part_type == sf.PART_PRIMSYS][:1]
         overlays = [d for d in parts if d.part_type == sf.PART_OVERLAY]
+        # Every overlay is a layer the tree is built from, like an OCI manifest's layers;
+        # thousands of descriptors may point at one small ext3 image, each costing a walk.
+        cap = limits.get("max_layers")
+        if len(primary) + len(overlays) > cap:
+            raise limits.exceeded(
+                f"{self._path}: {len(primary) + len(overlays)} filesystem partitions "
+                f"({len(overlays)} overlays)",
+                "max_layers",
+            )
         layers: list[tuple[LayerInfo, sf.SifDescriptor]] = []
         for d in primary + overlays:
             base = _MEDIA_TYPES.get(d.fs_type, "unknown")
@@ -325,37 +354,26 @@ class SifReader:
             raise UsageError(f"{self._path}: no layer {layer} (the image has {len(self._layers)})")
         return self._layers[layer]
 
-    def _open_fs(self, info: LayerInfo, d: sf.SifDescriptor) -> _PartitionFS:
+    def _open_fs(self, info: LayerInfo, d: sf.SifDescriptor) -> PartitionFS:
         with self._fs_lock:
             fs = self._fs.get(info.index)
             if fs is None:
                 fs = self._fs[info.index] = self._new_fs(d)
             return fs
 
-    def _new_fs(self, d: sf.SifDescriptor) -> _PartitionFS:
+    def _new_fs(self, d: sf.SifDescriptor) -> PartitionFS:
         if d.id in self._bad:
             raise CorruptImageError(self._bad[d.id])
         where = f"{self._path} (descriptor {d.id})"
         if d.fs_type in sf.ENCRYPTED_FS:
             raise EncryptedError(f"{where}: encrypted partition: contents cannot be read")
         try:
-            fs = self._make_fs(d, where)
+            fs = open_partition(self._path, d, where)
         except LayerscopeError:
             raise
         except (*_DATA_ERRORS, OSError) as e:
             raise self._translate(d, e) from e
         return fs
-
-    def _make_fs(self, d: sf.SifDescriptor, where: str) -> _PartitionFS:
-        if d.fs_type == sf.FS_SQUASHFS and d.part_type != sf.PART_OVERLAY:
-            from layerscope.readers.squashfs.reader import SquashFS
-
-            return SquashFS(self._path, d.offset, d.size, source=where)
-        if d.fs_type == sf.FS_EXT3 and d.part_type == sf.PART_OVERLAY:
-            return _UpperView(self._path, d.offset, d.size, where)
-        kind = sf.FS_NAMES.get(d.fs_type, "unknown")
-        part = sf.PART_NAMES.get(d.part_type, "unknown")
-        raise UnsupportedFormatError(f"{where}: cannot list a {kind} partition of type {part}")
 
     def _guard(self, d: sf.SifDescriptor, it: Iterator[_T]) -> Iterator[_T]:
         """Re-raise what a partition reader lets slip as a typed error naming the partition."""
@@ -376,29 +394,7 @@ class SifReader:
         )
 
 
-class _UpperView:
-    """An Apptainer overlay partition: only its upper/ tree is a layer (work/ is scratch)."""
-
-    def __init__(self, path: str, offset: int, size: int, source: str) -> None:
-        from layerscope.readers.ext3.reader import Ext3FS
-
-        self._fs = Ext3FS(path, offset, size, source=source)
-        self.info: dict[str, Any] = {
-            "label": self._fs.label,
-            "needs_recovery": self._fs.needs_recovery,
-        }
-
-    def iter_entries(self) -> Iterator[Entry]:
-        return self._fs.iter_entries(root="/upper")
-
-    def read_content(self, loc: int, size: int) -> Iterator[bytes]:
-        return self._fs.read_content(loc, size)
-
-    def close(self) -> None:
-        self._fs.close()
-
-
-def open_sif(path: str, tag: str | None, _opts: OpenOptions) -> SifReader:
+def open_sif(path: str, tag: str | None, opts: OpenOptions) -> SifReader:
     """The opener readers.detect names for SIF files."""
     no_tag(path, tag, "a SIF file")
-    return SifReader(path)
+    return SifReader(path, opts.keyrings)

@@ -126,32 +126,41 @@ def _zstd() -> Decompressor:
     return decompress
 
 
+_LZO_REASONS = {
+    "InputOverrun": "block is truncated",
+    "LookbehindOverrun": "a match reaches before the start of the block",
+    "InputNotConsumed": "bytes follow the end of the block",
+    "OutputOverrun": "output overrun",
+}
+
+
 def _lzo() -> Decompressor:
+    # lzallright (LZO1X in safe Rust) ships wheels for Linux x86_64/aarch64 and macOS; it
+    # replaced python-lzo (sdist only: a compiler and liblzo2-dev) and a pure-Python decoder.
     try:
-        import lzo
+        from lzallright import LZOCompressor, LZOError
+    except ImportError as e:
+        raise MissingCodecError(
+            "lzo decompression needs the Python package 'lzallright' (pip install lzallright)"
+        ) from e
+    inflate = LZOCompressor.decompress
 
-        native_decompress, native_error = lzo.decompress, lzo.error
-    except (ImportError, AttributeError):
-        # python-lzo ships no wheels (and an unrelated `lzo` namespace may shadow it): the
-        # pure-Python decoder is slower but complete.
-        from layerscope.readers.squashfs import lzo1x
-
-        def pure(data: Buffer, limit: int) -> bytes:
-            try:
-                return lzo1x.decompress(data, limit)
-            except lzo1x.LzoError as e:
-                raise DecompressError(f"lzo: {e}") from e
-
-        return pure
-
-    def native(data: Buffer, limit: int) -> bytes:
+    def decompress(data: Buffer, limit: int) -> bytes:
+        # lzallright takes `limit` as the first output buffer and grows it while the stream
+        # asks for more: it has no output cap. LZO1X turns a stored byte into at most ~255
+        # (a zero byte extends a match by 255), so a hostile block costs, for a moment, at
+        # most twice 255x its stored size (8 KiB metadata block: 4 MiB; a data block is at
+        # most the 1 MiB block size: 512 MiB) before the check below refuses it.
         try:
-            out: bytes = native_decompress(bytes(data), False, limit)
-        except native_error as e:
-            raise DecompressError(f"lzo: {e}") from e
+            out: bytes = inflate(data, limit)
+        except LZOError as e:
+            reason = str(e.args[0] if e.args else e).rsplit(".", 1)[-1]
+            raise DecompressError(f"lzo: {_LZO_REASONS.get(reason, 'invalid block')}") from e
+        if len(out) > limit:
+            raise _too_big("lzo", limit)
         return out
 
-    return native
+    return decompress
 
 
 def decompressor(name: str) -> Decompressor:

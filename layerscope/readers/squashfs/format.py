@@ -7,6 +7,7 @@ whole inode with one `unpack_from` call.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +26,16 @@ DATA_UNCOMPRESSED = 1 << 24
 DATA_SIZE_MASK = DATA_UNCOMPRESSED - 1
 MAX_DIR_COUNT = 256  # entries after one directory header
 
-# inode types; extended types are basic + 7
-DIR, FILE, SYMLINK, BLKDEV, CHRDEV, FIFO, SOCKET = 1, 2, 3, 4, 5, 6, 7
-XDIR, XFILE, XSYMLINK, XBLKDEV, XCHRDEV, XFIFO, XSOCKET = 8, 9, 10, 11, 12, 13, 14
+# Inode types the readers name; the others are block and char devices (4, 5), fifo (6) and
+# socket (7), extended types being basic + 7.
+DIR, FILE, SYMLINK = 1, 2, 3
+XDIR, XFILE, XSYMLINK = 8, 9, 10
+
+# An inflated metadata table (meta.load_table): slices are bytes, items ints.
+Table = bytes | mmap.mmap
 
 # common header: type, mode, uid index, gid index, mtime, inode number
 _HDR = "<HHHHII"
-INODE_HEADER = struct.Struct(_HDR)
 # + blocks_start, fragment index, fragment offset, file size; then u32 block sizes
 I_FILE = struct.Struct(_HDR + "IIII")
 # + blocks_start, file size, sparse, nlink, fragment index, fragment offset, xattr
@@ -40,18 +44,12 @@ I_XFILE = struct.Struct(_HDR + "QQQIIII")
 I_DIR = struct.Struct(_HDR + "IIHHI")
 # + nlink, listing size, block index, parent inode, index count, block offset, xattr
 I_XDIR = struct.Struct(_HDR + "IIIIHHI")
-# symlinks: + nlink, target size, then the target (extended: then u32 xattr)
-# devices:  + nlink, device number (extended: + xattr)
-I_PAIR = struct.Struct(_HDR + "II")
-I_XDEV = struct.Struct(_HDR + "III")
-# fifo, socket: + nlink (extended: + xattr)
-I_IPC = struct.Struct(_HDR + "I")
 U32 = struct.Struct("<I")
 
 # directory listing: header (count - 1, inode block, reference inode number), then entries
-# (offset in inode block, inode number delta, basic type, name size - 1, name)
+# (offset in inode block u16, inode number delta s16, basic type u16, name size - 1 u16,
+# name), read through W_DIR_ENTRY below
 DIR_HEADER = struct.Struct("<IIi")
-DIR_ENTRY = struct.Struct("<HhHH")
 
 # Views of the same structures for the listing loop: pad bytes ("x") skip the fields a
 # listing does not need (start block, nlink, parent...), so each unpack builds fewer ints.
@@ -60,6 +58,9 @@ W_FILE = struct.Struct("<2xHHHII12xI")  # ..., file size
 W_XFILE = struct.Struct("<2xHHHII8xQ20xI")  # ..., file size, xattr
 W_DIR = struct.Struct("<2xHHHIII4xHH")  # ..., block index, listing size, block offset
 W_XDIR = struct.Struct("<2xHHHII4xII6xHI")  # ..., listing size, block index, offset, xattr
+# symlinks: + nlink, target size, then the target (extended: then u32 xattr)
+# devices:  + nlink, device number (extended: + xattr)
+# fifo, socket: + nlink (extended: + xattr)
 W_PAIR = struct.Struct("<2xHHHII4xI")  # ..., symlink target size or device number
 W_XDEV = struct.Struct("<2xHHHII4xII")  # ..., device number, xattr
 W_IPC = struct.Struct("<2xHHHII")
@@ -131,27 +132,17 @@ def parse_superblock(raw: bytes, size: int, source: str, base: int) -> Superbloc
     loc = where(source, base)
     if len(raw) < SUPERBLOCK_SIZE:
         raise CorruptImageError(f"{loc}: squashfs superblock truncated ({len(raw)} of 96 bytes)")
-    (
-        magic,
-        inode_count,
-        mkfs_time,
-        block_size,
-        fragment_count,
-        comp_id,
-        block_log,
-        flags,
-        id_count,
-        major,
-        minor,
-        root_inode,
-        bytes_used,
-        id_table,
-        xattr_table,
-        inode_table,
-        directory_table,
-        fragment_table,
-        export_table,
-    ) = SUPERBLOCK.unpack_from(raw)
+    fields = SUPERBLOCK.unpack_from(raw)
+    magic, comp_id, major, minor = fields[0], fields[5], fields[9], fields[10]
+    _check_kind(loc, magic, major, minor, comp_id)
+    # the fields in order, the compressor id named and the version left out
+    sb = Superblock(*[*fields[1:5], COMPRESSOR_NAMES[comp_id], *fields[6:9], *fields[11:]])
+    _check_layout(sb, size, loc)
+    return sb
+
+
+def _check_kind(loc: str, magic: bytes, major: int, minor: int, comp_id: int) -> None:
+    """Squashfs 4.0 with a known compressor, or the error that says what it is instead."""
     if magic != MAGIC:
         if magic == b"sqsh":
             raise UnsupportedFormatError(f"{loc}: big-endian squashfs (version 3 or older)")
@@ -162,48 +153,35 @@ def parse_superblock(raw: bytes, size: int, source: str, base: int) -> Superbloc
         )
     if comp_id not in COMPRESSOR_NAMES:
         raise UnsupportedFormatError(f"{loc}: unknown squashfs compressor id {comp_id}")
-    if not 12 <= block_log <= 20 or block_size != 1 << block_log:
+
+
+def _check_layout(sb: Superblock, size: int, loc: str) -> None:
+    """Block size, image size and table starts consistent with each other."""
+    if not 12 <= sb.block_log <= 20 or sb.block_size != 1 << sb.block_log:
         raise CorruptImageError(
-            f"{loc}: block size {block_size} and block_log {block_log} do not match "
+            f"{loc}: block size {sb.block_size} and block_log {sb.block_log} do not match "
             "a power of two from 4 KiB to 1 MiB"
         )
-    if bytes_used > size:
+    if sb.bytes_used > size:
         raise CorruptImageError(
-            f"{loc}: squashfs truncated: superblock says {bytes_used} bytes, only {size} available"
+            f"{loc}: squashfs truncated: superblock says {sb.bytes_used} bytes, "
+            f"only {size} available"
         )
     for name, start, optional in (
-        ("inode table", inode_table, False),
-        ("directory table", directory_table, False),
-        ("id table", id_table, False),
-        ("fragment table", fragment_table, True),
-        ("export table", export_table, True),
-        ("xattr table", xattr_table, True),
+        ("inode table", sb.inode_table, False),
+        ("directory table", sb.directory_table, False),
+        ("id table", sb.id_table, False),
+        ("fragment table", sb.fragment_table, True),
+        ("export table", sb.export_table, True),
+        ("xattr table", sb.xattr_table, True),
     ):
         if optional and start == NO_TABLE:
             continue
-        if not SUPERBLOCK_SIZE <= start < bytes_used:
+        if not SUPERBLOCK_SIZE <= start < sb.bytes_used:
             raise CorruptImageError(
-                f"{loc}: {name} start {start} outside the image (0..{bytes_used})"
+                f"{loc}: {name} start {start} outside the image (0..{sb.bytes_used})"
             )
-    if inode_table > directory_table:
+    if sb.inode_table > sb.directory_table:
         raise CorruptImageError(f"{loc}: inode table starts after the directory table")
-    if id_count == 0:
+    if sb.id_count == 0:
         raise CorruptImageError(f"{loc}: empty id table (every inode needs an owner)")
-    return Superblock(
-        inode_count=inode_count,
-        mkfs_time=mkfs_time,
-        block_size=block_size,
-        fragment_count=fragment_count,
-        compressor=COMPRESSOR_NAMES[comp_id],
-        block_log=block_log,
-        flags=flags,
-        id_count=id_count,
-        root_inode=root_inode,
-        bytes_used=bytes_used,
-        id_table=id_table,
-        xattr_table=xattr_table,
-        inode_table=inode_table,
-        directory_table=directory_table,
-        fragment_table=fragment_table,
-        export_table=export_table,
-    )

@@ -3,19 +3,20 @@
 Metadata (inodes, directories, ids, fragments, xattrs) is a stream chopped into 8 KiB
 blocks, each compressed separately and preceded by a u16 header (bit 15: stored
 uncompressed). References are (block position relative to the table << 16 | offset into
-the uncompressed block). A whole table is inflated once into one bytes object plus a map
-{block position: offset in that object}, so a reference resolves with one dict lookup.
+the uncompressed block). A whole table is inflated once into one buffer plus a map
+{block position: offset in that buffer}, so a reference resolves with one dict lookup.
 """
 
 from __future__ import annotations
 
+import mmap
 import os
 import struct
 
 from layerscope import limits
 from layerscope.errors import CorruptImageError, ReaderError, where
 from layerscope.readers.squashfs.codecs import Buffer, DecompressError, Decompressor
-from layerscope.readers.squashfs.format import METADATA_SIZE, METADATA_UNCOMPRESSED
+from layerscope.readers.squashfs.format import METADATA_SIZE, METADATA_UNCOMPRESSED, Table
 
 _U64 = struct.Struct("<Q")
 
@@ -61,47 +62,88 @@ class Source:
             raise self.corrupt(offset, f"{what}: {e}") from e
 
 
-def load_table(src: Source, start: int, end: int, what: str) -> tuple[bytes, dict[int, int]]:
-    """Inflate every metadata block in [start, end) into one buffer.
+def load_table(
+    src: Source, start: int, end: int, what: str, held: int = 0
+) -> tuple[Table, dict[int, int]]:
+    """Inflate every metadata block in [start, end) into one table.
 
-    Returns the buffer and {block position relative to start: offset in the buffer}.
-    A table inflating past limits.max_metadata_bytes is refused (each block alone is
-    capped at 8 KiB by the format; a hostile table of tiny blocks may still be huge).
+    Returns the table and {block position relative to start: offset in the table}.
+    Memory is bounded before anything is inflated: a block inflates to at most 8 KiB, so
+    the block headers bound the table's size, and a table that could take `held` + that
+    past limits.max_metadata_bytes is refused at once (a 4 MB image declaring a 1 GiB
+    table costs its 4 MB). The blocks are written in place into an anonymous mmap (no
+    second copy, as joining them would make; returned to the system whole when dropped),
+    then cut to the bytes they held.
     """
-    cap = limits.get("max_metadata_bytes")
     raw = src.pread(start, end - start)
+    blocks = _block_spans(src, raw, start, what)
+    bound = len(blocks) * METADATA_SIZE
+    limit = limits.get("max_metadata_bytes")
+    if held + bound > limit:
+        beside = f" beside {held} bytes of other tables" if held else ""
+        raise limits.exceeded(
+            f"{where(src.name, src.base + start)}: {what}: {len(blocks)} metadata blocks "
+            f"inflate to up to {bound} bytes{beside}, more than {limit}",
+            "max_metadata_bytes",
+        )
+    if not blocks:
+        return b"", {}
     view = memoryview(raw)
-    limit = len(raw)
-    parts: list[bytes] = []
+    table = mmap.mmap(-1, bound)
     positions: dict[int, int] = {}
-    total = 0
+    for block in blocks:
+        positions[block[0]] = table.tell()
+        table.write(_inflate(src, view, block, start, what))
+    return _cut(table, table.tell()), positions
+
+
+def _cut(table: mmap.mmap, size: int) -> Table:
+    """`table` cut to its first `size` bytes: the walk finds the table's end by where
+    slicing and unpacking stop, so no zero tail may follow it."""
+    if size == len(table):
+        return table
+    if size == 0:
+        return b""
+    try:
+        table.resize(size)  # mremap where there is one: no copy
+        return table
+    except (OSError, SystemError, ValueError):  # macOS cannot resize an anonymous map
+        cut = mmap.mmap(-1, size)
+        with memoryview(table) as whole:
+            cut.write(whole[:size])
+        table.close()
+        return cut
+
+
+def _block_spans(src: Source, raw: bytes, start: int, what: str) -> list[tuple[int, int, bool]]:
+    """(offset, stored size, compressed) of each metadata block in `raw`, from their u16
+    headers (bit 15 set: stored uncompressed)."""
+    spans: list[tuple[int, int, bool]] = []
+    limit = len(raw)
     p = 0
-    inflate = src.decompress
     while p < limit:
         if p + 2 > limit:
             raise src.corrupt(start + p, f"{what}: metadata header cut off")
         header = raw[p] | (raw[p + 1] << 8)
         csize = header & 0x7FFF
-        q = p + 2 + csize
-        if csize == 0 or csize > METADATA_SIZE or q > limit:
+        if csize == 0 or csize > METADATA_SIZE or p + 2 + csize > limit:
             raise src.corrupt(start + p, f"{what}: bad metadata block size {csize}")
-        if header & METADATA_UNCOMPRESSED:
-            block = raw[p + 2 : q]
-        else:
-            try:
-                block = inflate(view[p + 2 : q], METADATA_SIZE)
-            except DecompressError as e:
-                raise src.corrupt(start + p, f"{what}: {e}") from e
-        positions[p] = total
-        parts.append(block)
-        total += len(block)
-        if total > cap:
-            raise limits.exceeded(
-                f"{where(src.name, src.base + start)}: {what} inflates to more than {cap} bytes",
-                "max_metadata_bytes",
-            )
-        p = q
-    return b"".join(parts), positions
+        spans.append((p, csize, not header & METADATA_UNCOMPRESSED))
+        p += 2 + csize
+    return spans
+
+
+def _inflate(
+    src: Source, view: memoryview, block: tuple[int, int, bool], start: int, what: str
+) -> bytes:
+    p, csize, compressed = block
+    data = view[p + 2 : p + 2 + csize]
+    if not compressed:
+        return data.tobytes()
+    try:
+        return src.decompress(data, METADATA_SIZE)
+    except DecompressError as e:
+        raise src.corrupt(start + p, f"{what}: {e}") from e
 
 
 def read_block(src: Source, pos: int, what: str) -> tuple[bytes, int]:

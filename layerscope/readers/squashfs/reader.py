@@ -31,6 +31,7 @@ from layerscope.readers.squashfs import codecs
 from layerscope.readers.squashfs.format import (
     DATA_SIZE_MASK,
     DATA_UNCOMPRESSED,
+    FILE,
     FLAG_COMPRESSOR_OPTIONS,
     FRAGMENT_ENTRY,
     I_FILE,
@@ -38,6 +39,8 @@ from layerscope.readers.squashfs.format import (
     NO_INDEX,
     NO_TABLE,
     SUPERBLOCK_SIZE,
+    XFILE,
+    Table,
     parse_superblock,
 )
 from layerscope.readers.squashfs.meta import (
@@ -93,7 +96,7 @@ class SquashFS:
         self._sb = sb
         self._src = Source(fd, offset, size, name, decompress)
         self.info: dict[str, Any] = sb.info()
-        self._itab: bytes | None = None
+        self._itab: Table | None = None
         self._imap: dict[int, int] = {}
         self._tables: Tables | None = None
         self._inodes: MetaReader | None = None
@@ -160,7 +163,10 @@ class SquashFS:
         if self._tables is None:
             sb, src = self._sb, self._src
             itab, imap = load_table(src, sb.inode_table, sb.directory_table, "inode table")
-            dtab, dmap = load_table(src, sb.directory_table, self._dir_table_end(), "dir table")
+            # The two tables are held together: they share max_metadata_bytes.
+            dtab, dmap = load_table(
+                src, sb.directory_table, self._dir_table_end(), "directory table", len(itab)
+            )
             raw_ids = read_lookup_table(src, sb.id_table, sb.id_count, 4, "id table")
             ids = struct.unpack_from(f"<{sb.id_count}I", raw_ids)
             self._itab, self._imap = itab, imap
@@ -213,10 +219,10 @@ class SquashFS:
         """(blocks start, file size, fragment index, fragment offset, block sizes)."""
         head = self._inode_bytes(ref, I_XFILE.size)
         itype = head[0] if head else 0
-        if itype == 2 and len(head) >= I_FILE.size:
+        if itype == FILE and len(head) >= I_FILE.size:
             *_, start, frag, foff, fsize = I_FILE.unpack_from(head)
             hlen = I_FILE.size
-        elif itype == 9 and len(head) == I_XFILE.size:
+        elif itype == XFILE and len(head) == I_XFILE.size:
             *_, start, fsize, _, _, frag, foff, _ = I_XFILE.unpack_from(head)
             hlen = I_XFILE.size
         else:

@@ -17,6 +17,7 @@ from layerscope.readers.squashfs.format import (
     XATTR_LOOKUP,
     XATTR_OUT_OF_LINE,
     XATTR_PREFIXES,
+    Table,
 )
 from layerscope.readers.squashfs.meta import Source, first_block, load_table, read_lookup_table
 
@@ -30,7 +31,7 @@ class XattrTable:
         self._loaded = False
         self._count = 0
         self._ids = b""
-        self._kv = b""
+        self._kv: Table = b""
         self._kmap: dict[int, int] = {}
         self._cache: dict[int, tuple[dict[str, bytes], int]] = {}
         # Many inodes may share one set: what they are handed out counts, per walk.

@@ -112,7 +112,8 @@ def _apply(rec: PaxRecords, key: bytes, value: bytes, name: str, hoff: int) -> N
 
 
 def path_of(raw: bytes) -> str:
-    """normalize_path(decode_name(raw)), with a fast path for the usual 'a/b/c' or 'a/b/'."""
+    """normalize_path(decode_name(raw)), with a fast path for the usual 'a/b/c' or 'a/b/'.
+    '..' is resolved lexically and never climbs above the root, as runtimes extract."""
     if raw[:2] == b"./":
         raw = raw[2:]
     if raw[-1:] == b"/":
@@ -120,13 +121,20 @@ def path_of(raw: bytes) -> str:
     if (
         raw
         and raw[0] != 47
-        and b"//" not in raw
-        and b"/./" not in raw
+        and raw.find(b"//") < 0  # find, not `in`: see members.Members.entry
+        and raw.find(b"/./") < 0
+        and raw.find(b"..") < 0
         and raw != b"."
         and raw[-2:] != b"/."
     ):
         return "/" + raw.decode("utf-8", "surrogateescape")
     return normalize_path(decode_name(raw))
+
+
+def has_dotdot(name: str) -> bool:
+    """Whether a member name has a '..' component: cleaning it moves the member elsewhere
+    (the other cleanings, './', '//', a leading or trailing '/', leave it in place)."""
+    return ".." in name and ".." in name.split("/")
 
 
 def parse_ids(field: bytes, name: str, hoff: int) -> tuple[int, int, int]:

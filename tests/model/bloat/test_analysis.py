@@ -35,7 +35,7 @@ def test_app_1_0_report() -> None:
         r = analyze(img, progress=lambda what, i, n: steps.append(what))
     finally:
         img.close()
-    assert len(steps) == 6
+    assert len(steps) == 7
     assert r.image_bytes == _tar_data_bytes("app-1.0", 5)
     assert r.image_bytes == r.final_bytes + r.waste.total
     assert r.deep_secrets and r.secrets_complete  # every text file, tar layers too

@@ -40,7 +40,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PARSERS = ("sif", "squashfs", "ext3", "tar", "oci-json", "registry-manifest", "text")
+PARSERS = ("sif", "squashfs", "ext3", "tar", "oci-json", "registry-manifest", "text", "elf")
 HANG_SECONDS = 20  # a case still running after this is stopped and saved as a hang
 KEEP_PER_SIGNATURE = 3
 

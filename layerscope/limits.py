@@ -120,6 +120,12 @@ LIMITS: dict[str, Limit] = {
             "is skipped with a warning, not an error",
         ),
         Limit(
+            "elf_window_bytes",
+            256 << 20,
+            "bytes of one ELF file the portability report holds in memory; a larger one is "
+            "read from its first and last halves of this (a note says what was not read)",
+        ),
+        Limit(
             "max_tar_header_bytes",
             16 << 20,
             "bytes of one tar extension payload (PAX records, GNU long name or link)",

@@ -8,6 +8,7 @@ entries are kept, each keyed as keys.py explains:
   layer   one layer's raw entries (entries.py): a layer shared with another image, or an
           image opened at another --layer, is applied without re-reading the blob
   hashes  content digests computed for diffs, per layer (hashing.ContentHasher)
+  facts   what the portability report learnt of a layer's files (ELF facts), per layer
 
 The registry's verified blobs live next to it in `blobs/` (blobs.py);
 `info()` and `clear()` cover them too, the size cap does not (they are the image itself,
@@ -212,6 +213,15 @@ class IndexCache:
             b"".join(merged.values()),
         ]
         return self.store.write("hashes", keys.versioned("hashes", layer_key), parts)
+
+    # -- per-file facts ------------------------------------------------------------------
+
+    def load_facts(self, layer_key: str) -> bytes | None:
+        """The layer's stored file facts (engine.portability_reads encodes them)."""
+        return self.store.read("facts", keys.versioned("facts", layer_key))
+
+    def save_facts(self, layer_key: str, payload: bytes) -> bool:
+        return self.store.write("facts", keys.versioned("facts", layer_key), [payload], True)
 
     # -- administration ------------------------------------------------------------------
 

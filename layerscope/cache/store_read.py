@@ -18,7 +18,7 @@ MAGIC = b"LSCACHE\0"
 STORE_VERSION = 1
 HEADER = struct.Struct("<8sHBBIQ16s")  # magic, version, kind, codec, key len, payload len, sum
 CODEC_RAW, CODEC_ZSTD = 0, 1
-KIND_IDS = {"tree": 1, "layer": 2, "hashes": 3}
+KIND_IDS = {"tree": 1, "layer": 2, "hashes": 3, "facts": 4}
 _READ_CHUNK = 1 << 20
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from layerscope.check.config import CiConfig, RuleSetting
 from layerscope.check.rules import Rule, Threshold, get
@@ -15,7 +16,7 @@ NO_DIVE = "dive's numbers could not be computed"
 class RuleResult:
     key: str
     status: str  # PASS, FAIL, SKIP
-    value: Threshold | None
+    value: Any  # the metric: a number, or a text or list for the portability rules
     threshold: Threshold | None
     configured: str
     message: str
@@ -26,7 +27,7 @@ def evaluate(config: CiConfig, metrics: Metrics) -> list[RuleResult]:
 
 
 def _one(rule: Rule, setting: RuleSetting, metrics: Metrics) -> RuleResult:
-    value: Threshold | None = getattr(metrics, rule.metric)
+    value: Any = getattr(metrics, rule.metric)
     threshold = setting.threshold
     if threshold is None:
         return RuleResult(rule.key, "SKIP", value, None, setting.configured, "disabled")
@@ -39,7 +40,8 @@ def _one(rule: Rule, setting: RuleSetting, metrics: Metrics) -> RuleResult:
         message = f"incomplete: {cut}"
         return RuleResult(rule.key, "FAIL", value, threshold, setting.configured, message)
     failed = rule.fails.failed(value, threshold)
-    shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-    message = f"{rule.label} {shown} {rule.fails.operator(failed)} {threshold}"
+    show = rule.kind.show
+    shown = f"{value:.4f}" if isinstance(value, float) else show(value)
+    message = f"{rule.label} {shown} {rule.fails.operator(failed)} {show(threshold)}"
     status = "FAIL" if failed else "PASS"
     return RuleResult(rule.key, status, value, threshold, setting.configured, message)

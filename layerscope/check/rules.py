@@ -16,10 +16,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from layerscope.limits import parse_bytes
+from layerscope.model.portability.arch import normalize_arch
+from layerscope.model.portability.levels import level_name, parse_level
+from layerscope.model.portability.query import parse_kernel
+from layerscope.model.portability.stacks import parse_mpi_spec
+from layerscope.model.portability.versions import compare_versions
 
-Threshold = float | int
+# A number for the size and ratio rules; a text for the portability rules that compare
+# names or versions (an architecture, a kernel version, an MPI such as openmpi>=4.1).
+Threshold = float | int | str
 
 # "", "disabled", "off" and "false" disable a rule (dive's isRuleDisabled)
 OFF = frozenset({"", "disabled", "off", "false"})
@@ -64,6 +72,7 @@ class Kind:
     name: str
     parse_value: Callable[[str], Threshold | None]
     disables: frozenset[str]  # texts (lowercase, stripped) that turn the rule off
+    show: Callable[[Any], str] = str  # a threshold or a metric value, in a message
 
     def parse(self, text: str) -> Threshold | None:
         """The threshold `text` configures; ValueError naming `text` if it is invalid."""
@@ -78,19 +87,70 @@ FLAG = Kind("flag", _flag, frozenset())  # false/no/off are the flag's own "disa
 REQUIRE = Kind("flag", _at_least_one, frozenset())  # a flag whose "true" asks for one
 
 
+def _level(value: Any) -> str:
+    return level_name(value) if isinstance(value, int) else str(value)
+
+
+def _listed(value: Any) -> str:
+    if value == ():
+        return "none"
+    if isinstance(value, tuple):
+        return ", ".join(f"{v[0]} {v[1] or '?'}" if isinstance(v, tuple) else str(v) for v in value)
+    return str(value)
+
+
+def _mpi_spec(text: str) -> str:
+    return str(parse_mpi_spec(text))
+
+
+ISA_LEVEL = Kind("x86-64 level", parse_level, OFF, _level)  # x86-64-v2
+ARCH = Kind("architecture", normalize_arch, OFF, _listed)  # amd64 (x86_64 reads the same)
+KERNEL = Kind("kernel version", parse_kernel, OFF)  # 3.10.0
+MPI = Kind("MPI", _mpi_spec, OFF, _listed)  # openmpi>=4.1, mpich-abi
+
+
 class Fails(Enum):
     """The side of the threshold on which the metric fails the rule."""
 
     BELOW = "below"  # a floor: the rule fails when the metric < threshold
     ABOVE = "above"  # a ceiling: the rule fails when the metric > threshold
 
-    def failed(self, value: float, threshold: float) -> bool:
-        return value < threshold if self is Fails.BELOW else value > threshold
+    def failed(self, value: Any, threshold: Any) -> bool:
+        return bool(value < threshold if self is Fails.BELOW else value > threshold)
 
     def operator(self, failed: bool) -> str:
         if self is Fails.BELOW:
             return "<" if failed else ">="
         return ">" if failed else "<="
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """A comparison that is not number against number: `fails(value, threshold)` says
+    when the metric fails the rule; `words` are the operators its message uses (passed,
+    failed)."""
+
+    fails: Callable[[Any, Any], bool]
+    words: tuple[str, str]
+
+    def failed(self, value: Any, threshold: Any) -> bool:
+        return self.fails(value, threshold)
+
+    def operator(self, failed: bool) -> str:
+        return self.words[failed]
+
+
+def _other_arch(found: Any, wanted: Any) -> bool:
+    return any(a != wanted for a in found)
+
+
+def _newer_kernel(floor: Any, host: Any) -> bool:
+    return compare_versions(str(floor), str(host)) > 0
+
+
+def _no_mpi(found: Any, spec: Any) -> bool:
+    wanted = parse_mpi_spec(str(spec))
+    return not any(wanted.matches(family, version) for family, version in found)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +160,7 @@ class Rule:
     kind: Kind
     default: str  # as configured text, so `configured` reads the same for both
     metric: str  # a field of engine.metrics.Metrics
-    fails: Fails
+    fails: Fails | Compare
     label: str  # what the metric is, in the rule's message ("efficiency 0.8 < 0.9")
     summary: str  # one line for `check --help`
     dive: bool = False  # one of dive's rules: skipped when dive's numbers are missing
@@ -109,6 +169,7 @@ class Rule:
     # the rule then fails as incomplete (a CI gate must not pass on part of the image)
     incomplete: str | None = None
     findings: bool = False  # counts findings that an allowlist or a baseline can accept
+    portability: bool = False  # reads the portability report (check computes it then)
 
     def names(self) -> tuple[str, str]:
         return (self.key, self.legacy)
@@ -202,6 +263,63 @@ RULES: tuple[Rule, ...] = (
         fails=Fails.BELOW,
         label="valid signatures from the keyring",
         summary="true: fail unless a SIF signature verifies against --keyring",
+    ),
+    Rule(
+        key="max-isa",
+        legacy="maxIsa",
+        kind=ISA_LEVEL,
+        default="disabled",
+        metric="isa_level",
+        fails=Fails.ABOVE,
+        label="x86-64 level",
+        summary="the highest x86-64 level allowed, e.g. x86-64-v2",
+        unavailable="no x86-64 code in the image",
+        portability=True,
+    ),
+    Rule(
+        key="architecture",
+        legacy="architecture",
+        kind=ARCH,
+        default="disabled",
+        metric="architectures",
+        fails=Compare(_other_arch, ("==", "!=")),
+        label="architectures",
+        summary="the only architecture allowed (declared and of every ELF file), e.g. amd64",
+        portability=True,
+    ),
+    Rule(
+        key="min-kernel",
+        legacy="minKernel",
+        kind=KERNEL,
+        default="disabled",
+        metric="kernel_floor",
+        fails=Compare(_newer_kernel, ("<=", ">")),
+        label="kernel the image needs",
+        summary="the oldest host kernel to run on, e.g. 3.10.0",
+        unavailable="the image declares no kernel floor (no glibc)",
+        portability=True,
+    ),
+    Rule(
+        key="mpi",
+        legacy="mpi",
+        kind=MPI,
+        default="disabled",
+        metric="mpis",
+        fails=Compare(_no_mpi, ("matches", "does not match")),
+        label="MPI",
+        summary="the MPI the image must carry, e.g. openmpi>=4.1 or mpich-abi",
+        portability=True,
+    ),
+    Rule(
+        key="no-bundled-gpu-driver",
+        legacy="noBundledGpuDriver",
+        kind=FLAG,
+        default="disabled",
+        metric="bundled_gpu_drivers",
+        fails=Fails.ABOVE,
+        label="bundled NVIDIA driver libraries",
+        summary="true: fail on libcuda.so/libnvidia-* that --nv binds from the host",
+        portability=True,
     ),
 )
 

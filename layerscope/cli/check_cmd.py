@@ -10,6 +10,7 @@ import click
 from layerscope.check import evaluate, load_ci_config, parse_overrides, rules_help
 from layerscope.check.accept import Acceptance, apply, read_baseline
 from layerscope.check.accept import write_baseline as write_baseline_file
+from layerscope.check.rules import get
 from layerscope.cli.commands import open_image, warn_of
 from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.engine.analysis import AnalysisOptions, ci_metrics
@@ -78,10 +79,13 @@ def check_cmd(
     acceptance = Acceptance(config.allow, read_baseline(path) if path else None, path)
     with open_image(image, opts) as img:
         classes = DEFAULT_CLASSES | {"docs"} if docs else DEFAULT_CLASSES
+        # the portability report reads every ELF file: only when a rule asks for it
+        port = any(get(s.key).portability and s.threshold is not None for s in config.rules)
         analysis = AnalysisOptions(
             junk_classes=classes,
             deep_secrets=deep_secrets,
             package_secrets=config.package_secrets,
+            portability=port,
         )
         report = img.analyze(analysis)
         warn_of(img)

@@ -20,12 +20,17 @@ OFF = ", ".join(f for f in ALL_FIELDS if f not in DEFAULT_COMPARE)
 
 
 def run_tui(
-    a: str, b: str | None, layer: int | None, opts: OpenOptions, fields: set[str]
+    a: str,
+    b: str | None,
+    layer: int | None,
+    opts: OpenOptions,
+    fields: set[str],
+    portability: bool = False,
 ) -> NoReturn:
     """The diff screen; exits as diff(1) does (130 when quit before the comparison ended)."""
     from layerscope.ui.app import make_diff_app  # Textual only when the screen opens
 
-    app = make_diff_app(a, b, layer, opts, fields)
+    app = make_diff_app(a, b, layer, opts, fields, portability=portability)
     result = app.run()
     if isinstance(result, LayerscopeError):
         raise result
@@ -53,6 +58,12 @@ def run_tui(
     help="Do not compare these fields (comma-separated, repeatable; same names).",
 )
 @click.option("--semantic", is_flag=True, help="Ignore what rebuilds change meaninglessly (mtime).")
+@click.option(
+    "--portability",
+    is_flag=True,
+    help="Also what changed for portability: x86-64 level, glibc and kernel floors, "
+    "architectures, MPI/interconnect/GPU stacks (reads every ELF file of both).",
+)
 @source_options
 def diff_cmd(
     a: str,
@@ -63,6 +74,7 @@ def diff_cmd(
     compare_: tuple[str, ...],
     ignore: tuple[str, ...],
     semantic: bool,
+    portability: bool,
     opts: OpenOptions,
 ) -> None:
     """What changed between two images (any formats), or what one layer changed.
@@ -83,7 +95,7 @@ def diff_cmd(
     if b is not None and layer is not None:
         raise UsageError("--layer takes one image (diff IMAGE --layer N)")
     if not (as_json or summary) and sys.stdout.isatty() and sys.stdin.isatty():
-        run_tui(a, b, layer, opts, fields)
+        run_tui(a, b, layer, opts, fields, portability)
     if b is None:
         assert layer is not None
         left, right = layer_states(a, layer, opts)
@@ -96,17 +108,33 @@ def diff_cmd(
             raise
     with left, right:
         d = compare_images(left, right, fields, with_meta=b is not None)
+        changes = None
+        if portability:
+            from layerscope.engine.portability import portability_changes_of
+
+            changes = portability_changes_of(left, right)
         if as_json:
             from layerscope.present.diff import diff_json
             from layerscope.present.jsonout import dump_json
 
-            dump_json(diff_json(d))
+            doc = diff_json(d)
+            if changes is not None:
+                from layerscope.present.portability_diff import changes_json
+
+                doc["portability"] = changes_json(changes)
+            dump_json(doc)
         else:
             from layerscope.present.diff import diff_doc
 
-            output.lines(diff_doc(d).plain())
+            text = diff_doc(d)
+            if changes is not None:
+                from layerscope.present.portability_diff import changes_doc
+
+                text.title("Portability")
+                text.extend(changes_doc(changes, "B"))
+            output.lines(text.plain())
         warn_of(left)
         if right.meta is not left.meta:
             warn_of(right)
-    same = d.tree.empty and not d.meta and not d.packages
+    same = d.tree.empty and not d.meta and not d.packages and not changes
     raise SystemExit(ExitCode.OK if same else ExitCode.FINDINGS)

@@ -15,6 +15,8 @@ from pathlib import Path
 import click
 
 from layerscope.check import evaluate, load_ci_config, parse_overrides
+from layerscope.check.accept import Acceptance, apply, read_baseline
+from layerscope.check.rules import get
 from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.engine.analysis import AnalysisOptions, ci_metrics
 from layerscope.engine.browse.stack import open_stack
@@ -53,6 +55,17 @@ from layerscope.readers import OpenOptions
     help="Scan every small text file for secrets (as `check`).",
 )
 @click.option("--docs", is_flag=True, help="Count documentation and man pages as junk too.")
+@click.option(
+    "--baseline",
+    metavar="FILE",
+    help="Accept the findings fingerprinted in FILE in the check result (as `check`).",
+)
+@click.option(
+    "--portability",
+    is_flag=True,
+    help="Add the portability report (as `inspect --portability`; reads every ELF file). "
+    "On when a portability rule is set.",
+)
 @source_options
 def report_cmd(
     images: tuple[str, ...],
@@ -61,6 +74,8 @@ def report_cmd(
     rules: tuple[str, ...],
     deep_secrets: bool | None,
     docs: bool,
+    baseline: str | None,
+    portability: bool,
     opts: OpenOptions,
 ) -> None:
     """Write one self-contained HTML report of IMAGE, or of several images as build stages
@@ -71,26 +86,41 @@ def report_cmd(
     result when rules are given), and for stages each pair's changed entries, metadata,
     package and text-file differences. It loads nothing from the network: it opens from a
     CI artifact store or an e-mail attachment."""
+    from layerscope.present.portability import portability_doc
     from layerscope.present.report.build import build_page
     from layerscope.present.report.html import render
 
     target = _target(out, images)
     config = None
-    if ci_config is not None or rules or Path(".dive-ci").is_file():
+    if ci_config is not None or rules or baseline or Path(".dive-ci").is_file():
         config = load_ci_config(ci_config, overrides=parse_overrides(rules))
         for warning in config.warnings:
             output.warn(warning)
+        # the portability report reads every ELF file: asked for, or needed by a rule
+        portability |= any(get(s.key).portability and s.threshold is not None for s in config.rules)
     stack = open_stack(list(images), opts)
     try:
         assert stack.final is not None
         classes = DEFAULT_CLASSES | {"docs"} if docs else DEFAULT_CLASSES
         report = stack.final.analyze(
-            AnalysisOptions(junk_classes=classes, deep_secrets=deep_secrets)
+            AnalysisOptions(
+                junk_classes=classes,
+                deep_secrets=deep_secrets,
+                package_secrets=config.package_secrets if config is not None else False,
+                portability=portability,
+            )
         )
         check = None
         if config is not None:
-            check = check_json(report, config, evaluate(config, ci_metrics(report)))
-        html = render(build_page(stack, report, check))
+            # the same verdict `check` gives: allowlists and the baseline applied
+            path = baseline or config.baseline
+            acceptance = Acceptance(config.allow, read_baseline(path) if path else None, path)
+            metrics, accepted = apply(report, ci_metrics(report), acceptance)
+            check = check_json(report, config, evaluate(config, metrics), accepted)
+        port_doc = None
+        if report.portability is not None:
+            port_doc = portability_doc(report.portability)
+        html = render(build_page(stack, report, check, port_doc))
         for src in stack.sources:
             for warning in dict.fromkeys(src.meta.warnings):
                 output.warn(warning)

@@ -13,10 +13,11 @@ What a limit or an unreadable file leaves unscanned is counted (`Report.secrets_
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerscope.engine.analysis_reads import BudgetedReads
 from layerscope.engine.analysis_scan import read_contents, shipped
@@ -48,6 +49,9 @@ from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.tree import FileTree
 from layerscope.readers.base import StoredExtents
 
+if TYPE_CHECKING:
+    from layerscope.model.portability.report import PortabilityReport
+
 Progress = Callable[[str, int, int], None]
 
 STEPS = ("dive", "reclaimable", "caches", "duplicates", "secrets", "largest", "signatures")
@@ -66,6 +70,7 @@ class AnalysisOptions:
     min_duplicate_size: int = 1
     top: int = 20
     per_layer: int = 5
+    portability: bool = False  # also the portability report (reads every ELF file)
     signatures: bool = True  # verify the image's signatures (a SIF's) against the keyrings
 
 
@@ -87,6 +92,7 @@ class Report:
     deep_secrets: bool
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
+    portability: PortabilityReport | None = None
     not_scanned: list[tuple[str, str]] = field(default_factory=list)  # (path, why)
     packages: int = 0  # packages the image's databases list
     owned_bytes: int = 0  # final-tree file bytes a package database lists
@@ -179,6 +185,11 @@ def analyze(
     step(6)
     signatures = img.verify_signatures() if opts.signatures else img.meta.signatures
     final = tree.total_size()
+    port = None
+    if opts.portability:
+        from layerscope.engine.portability import portability  # its parsers load on use
+
+        port = portability(img, progress, cancel, fo)
     return Report(
         ref=img.ref,
         format=img.meta.format,
@@ -200,6 +211,7 @@ def analyze(
         packages=len(fo.packages) if fo is not None else 0,
         owned_bytes=_owned_bytes(tree, fo),
         package_secrets=opts.package_secrets,
+        portability=port,
         signatures=[dict(s) for s in signatures],
     )
 
@@ -272,7 +284,7 @@ def _is_core(reads: BudgetedReads, node: int) -> bool:
 
 def ci_metrics(r: Report) -> Metrics:
     """The numbers `check` rules are evaluated against."""
-    return Metrics(
+    metrics = Metrics(
         efficiency=None if r.dive is None else r.dive.efficiency,
         wasted_bytes=None if r.dive is None else r.dive.wasted_bytes,
         user_wasted_percent=None if r.dive is None else r.dive.user_wasted_percent,
@@ -283,6 +295,11 @@ def ci_metrics(r: Report) -> Metrics:
         secrets_incomplete=_incomplete(r),
         valid_signatures=r.valid_signatures,
     )
+    if r.portability is None:
+        return metrics
+    from layerscope.engine.portability import portability_metrics
+
+    return dataclasses.replace(metrics, **portability_metrics(r.portability))
 
 
 def _incomplete(r: Report) -> str | None:

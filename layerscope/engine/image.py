@@ -22,6 +22,7 @@ from layerscope.readers.base import ImageReader, SignatureVerifier
 if TYPE_CHECKING:
     from layerscope.engine.analysis import AnalysisOptions, Report
     from layerscope.engine.compare import ImageDiff
+    from layerscope.model.portability.report import PortabilityReport
 
 __all__ = ["Image", "verify_signatures"]
 
@@ -116,6 +117,13 @@ class Image:
         from layerscope.engine.analysis import analyze
 
         return analyze(self, options)
+
+    def portability(self) -> PortabilityReport:
+        """Will it run on that cluster: architectures, x86-64 level, glibc and kernel
+        floors, MPI, interconnect and GPU stacks (reads every ELF file once)."""
+        from layerscope.engine.portability import portability
+
+        return portability(self)
 
     def verify_signatures(self) -> list[dict[str, Any]]:
         """Check the image's signatures (a SIF's) against the keyrings it was opened with:

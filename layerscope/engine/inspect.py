@@ -78,9 +78,10 @@ def inspect(ref: str, options: OpenOptions | None = None, analyze: bool = False)
         img.verify_signatures()
         found = Inspection(ref, img.meta, stats, _errors(stats), img.tree.total_size())
         if analyze:
+            from layerscope.engine.analysis import AnalysisOptions
             from layerscope.engine.analysis import analyze as run_analysis
 
-            found.analysis = run_analysis(img)
+            found.analysis = run_analysis(img, AnalysisOptions(portability=True))
         return found
 
 

@@ -21,3 +21,9 @@ class Metrics:
     # why the secret scan did not read everything (a limit, an unreadable file); None: it
     # did. A rule on secrets fails as incomplete rather than pass on part of the image.
     secrets_incomplete: str | None = None
+    # the portability report's (None: not computed, or nothing to say: no x86-64 code...)
+    isa_level: int | None = None  # the x86-64 level the image needs (1..4)
+    architectures: tuple[str, ...] | None = None  # declared and found in ELF files
+    kernel_floor: str | None = None  # the oldest kernel the image's libc accepts
+    mpis: tuple[tuple[str, str | None], ...] | None = None  # (family, version) per MPI
+    bundled_gpu_drivers: int | None = None  # NVIDIA driver libraries --nv would shadow

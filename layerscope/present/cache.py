@@ -11,7 +11,12 @@ from layerscope.cache.blobs import BLOB_CACHE_ENV, blob_cache_max
 from layerscope.present.text import clean
 from layerscope.present.units import size
 
-KINDS = {"tree": "merged trees", "layer": "layer indexes", "hashes": "content hashes"}
+KINDS = {
+    "tree": "merged trees",
+    "layer": "layer indexes",
+    "hashes": "content hashes",
+    "facts": "file facts (portability)",
+}
 
 
 def info_json(info: CacheInfo) -> dict[str, Any]:

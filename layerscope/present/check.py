@@ -61,7 +61,19 @@ def check_json(
             for r in results
         ],
         "analysis": report_json(report),
+        **_portability(report),
     }
+
+
+def _portability(report: Report) -> dict[str, Any]:
+    """The portability report, when a rule asked for it."""
+    if report.portability is None:
+        return {}
+    from layerscope.present.portability import portability_json
+
+    port = portability_json(report.portability)
+    del port["schema"]
+    return {"portability": port}
 
 
 def _accepted(a: Accepted) -> dict[str, str]:
@@ -80,6 +92,12 @@ def check_doc(
     doc.field("Config", config.path or "defaults (no .dive-ci)")
     doc.title("Analysis")
     doc.extend(findings_doc(report, TOP))
+    if report.portability is not None:
+        from layerscope.present.portability import summary_rows
+
+        doc.title("Portability")
+        for name, value in summary_rows(report.portability):
+            doc.field(name, value)
     if accepted:
         doc.title(f"Accepted findings (not counted by their rule): {len(accepted)}")
         for a in accepted[:TOP]:

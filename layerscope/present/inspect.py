@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layerscope.engine.inspect import Inspection, LayerStats
 from layerscope.model.image import ImageMeta
 from layerscope.present import units
 from layerscope.present.analysis import summary_doc, summary_json
 from layerscope.present.doc import Doc, image
+
+if TYPE_CHECKING:
+    from layerscope.model.portability.query import Answers
 
 SCHEMA = "layerscope.inspect/1"
 
@@ -23,7 +26,7 @@ def platform(meta: ImageMeta) -> str | None:
     return "/".join(p for p in (meta.os, meta.architecture, meta.variant) if p)
 
 
-def inspect_json(found: Inspection) -> dict[str, Any]:
+def inspect_json(found: Inspection, answers: Answers | None = None) -> dict[str, Any]:
     meta = found.meta
     doc: dict[str, Any] = {
         "schema": SCHEMA,
@@ -50,6 +53,12 @@ def inspect_json(found: Inspection) -> dict[str, Any]:
     doc["warnings"] = meta.warnings
     if found.analysis is not None:
         doc["analysis"] = summary_json(found.analysis)
+        if found.analysis.portability is not None:
+            from layerscope.present.portability import portability_json
+
+            port = portability_json(found.analysis.portability, answers)
+            del port["schema"]
+            doc["portability"] = port
     return doc
 
 
@@ -61,7 +70,7 @@ def _layer_json(s: LayerStats) -> dict[str, Any]:
     return row
 
 
-def inspect_doc(found: Inspection) -> Doc:
+def inspect_doc(found: Inspection, answers: Answers | None = None) -> Doc:
     meta = found.meta
     doc = Doc()
     doc.field("Source", found.ref)
@@ -83,6 +92,11 @@ def inspect_doc(found: Inspection) -> Doc:
     if found.analysis is not None:
         doc.title("Analysis")
         doc.extend(summary_doc(found.analysis))
+        if found.analysis.portability is not None:
+            from layerscope.present.portability import portability_doc
+
+            doc.title("Portability")
+            doc.extend(portability_doc(found.analysis.portability, answers))
     return doc
 
 

@@ -104,9 +104,12 @@ def make_diff_app(
     options: OpenOptions | None = None,
     compare: frozenset[str] | set[str] = DEFAULT_COMPARE,
     theme: str | None = None,
+    portability: bool = False,
 ) -> LayerscopeApp:
     """The app for `layerscope diff A B` (or `diff IMAGE --layer N`, b None)."""
     refs = [a] if b is None else [a, b]
-    return LayerscopeApp(
-        refs, options, theme, first_screen=lambda: DiffScreen(a, b, layer, options, compare)
-    )
+
+    def screen() -> DiffScreen:
+        return DiffScreen(a, b, layer, options, compare, portability)
+
+    return LayerscopeApp(refs, options, theme, first_screen=screen)

@@ -9,8 +9,10 @@ from rich.text import Text
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.compare import ImageDiff
 from layerscope.model.entry import EntryKind
+from layerscope.model.portability.changes import Change
 from layerscope.model.tree import FileTree
 from layerscope.present.diff import metadata_doc, side_name
+from layerscope.present.portability_diff import changes_doc
 from layerscope.present.units import size_exact
 from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe, shorten, signed_size
 from layerscope.ui.richdoc import to_text
@@ -115,7 +117,12 @@ def entry(cs: ChangeSet, d: int) -> Text:
     return out
 
 
-def metadata(d: ImageDiff) -> Text:
+def metadata(d: ImageDiff, changes: list[Change] | None = None) -> Text:
     """Everything the two images say of themselves differently (present.diff's document,
-    which `diff --summary` prints too)."""
-    return to_text(metadata_doc(d))
+    which `diff --summary` prints too), and with `diff --portability` what changed for
+    portability."""
+    doc = metadata_doc(d)
+    if changes is not None:
+        doc.title("Portability")
+        doc.extend(changes_doc(changes, "B"))
+    return to_text(doc)

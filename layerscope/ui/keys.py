@@ -131,6 +131,14 @@ VIEW_KEYS: tuple[Key, ...] = (
         label="f",
         short="Findings",
     ),
+    Key(
+        "r",
+        "portability",
+        "Portability: will it run there? (architecture, x86-64 level, glibc, MPI, GPU)",
+        SCREEN,
+        label="r",
+        short="Runs where",
+    ),
 )
 
 # Keys the app binds (work on every screen).
@@ -162,7 +170,7 @@ PANE_KEYS: tuple[Key, ...] = (
 ALL_KEYS = VIEW_KEYS + PANE_KEYS + APP_KEYS
 
 # The diff screen: the view's tree keys (no layers, so no modes and no inspect) and `m`.
-_NOT_IN_DIFF = ("mode('layer')", "mode('aggregated')", "inspect", "findings")
+_NOT_IN_DIFF = ("mode('layer')", "mode('aggregated')", "inspect", "findings", "portability")
 DIFF_KEYS: tuple[Key, ...] = (
     *(k for k in VIEW_KEYS if k.action not in _NOT_IN_DIFF),
     Key(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.message import Message
 
 from layerscope.engine.browse.changes import ChangeSet
@@ -64,4 +65,13 @@ class Analyzed(Message):
 
     def __init__(self, report: Report) -> None:
         self.report = report
+        super().__init__()
+
+
+class PortabilityReady(Message):
+    """The portability panel's text for step `step`."""
+
+    def __init__(self, step: int, text: Text) -> None:
+        self.step = step
+        self.text = text
         super().__init__()

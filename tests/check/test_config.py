@@ -58,7 +58,7 @@ def _config(text: str, overrides: dict[str, str] | None = None) -> CiConfig:
     return build_config(load(text.encode()), "cfg", overrides)
 
 
-def _thresholds(text: str) -> dict[str, float | int | None]:
+def _thresholds(text: str) -> dict[str, float | int | str | None]:
     return {r.key: r.threshold for r in _config(text).rules}
 
 

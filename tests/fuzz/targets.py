@@ -34,6 +34,7 @@ from layerscope.readers import OpenOptions
 from layerscope.readers.ext3.reader import Ext3FS
 from layerscope.readers.registry import reader as registry_module
 from layerscope.readers.registry.ref import RegistryRef
+from tests.fuzz.elfseeds import elf_seeds
 from tests.fuzz.jsonmut import LayoutCase, RegistryCase, layout_cases, registry_cases
 from tests.fuzz.mutate import mutated
 from tests.fuzz.seeds import ext3_seeds, sif_seeds, squashfs_seeds
@@ -141,6 +142,46 @@ def _not_found() -> type[Exception]:
 
 
 _NotFound = _not_found()
+
+
+# -- ELF files (the portability report) -----------------------------------------------------
+
+ELF_PATHS = ("/opt/app/bin/prog", "/usr/lib/x86_64-linux-gnu/libc.so.6")
+
+
+def materialize_elf(data: bytes, work: Path) -> str:
+    """The ELF file as a program and as a libc.so.6 of a sandbox directory."""
+    root = work / "root"
+    for inner in ELF_PATHS:
+        dest = root / inner.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        dest.chmod(0o755)
+    return str(root)
+
+
+def run_elf(data: bytes, work: Path) -> None:
+    """What `inspect --portability` (text, JSON, every answer) does with an image holding
+    the file; and the file read through a window smaller than it (head and tail only)."""
+    from layerscope.engine.portability import portability
+    from layerscope.model.portability.elf import read_elf
+    from layerscope.model.portability.levels import parse_cpu
+    from layerscope.model.portability.query import ask
+    from layerscope.model.portability.stacks import parse_host_mpi
+    from layerscope.model.portability.versions import SCANS
+    from layerscope.model.portability.window import collect
+    from layerscope.present.portability import portability_doc, portability_json
+
+    img = load_image(materialize_elf(data, work), OPTS)
+    try:
+        report = portability(img)
+    finally:
+        img.close()
+    answers = ask(report, parse_cpu("haswell"), "3.10.0", parse_host_mpi("openmpi-4.1.5"))
+    with strict_stdout() as out:
+        out.writelines(line + "\n" for line in portability_doc(report, answers).plain())
+        jsonout.dump_json(portability_json(report, answers))
+    read_elf(collect([data], len(data), max(len(data) // 3, 64)), True, tuple(SCANS))
 
 
 # -- tar layers --------------------------------------------------------------------------
@@ -285,6 +326,7 @@ TARGETS: dict[str, Target] = {
         Target("oci-json", layout_cases(), run_layout, materialize_layout),
         Target("registry-manifest", registry_cases(), run_registry, materialize_registry),
         Target("text", text_cases(), run_text, materialize_text),
+        Target("elf", mutated(elf_seeds()), run_elf, materialize_elf),
     )
 }
 
@@ -294,7 +336,7 @@ TARGETS: dict[str, Target] = {
 
 def load_case(parser: str, path: Path) -> Any:
     """Rebuild the case a saved finding (fuzz/crashes, fixtures/fuzz) was made from."""
-    if parser in ("sif", "squashfs", "ext3"):
+    if parser in ("sif", "squashfs", "ext3", "elf"):
         return path.read_bytes()
     if parser == "tar":
         how = {".gz": "gzip", ".zst": "zstd"}.get(path.suffix, "plain")

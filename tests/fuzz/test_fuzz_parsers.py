@@ -27,6 +27,7 @@ EXAMPLES = {
     "oci-json": 400,
     "registry-manifest": 400,
     "text": 25,  # each case runs eight commands on two images
+    "elf": 200,
 }
 
 

@@ -236,6 +236,10 @@ def test_every_key_under_tmux(term: Term) -> None:
     t.has("Largest files")
     t.key("f")
     t.lacks("Largest files")
+    t.key("r")  # the portability panel: read in a worker, opened when it is done
+    t.has("ELF files: 6 amd64", timeout=60)
+    t.key("r")
+    t.lacks("ELF files: 6 amd64")
     for key in ("question_mark", "f1"):
         t.key(key)
         t.has("Show/hide attributes")

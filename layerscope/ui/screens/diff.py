@@ -27,6 +27,7 @@ from layerscope.engine.image import Image
 from layerscope.engine.loading import load_image
 from layerscope.errors import Cancelled, ExitCode
 from layerscope.model.diff import DEFAULT_COMPARE
+from layerscope.model.portability.changes import Change
 from layerscope.model.tree import ROOT, FileTree
 from layerscope.readers import OpenOptions
 from layerscope.ui import diff_text
@@ -50,9 +51,13 @@ class DiffScreen(BrowseScreen):
         layer: int | None = None,
         options: OpenOptions | None = None,
         compare: frozenset[str] | set[str] = DEFAULT_COMPARE,
+        portability: bool = False,
     ) -> None:
         super().__init__()
         self.a_ref, self.b_ref, self.layer_n = a, b, layer
+        # `diff --portability`: what changed for portability, in the metadata screen
+        self.portability = portability
+        self.changes: list[Change] | None = None
         self.options = options
         self.compare = frozenset(compare)
         self.diff: ImageDiff | None = None
@@ -112,6 +117,11 @@ class DiffScreen(BrowseScreen):
             if cancel.is_set():
                 raise Cancelled("cancelled")
             cs = ChangeSet(1, "diff", a, b, diff.tree)
+            if self.portability:
+                from layerscope.engine.portability import portability_changes_of
+
+                self.post_message(Progress("portability: reading ELF files", 0, 1))
+                self.changes = portability_changes_of(a, b, cancel=cancel)
             # sizes and deltas are rolled up here, not on the first frame
             a.tree.rolled_size(ROOT)
             b.tree.rolled_size(ROOT)
@@ -165,7 +175,7 @@ class DiffScreen(BrowseScreen):
         self.diff = message.diff
         self.cs = message.cs
         d = message.diff
-        same = d.tree.empty and not d.meta and not d.packages
+        same = d.tree.empty and not d.meta and not d.packages and not self.changes
         self.quit_status = int(ExitCode.OK if same else ExitCode.FINDINGS)
         self.query_one(LoadingBar).add_class("hidden")
         self.show_details()
@@ -205,4 +215,5 @@ class DiffScreen(BrowseScreen):
 
     def action_metadata(self) -> None:
         if self.diff is not None:
-            self.app.push_screen(MetadataScreen(diff_text.metadata(self.diff)))
+            text = diff_text.metadata(self.diff, self.changes)
+            self.app.push_screen(MetadataScreen(text))

@@ -52,6 +52,13 @@ class FindingsScreen(InspectScreen):
     TITLE_TEXT = "Findings: wasted and reclaimable bytes, caches, duplicates, secrets"
 
 
+class PortabilityScreen(InspectScreen):
+    """Will it run on that cluster (`r`): the selected step's portability report."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "close", "Close", show=False)]
+    TITLE_TEXT = "Portability: architecture, x86-64 level, glibc, kernel, MPI, GPU"
+
+
 class MetadataScreen(InspectScreen):
     """The diff screen's metadata tab (`m`): what the two images say differently."""
 

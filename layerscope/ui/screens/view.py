@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -23,10 +24,10 @@ from layerscope.present.text import clean
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
-from layerscope.ui.messages import Analyzed, Loaded, Progress
+from layerscope.ui.messages import Analyzed, Loaded, PortabilityReady, Progress
 from layerscope.ui.richdoc import plain
 from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
-from layerscope.ui.screens.inspect import FindingsScreen, InspectScreen
+from layerscope.ui.screens.inspect import FindingsScreen, InspectScreen, PortabilityScreen
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.layers import LayersTable
@@ -70,6 +71,9 @@ class ViewScreen(BrowseScreen):
         self.report: Report | None = None
         self.analysing = False
         self._open_findings = False
+        # the portability panel, per step, made in a worker when `r` asks (reads ELF files)
+        self.portability_texts: dict[int, Text] = {}
+        self._portability_step: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -158,16 +162,22 @@ class ViewScreen(BrowseScreen):
             self.action_findings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "analysis":
+        if event.worker.group not in ("analysis", "portability"):
             return  # BrowseScreen's handler deals with it
         event.prevent_default()
+        ended = event.state in (WorkerState.ERROR, WorkerState.CANCELLED)
+        if ended and event.worker.group == "portability":
+            self._portability_step = None
         if event.state == WorkerState.ERROR:
-            # the findings are extra: say why they are missing, keep browsing
-            self.analysing = False
+            # the findings and the portability report are extra: say why they are
+            # missing, keep browsing
+            if event.worker.group == "analysis":
+                self.analysing = False
             if isinstance(event.worker.error, Cancelled):
                 return
             first = str(event.worker.error).splitlines()[0] if str(event.worker.error) else ""
-            self.notify(clean(f"analysis failed: {first}"), severity="warning", markup=False)
+            what = event.worker.group
+            self.notify(clean(f"{what} failed: {first}"), severity="warning", markup=False)
             self.show_details()
 
     # -- state changes --------------------------------------------------------------------
@@ -256,6 +266,46 @@ class ViewScreen(BrowseScreen):
                 self.start_analysis()
                 self.show_details()
             self.notify("analysing the image: the findings open when it is done")
+
+    # -- the portability panel --------------------------------------------------------------
+
+    def action_portability(self) -> None:
+        if self.stack is None:
+            return
+        text = self.portability_texts.get(self.step)
+        if text is not None:
+            self.app.push_screen(PortabilityScreen(text))
+            return
+        if self._portability_step is None:
+            self._portability_step = self.step
+            self.portability_worker(self.stack, self.step)
+        self.notify("reading the ELF files: the portability report opens when it is done")
+
+    @work(thread=True, exclusive=True, group="portability", exit_on_error=False)
+    def portability_worker(self, stack: Stack, step: int) -> None:
+        from layerscope.engine.portability import portability  # its parsers load on use
+        from layerscope.model.portability.changes import portability_changes
+        from layerscope.ui.portability_text import portability_text
+
+        worker = get_current_worker()
+        cancel = worker.cancelled_event
+        report = portability(stack.state(step), cancel=cancel)
+        what = "stage" if stack.stages else "layer"
+        name = f"{what} {stack.steps[step].label}"
+        changes, before = None, None
+        if step > 0:
+            earlier = portability(stack.state(step - 1), cancel=cancel)
+            changes = portability_changes(earlier, report)
+            before = f"{what} {stack.steps[step - 1].label}"
+        text = portability_text(name, report, changes, before)
+        if not worker.is_cancelled:
+            self.post_message(PortabilityReady(step, text))
+
+    def on_portability_ready(self, message: PortabilityReady) -> None:
+        self.portability_texts[message.step] = message.text
+        self._portability_step = None
+        if message.step == self.step:
+            self.app.push_screen(PortabilityScreen(message.text))
 
 
 _STATUS_STYLE = {Status.ADDED: "green", Status.MODIFIED: "yellow", Status.REMOVED: "red"}

@@ -120,7 +120,7 @@ def read_elf(window: Window, want_decode: bool, scans: Iterable[str] = ()) -> El
         strings=strings,
         decoded=decoded,
         partial=parts.partial,
-        problems=tuple(parts.problems),
+        problems=tuple(dict.fromkeys(parts.problems)),  # a table checked twice says so once
         **parts.fields,
     )
 

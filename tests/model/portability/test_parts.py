@@ -21,6 +21,9 @@ from layerscope.model.portability.stacks import (
 from layerscope.model.portability.versions import compare_versions, parse_version, upstream
 from layerscope.model.portability.window import OutsideWindow, collect
 from layerscope.model.tree import FileTree
+from tests.conftest import FIXTURES
+
+FIXTURE_ELF = FIXTURES / "elf"
 
 
 def test_window_keeps_everything_within_the_bound() -> None:
@@ -123,3 +126,15 @@ def test_changes_between_reports() -> None:
         ("component", "added", None, "4.1.4", "Open MPI", []),
     ]
     assert portability_changes(b, b) == []
+
+
+def test_a_bad_header_table_is_one_problem_once() -> None:
+    from layerscope.model.portability.elf import read_elf
+
+    data = bytearray((FIXTURE_ELF / "program-v3").read_bytes())
+    data[0x3A:0x3C] = (1415).to_bytes(2, "little")  # e_shentsize: not 64
+    facts = read_elf(collect([bytes(data)], len(data), 1 << 20), want_decode=False)
+    assert facts is not None
+    assert [p for p in facts.problems if p.startswith("section headers")] == [
+        "section headers: entries of 1415 bytes, not 64"
+    ]

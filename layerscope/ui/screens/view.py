@@ -26,7 +26,7 @@ from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
 from layerscope.ui.messages import Analyzed, Loaded, PortabilityReady, Progress
 from layerscope.ui.richdoc import plain
-from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
+from layerscope.ui.screens.browse import BrowseScreen, ChangeSource, Settler
 from layerscope.ui.screens.inspect import FindingsScreen, InspectScreen, PortabilityScreen
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
@@ -108,10 +108,17 @@ class ViewScreen(BrowseScreen):
         if stack is None:
             return None
 
+        def progress(text: str, done: int, total: int) -> None:
+            self.post_message(Progress(text, done, total))
+
         def source(cancel: threading.Event) -> ChangeSet:
-            return stack.change_set(step, mode, None, cancel)
+            # the metadata half only: contents are compared after the rows show
+            return stack.change_set(step, mode, progress, cancel, settle=False)
 
         return source
+
+    def settler(self) -> Settler | None:
+        return self.stack.settle_contents if self.stack is not None else None
 
     # -- workers ------------------------------------------------------------------------
 
@@ -188,6 +195,7 @@ class ViewScreen(BrowseScreen):
             return
         self.step = message.index
         self.query_one(LayersTable).mark(self.step, self.mode)
+        self.clear_tree()
         self.show_details()
         self.refresh_tree(expand_all=None)
 
@@ -217,6 +225,10 @@ class ViewScreen(BrowseScreen):
                 delta = -cs.bytes[status] if status == Status.REMOVED else cs.bytes[status]
                 net = " net" if status == Status.MODIFIED else ""
                 text.append(f"{units.signed_size(delta)}{net}\n")
+            pending = cs.counts[Status.PENDING]
+            if pending:
+                why = "comparison cancelled" if cs.cancelled else "contents being compared"
+                text.append(f"? {pending:>7,}  pending ({why})\n", style="italic")
         self.query_one("#layer-details", DetailsPane).set_text(text)
         self.query_one("#image-details", DetailsPane).set_text(
             inspect_text.summary(self.stack, self.step, self.findings_rows())
@@ -228,7 +240,12 @@ class ViewScreen(BrowseScreen):
             return
         what = "Stage" if self.stack.stages else "Layer"
         label = self.stack.steps[self.step].label
-        if self.mode == Mode.LAYER or self.step == 0:
+        cs = self.cs
+        mode = Mode.LAYER if self.step == 0 else self.mode  # both modes agree on step 0
+        if cs is None or cs.step != self.step or cs.mode != mode.value:
+            # the rows shown are not this step's (yet): name the step, show no rows
+            title = f"{what} {label}: loading…"
+        elif mode == Mode.LAYER:
             title = f"{what} {label}: its changes"
         else:
             title = f"{what}s {self.stack.steps[0].label}…{label}: aggregated changes"
@@ -243,6 +260,7 @@ class ViewScreen(BrowseScreen):
             return
         self.mode = Mode(mode)
         self.query_one(LayersTable).mark(self.step, self.mode)
+        self.clear_tree()
         self.refresh_tree(expand_all=None)
 
     def findings_rows(self) -> list[tuple[str, str]]:

@@ -1,0 +1,177 @@
+"""Answer first, refine after: a diff's metadata half at once, its content half in batches.
+
+`quick_diff` walks two trees as layerscope.engine.compare.tree_diff does, but settles a
+same-size, same-metadata file pair only where that is free (the same member of one image,
+the same layer digest and locator, digests already memoised or cached); every other pair
+is "pending": counted unchanged by the diff for now and returned beside it. `compare_pending`
+then compares those pairs through ContentHasher.comparer (the one API every content
+comparison goes through), in batches with progress, cancellable; `apply_content` folds
+the answers into the diff, which then equals tree_diff's (same entries, same changes, same
+order). `complete_diff` does all three, for callers that want the whole answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from layerscope.engine.hashing import ContentHasher
+from layerscope.engine.image import Image
+from layerscope.errors import Cancelled
+from layerscope.model.diff import ContentEqual, Modified, TreeDiff, diff_trees
+from layerscope.model.tree import FileTree
+from layerscope.readers.base import StreamedContents
+
+Pair = tuple[int, int]  # (node in a, node in b)
+Result = tuple[int, int, bool]  # (node in a, node in b, contents equal)
+BATCH_SECONDS = 0.2  # how often answers are handed over (the TUI redraws at this pace)
+
+
+@dataclass(slots=True)
+class ContentProgress:
+    """How far a content comparison is: files and bytes (of `b`'s side) done of total."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    seconds: float
+    finished: bool = False  # every pair compared (False at the end too when cancelled)
+
+
+OnBatch = Callable[[list[Result], ContentProgress], None]
+
+
+def quick_diff(
+    a: Image,
+    b: Image,
+    compare: frozenset[str] | set[str],
+    hasher: ContentHasher,
+    same_member: ContentEqual | None = None,
+) -> tuple[TreeDiff, list[Pair]]:
+    """The diff without reading any content, and the pairs whose content it did not
+    compare. `same_member` may settle a pair before any digest is looked at."""
+    pending: list[Pair] = []
+    if "content" not in compare:
+        return diff_trees(a.tree, b.tree, compare), pending
+    by_digest = hasher.comparer(a, b, pending)
+    if same_member is None:
+        equal = by_digest
+    else:
+        same = same_member
+
+        def equal(na: int, nb: int) -> bool:
+            return same(na, nb) or by_digest(na, nb)
+
+    return diff_trees(a.tree, b.tree, compare, equal), pending
+
+
+def compare_pending(
+    a: Image,
+    b: Image,
+    pairs: Iterable[Pair],
+    hasher: ContentHasher,
+    on_batch: OnBatch,
+    cancel: threading.Event | None = None,
+    every: float = BATCH_SECONDS,
+) -> bool:
+    """Compare the contents of `pairs`, handing the answers to `on_batch` every `every`
+    seconds and once at the end (with finished set when every pair was compared).
+    Returns False when cancelled; answers given so far stay given."""
+    todo = list(pairs)
+    size_b = b.tree.size
+    total = sum(size_b[nb] for _, nb in todo)
+    start = time.monotonic()
+    files = done_bytes = 0
+
+    def progress(finished: bool = False) -> ContentProgress:
+        return ContentProgress(files, len(todo), done_bytes, total, time.monotonic() - start,
+                               finished)  # fmt: skip
+
+    batch: list[Result] = []
+    try:
+        if todo and _streamed(a, b):
+            # tar layers: one pass per layer over the wanted members, not one per member
+            on_batch([], progress())
+            hasher.prefetch(a, [na for na, _ in todo])
+            if cancel is not None and cancel.is_set():
+                return False
+            hasher.prefetch(b, [nb for _, nb in todo])
+        equal = hasher.comparer(a, b)
+        last = time.monotonic()
+        for na, nb in todo:
+            if cancel is not None and cancel.is_set():
+                on_batch(batch, progress())
+                return False
+            batch.append((na, nb, equal(na, nb)))
+            files += 1
+            done_bytes += size_b[nb]
+            now = time.monotonic()
+            if now - last >= every:
+                on_batch(batch, progress())
+                batch, last = [], now
+        on_batch(batch, progress(finished=True))
+        return True
+    finally:
+        hasher.flush()  # what was hashed stays known, cancelled or not
+
+
+def apply_content(diff: TreeDiff, b: FileTree, results: Iterable[Result]) -> None:
+    """Fold content answers into a quick diff, as diff_trees would have put them: a pair
+    already modified gains "content" (before "mtime", diff_trees' order); another becomes
+    modified with ["content"]. The modified list is sorted again."""
+    by_new = {m.new: m for m in diff.modified}
+    grew = False
+    for na, nb, same in results:
+        if same:
+            continue
+        mod = by_new.get(nb)
+        if mod is None:
+            mod = by_new[nb] = Modified(b.path(nb), ["content"], na, nb)
+            diff.modified.append(mod)
+            grew = True
+        else:
+            add_content(mod.changes)
+    if grew:
+        diff.modified.sort(key=lambda m: m.path.split("/"))
+
+
+def add_content(changes: list[str]) -> None:
+    """Put "content" where diff_trees lists it: after the metadata fields, before mtime."""
+    if "content" in changes:
+        return
+    if "mtime" in changes:
+        changes.insert(changes.index("mtime"), "content")
+    else:
+        changes.append("content")
+
+
+def complete_diff(
+    a: Image,
+    b: Image,
+    compare: frozenset[str] | set[str],
+    hasher: ContentHasher,
+    same_member: ContentEqual | None = None,
+    on_progress: Callable[[ContentProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> TreeDiff:
+    """The whole diff (tree_diff's answer), contents compared in batches with progress."""
+    diff, pending = quick_diff(a, b, compare, hasher, same_member)
+    results: list[Result] = []
+
+    def batch(got: list[Result], progress: ContentProgress) -> None:
+        results.extend(got)
+        if on_progress is not None:
+            on_progress(progress)
+
+    if pending:
+        if not compare_pending(a, b, pending, hasher, batch, cancel):
+            raise Cancelled("cancelled")
+        apply_content(diff, b.tree, results)
+    return diff
+
+
+def _streamed(a: Image, b: Image) -> bool:
+    return isinstance(a.reader, StreamedContents) or isinstance(b.reader, StreamedContents)

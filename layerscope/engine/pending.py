@@ -65,7 +65,19 @@ def quick_diff(
         def equal(na: int, nb: int) -> bool:
             return same(na, nb) or by_digest(na, nb)
 
-    return diff_trees(a.tree, b.tree, compare, equal), pending
+    diff = diff_trees(a.tree, b.tree, compare, equal)
+    # digests persisted by an earlier run (the index cache) settle pairs as well: the
+    # comparer above looks at memos in memory only
+    known: list[Result] = []
+    rest: list[Pair] = []
+    for na, nb in pending:
+        da, db = hasher.cached(a, na), hasher.cached(b, nb)
+        if da is not None and db is not None:
+            known.append((na, nb, da == db))
+        else:
+            rest.append((na, nb))
+    apply_content(diff, b.tree, known)
+    return diff, rest
 
 
 def compare_pending(
@@ -75,11 +87,12 @@ def compare_pending(
     hasher: ContentHasher,
     on_batch: OnBatch,
     cancel: threading.Event | None = None,
-    every: float = BATCH_SECONDS,
+    every: float | None = None,
 ) -> bool:
     """Compare the contents of `pairs`, handing the answers to `on_batch` every `every`
     seconds and once at the end (with finished set when every pair was compared).
     Returns False when cancelled; answers given so far stay given."""
+    every = BATCH_SECONDS if every is None else every
     todo = list(pairs)
     size_b = b.tree.size
     total = sum(size_b[nb] for _, nb in todo)

@@ -27,6 +27,7 @@ from layerscope.readers.base import StreamedContents
 Pair = tuple[int, int]  # (node in a, node in b)
 Result = tuple[int, int, bool]  # (node in a, node in b, contents equal)
 BATCH_SECONDS = 0.2  # how often answers are handed over (the TUI redraws at this pace)
+SAMPLE = 256  # pending pairs looked up in the persisted digests before trying them all
 
 
 @dataclass(slots=True)
@@ -53,31 +54,77 @@ def quick_diff(
 ) -> tuple[TreeDiff, list[Pair]]:
     """The diff without reading any content, and the pairs whose content it did not
     compare. `same_member` may settle a pair before any digest is looked at."""
-    pending: list[Pair] = []
     if "content" not in compare:
-        return diff_trees(a.tree, b.tree, compare), pending
-    by_digest = hasher.comparer(a, b, pending)
+        return diff_trees(a.tree, b.tree, compare), []
+    # First every same-size same-attribute pair is collected (cheap: a list append per
+    # pair), then the free shortcuts settle what they can.
+    collected: list[Pair] = []
+    collect = collected.append
     if same_member is None:
-        equal = by_digest
+
+        def equal(na: int, nb: int) -> bool:
+            collect((na, nb))
+            return True
+
     else:
         same = same_member
 
         def equal(na: int, nb: int) -> bool:
-            return same(na, nb) or by_digest(na, nb)
+            if not same(na, nb):
+                collect((na, nb))
+            return True
 
     diff = diff_trees(a.tree, b.tree, compare, equal)
-    # digests persisted by an earlier run (the index cache) settle pairs as well: the
-    # comparer above looks at memos in memory only
+    pending = collected
+    if _shared_digests(a, b):
+        # layers both images hold (the same digest): the comparer settles a member of
+        # one at the same place in the other, and digests memoised in this process
+        pending = []
+        by_digest = hasher.comparer(a, b, pending)
+        known: list[Result] = []
+        for na, nb in collected:
+            n = len(pending)
+            same_content = by_digest(na, nb)
+            if len(pending) == n:
+                known.append((na, nb, same_content))
+        apply_content(diff, b.tree, known)
+    return diff, _settle_known(a, b, diff, pending, hasher)
+
+
+def _shared_digests(a: Image, b: Image) -> bool:
+    def digests(img: Image) -> set[str]:
+        out = set()
+        for info in img.meta.layers:
+            key = info.diff_id or (info.id if info.id.startswith("sha256:") else None)
+            if key:
+                out.add(key)
+        return out
+
+    return bool(digests(a) & digests(b))
+
+
+def _settle_known(
+    a: Image, b: Image, diff: TreeDiff, pending: list[Pair], hasher: ContentHasher
+) -> list[Pair]:
+    """Settle the pairs whose digests an earlier run persisted (the index cache): the
+    comparer looks at memos in memory only. The digests of a layer are persisted
+    together, so when none of the first pairs has both digests the rest is not looked at
+    (a pair missed here is settled by the worker's first batch, from the memo, at once)."""
+    cached_a, cached_b = hasher.cached, hasher.cached
+    if not any(
+        cached_a(a, na) is not None and cached_b(b, nb) is not None for na, nb in pending[:SAMPLE]
+    ):
+        return pending
     known: list[Result] = []
     rest: list[Pair] = []
     for na, nb in pending:
-        da, db = hasher.cached(a, na), hasher.cached(b, nb)
+        da, db = cached_a(a, na), cached_b(b, nb)
         if da is not None and db is not None:
             known.append((na, nb, da == db))
         else:
             rest.append((na, nb))
     apply_content(diff, b.tree, known)
-    return diff, rest
+    return rest
 
 
 def compare_pending(

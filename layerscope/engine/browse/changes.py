@@ -274,15 +274,22 @@ class ChangeSet:
             # Only changes can show: no need to look at the rest of the tree.
             with self.lock:  # a snapshot: settle() may change them meanwhile
                 modified, pending = list(self.modified), list(self.pending)
+            up = self.after.tree.parent
             for group, status in (
                 (self.added, Status.ADDED),
                 (modified, Status.MODIFIED),
                 (pending, Status.PENDING),
-                (self.removed, Status.REMOVED),
             ):
                 if status not in hidden:
+                    # live entries (ids >= 0): their parents are the after tree's, and
+                    # the root is kept already (hundreds of thousands when much is pending)
                     for d in group:
-                        mark(d)
+                        while d not in keep:
+                            keep.add(d)
+                            d = up[d]
+            if Status.REMOVED not in hidden:
+                for d in self.removed:
+                    mark(d)
             return keep
         for d, path in self.walk(cancel):
             if self.status(d) in hidden:

@@ -34,7 +34,7 @@ from layerscope.errors import Cancelled
 from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
 from layerscope.model.image import ImageMeta
 from layerscope.model.sizes import tree_tally
-from layerscope.model.tree import ROOT, FileTree
+from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions
 
 __all__ = ["Cancel", "ChangeSet", "Mode", "Stack", "Status", "Step", "open_stack"]
@@ -103,7 +103,7 @@ class Stack:
             if index < 0:
                 return self.sources[0].image(FileTree(), -1)
             img = self._stage_state(index, rep) if self.stages else self._layer_state(index, rep)
-            img.tree.rolled_size(ROOT)  # roll sizes up here, in the worker
+            img.tree.roll_up()  # roll sizes up here, in the worker
             self._remember(index, img)
             return img
 
@@ -287,7 +287,9 @@ def open_stack(
             for i, img in keep.items():
                 stack._remember(i, img)
             stack.final = keep[len(refs) - 1]
-        stack.final.tree.rolled_size(ROOT)
+        for img in stack._trees.values():
+            img.tree.roll_up()  # directory sizes for the tree pane, while opening
+        stack.final.tree.roll_up()
         stack._remember(len(stack.steps) - 1, stack.final)
         return stack
     except BaseException:

@@ -26,6 +26,7 @@ from layerscope.readers import OpenOptions
 from layerscope.ui.rows import Rows
 from layerscope.ui.screens.view import ViewScreen
 from layerscope.ui.widgets.details import DetailsPane
+from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.loading import LoadingBar
 from tests.pending_stages import Stage, build_stages, sqfsdiff_differs
 from tests.ui.helpers import current, running, shown, sync, tree_of
@@ -272,3 +273,39 @@ async def test_switching_stage_mid_comparison(
             agree(screen)
         await settled(pilot, screen)
         assert shown(screen) == expected_rows(full[1])
+
+
+@sync
+async def test_diff_screen_answers_first(
+    stages: list[Stage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from layerscope.ui.app import make_diff_app
+    from layerscope.ui.screens.diff import DiffScreen
+
+    gate = Gate(monkeypatch)
+    app = make_diff_app(str(stages[1].sif), str(stages[2].sif), theme="textual-dark")
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + TIMEOUT
+        while not gate.waiting.is_set():
+            assert time.monotonic() < deadline, "timed out"
+            await pilot.pause(0.01)
+        screen = app.screen
+        assert isinstance(screen, DiffScreen) and screen.cs is not None
+        await pilot.pause(0.1)
+        tree = screen.query_one(FileTreeView)
+        assert tree.rows is not None
+        letters = [tree.line_text(i)[0] for i in range(len(tree.rows.ids))]
+        assert letters.count("?") == screen.cs.counts[Status.PENDING] >= 60
+        summary = screen.query_one("#diff-summary", DetailsPane).text.plain
+        assert "pending  (contents being compared)" in summary
+        gate.open.set()
+        while screen.jobs.running("compare") or not screen.cs.settled:
+            assert time.monotonic() < deadline, "timed out"
+            await pilot.pause(0.01)
+        await settle(pilot)
+        assert screen.diff is not None and screen.quit_status == 1
+        content = {m.path for m in screen.diff.tree.modified if "content" in m.changes}
+        assert content == sqfsdiff_differs(stages[1].sqfs, stages[2].sqfs)
+        letters = [tree.line_text(i)[0] for i in range(len(tree.rows.ids))]
+        assert "?" not in letters and "M" in letters
+        assert not screen.query_one(LoadingBar).shown

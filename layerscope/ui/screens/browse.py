@@ -92,6 +92,9 @@ class BrowseScreen(Screen[None]):
         """How pending contents get compared (None: change sets come complete)."""
         return None
 
+    def contents_settled(self, cs: ChangeSet) -> None:
+        """Every pending content of `cs` is compared now."""
+
     def show_details(self) -> None:
         """Fill the side panes from the current state."""
 
@@ -228,6 +231,7 @@ class BrowseScreen(Screen[None]):
             return
         bar.done()
         if p.finished:
+            self.contents_settled(cs)
             # lay the tree out again: rows that turned out unchanged may now be hidden
             self.refresh_tree(expand_all=False)
         elif cs.cancelled:

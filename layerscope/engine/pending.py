@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.image import Image
@@ -56,25 +57,23 @@ def quick_diff(
     compare. `same_member` may settle a pair before any digest is looked at."""
     if "content" not in compare:
         return diff_trees(a.tree, b.tree, compare), []
-    # First every same-size same-attribute pair is collected (cheap: a list append per
-    # pair), then the free shortcuts settle what they can.
-    collected: list[Pair] = []
-    collect = collected.append
+    # First every same-size same-attribute pair is collected, then the free shortcuts
+    # settle what they can. Without a same-member test the collector is a dict's
+    # setdefault: called (na, nb) it records the pair and returns nb, a node id >= 1, so
+    # diff_trees reads "equal", with no Python frame for each of ~all the tree's files.
+    pairs: dict[int, int] = {}
     if same_member is None:
-
-        def equal(na: int, nb: int) -> bool:
-            collect((na, nb))
-            return True
-
+        equal = cast(ContentEqual, pairs.setdefault)
     else:
-        same = same_member
+        same, record = same_member, pairs.setdefault
 
         def equal(na: int, nb: int) -> bool:
             if not same(na, nb):
-                collect((na, nb))
+                record(na, nb)
             return True
 
     diff = diff_trees(a.tree, b.tree, compare, equal)
+    collected: list[Pair] = list(pairs.items())
     pending = collected
     if _shared_digests(a, b):
         # layers both images hold (the same digest): the comparer settles a member of

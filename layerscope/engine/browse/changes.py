@@ -80,10 +80,10 @@ class ChangeSet:
         # Contents not compared yet, by `after` node: the pair's `before` node. A pair
         # modified already (its mode changed, say) is not pending, only rechecked: its
         # answer adds "content" to its changes.
-        self.pending: dict[int, int] = {}
+        self.pending: dict[int, int] = {nb: na for na, nb in pending}
         self._recheck: dict[int, int] = {}
-        for na, nb in pending:
-            (self._recheck if nb in self.modified else self.pending)[nb] = na
+        for nb in self.modified.keys() & self.pending.keys():
+            self._recheck[nb] = self.pending.pop(nb)
         self.cancelled = False  # the user stopped the comparison (it resumes when asked)
         # settle() runs in a worker while the UI and tree workers read: it takes this lock,
         # and so do the readers that iterate (single lookups need none)
@@ -275,18 +275,21 @@ class ChangeSet:
             with self.lock:  # a snapshot: settle() may change them meanwhile
                 modified, pending = list(self.modified), list(self.pending)
             up = self.after.tree.parent
+            above = {ROOT}  # the live directories above what shows
             for group, status in (
                 (self.added, Status.ADDED),
                 (modified, Status.MODIFIED),
                 (pending, Status.PENDING),
             ):
                 if status not in hidden:
-                    # live entries (ids >= 0): their parents are the after tree's, and
-                    # the root is kept already (hundreds of thousands when much is pending)
-                    for d in group:
-                        while d not in keep:
-                            keep.add(d)
+                    # live entries (ids >= 0), hundreds of thousands when much is
+                    # pending: kept in one call, their few distinct parents walked up
+                    keep.update(group)
+                    for d in {up[d] for d in group}:
+                        while d not in above:
+                            above.add(d)
                             d = up[d]
+            keep |= above  # every kept entry has its directories kept
             if Status.REMOVED not in hidden:
                 for d in self.removed:
                     mark(d)

@@ -155,14 +155,23 @@ class Stack:
             cs = self._changes.get(key)
             if cs is not None:
                 self._changes.move_to_end(key)
-                if settle and not cs.settled:
-                    self._settle_all(cs, cancel)
-                return cs
+            else:
+                cs = self._compute(index, mode, rep)
+        # contents are compared outside the lock: another step's trees may be built
+        # meanwhile
+        if settle and not cs.settled:
+            self._settle_all(cs, cancel)
+        return cs
+
+    def _compute(self, index: int, mode: Mode, rep: Reporter) -> ChangeSet:
+        """The metadata half of a change set (its pending pairs left to compare); cached."""
+        key = (index, mode)
+        with self._lock:
             before_index = index - 1 if mode == Mode.LAYER else 0
             before = self.state(before_index, rep)
             after = self.state(index, rep)
             rep.check()
-            rep.report("comparing", 0, 1, force=True)
+            rep.report("comparing the listings", 0, 1, force=True)
             pending: list[tuple[int, int]] = []
             if len(before.tree) == 1:
                 # nothing before: everything is added (no paths needed, no walk in order)
@@ -174,9 +183,7 @@ class Stack:
             self._changes[key] = cs
             while len(self._changes) > CHANGE_CACHE:
                 self._changes.popitem(last=False)
-        if settle and not cs.settled:
-            self._settle_all(cs, cancel)
-        return cs
+            return cs
 
     def _settle_all(self, cs: ChangeSet, cancel: Cancel | None) -> None:
         if not self.settle_contents(cs, cancel=cancel):

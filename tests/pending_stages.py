@@ -18,6 +18,7 @@ from pathlib import Path
 from tests.conftest import require_tool
 
 FILES = 90  # per directory of /data: each step leaves 60 of them pending
+BASE_TIME = 1_600_000_000  # every file's mtime, but what a step rewrites (one day later)
 COMPRESSORS = ("gzip", "xz", "zstd")
 
 
@@ -37,6 +38,7 @@ def _write(root: Path, rel: str, data: bytes, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     path.chmod(mode)
+    os.utime(path, (BASE_TIME, BASE_TIME))
 
 
 def _stage_one(root: Path) -> None:
@@ -55,6 +57,7 @@ def _next_stage(root: Path, k: int) -> None:
         path = root / f"data/f{i:03d}.bin"
         if i % 3 == k - 1:  # same size, other bytes: only reading can tell
             path.write_bytes(_body(f"f{i}", path.stat().st_size, salt=f"stage{k + 1}"))
+            os.utime(path, (BASE_TIME + 86_400 * k,) * 2)
     (root / f"data/f{k - 1:03d}.bin").chmod(0o600)  # a pair modified already ("mode")
     grown = root / f"data/f{89 - k:03d}.bin"
     grown.write_bytes(grown.read_bytes() + b"more")

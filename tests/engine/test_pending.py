@@ -228,3 +228,32 @@ def test_tar_layers_settle_through_prefetch(tmp_path: Path) -> None:
     finally:
         img_stack.close()
         full.close()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        DEFAULT_COMPARE | {"mtime"},  # no shortcut: every pair goes through _changes
+        DEFAULT_COMPARE | {"xattrs", "mtime"},
+        DEFAULT_COMPARE - {"mode"},
+        DEFAULT_COMPARE - {"content"},  # nothing to compare: nothing pending
+    ],
+    ids=["mtime", "xattrs-mtime", "no-mode", "no-content"],
+)
+def test_complete_diff_equals_tree_diff_for_other_fields(
+    stages: list[Stage], fields: frozenset[str]
+) -> None:
+    """With mtime compared (the stages' files were written at different times), "content"
+    must land before "mtime" in each entry's changes, as diff_trees puts it."""
+    a, b = load_image(str(stages[1].sif)), load_image(str(stages[2].sif))
+    with a, b:
+        _, pending = quick_diff(a, b, fields, ContentHasher())
+        assert bool(pending) == ("content" in fields)
+        whole = complete_diff(a, b, fields, ContentHasher())
+        full = tree_diff(a, b, fields, ContentHasher())
+        assert whole.added == full.added and whole.removed == full.removed
+        assert [(m.path, m.changes) for m in whole.modified] == [
+            (m.path, m.changes) for m in full.modified
+        ]
+        if "mtime" in fields:
+            assert any(m.changes[-2:] == ["content", "mtime"] for m in whole.modified)

@@ -257,3 +257,38 @@ def test_complete_diff_equals_tree_diff_for_other_fields(
         ]
         if "mtime" in fields:
             assert any(m.changes[-2:] == ["content", "mtime"] for m in whole.modified)
+
+
+def test_one_image_layers_pending_only_what_a_layer_rewrote(tmp_path: Path) -> None:
+    """An OCI image (umoci) whose layer 1 rewrites 10 files with other bytes of the same
+    size and one with the same bytes, and whose layer 2 only adds: in both modes only
+    those 11 rewrites are pending (the 50 files no layer touched again settle for free),
+    and settling them makes the 10 modified, the identical one unchanged."""
+    from tests.portability_support import layer_tar, make_oci
+
+    base = {f"/srv/f{i:02d}": bytes([65 + i % 26]) * (100 + i) for i in range(50)}
+    rewrite = {f"/srv/f{i:02d}": bytes([97 + i % 26]) * (100 + i) for i in range(10)}
+    rewrite["/srv/f10"] = base["/srv/f10"]  # rewritten, same bytes
+    ref = make_oci(
+        tmp_path / "layout",
+        [layer_tar(base), layer_tar(rewrite), layer_tar({"/srv/new": b"added\n"})],
+    )
+    stack = open_stack([ref])
+    try:
+        sets = [
+            stack.change_set(step, mode, settle=False)
+            for step, mode in ((1, Mode.LAYER), (1, Mode.AGGREGATED), (2, Mode.AGGREGATED))
+        ]
+        for cs in sets:  # before any content is read (then digests settle them too)
+            assert sorted(cs.path(d) for d in cs.pending) == sorted(rewrite), cs.mode
+        for cs in sets:
+            stack.settle_contents(cs)
+            assert cs.settled
+            modified = {cs.path(d) for d in cs.modified if not cs.is_dir(d)}
+            assert modified == set(rewrite) - {"/srv/f10"}
+            f10 = cs.lookup("/srv/f10")
+            assert f10 is not None and cs.status(f10) == Status.UNCHANGED
+        cs = stack.change_set(2, Mode.LAYER, settle=False)
+        assert not cs.pending and cs.counts[Status.ADDED] == 1
+    finally:
+        stack.close()

@@ -73,33 +73,33 @@ def quick_diff(
             return True
 
     diff = diff_trees(a.tree, b.tree, compare, equal)
-    collected: list[Pair] = list(pairs.items())
-    pending = collected
-    if _shared_digests(a, b):
-        # layers both images hold (the same digest): the comparer settles a member of
-        # one at the same place in the other, and digests memoised in this process
-        pending = []
-        by_digest = hasher.comparer(a, b, pending)
-        known: list[Result] = []
-        for na, nb in collected:
-            n = len(pending)
-            same_content = by_digest(na, nb)
-            if len(pending) == n:
-                known.append((na, nb, same_content))
-        apply_content(diff, b.tree, known)
+    pending = _settle_shared(a, b, list(pairs.items()))
     return diff, _settle_known(a, b, diff, pending, hasher)
 
 
-def _shared_digests(a: Image, b: Image) -> bool:
-    def digests(img: Image) -> set[str]:
-        out = set()
-        for info in img.meta.layers:
-            key = info.diff_id or (info.id if info.id.startswith("sha256:") else None)
-            if key:
-                out.add(key)
-        return out
+def _layer_digests(img: Image) -> list[str | None]:
+    """Each layer's content digest (diff_id, else a sha256 blob digest; None for
+    partitions and directories), as ContentHasher keys layers."""
+    out: list[str | None] = []
+    for info in img.meta.layers:
+        out.append(info.diff_id or (info.id if info.id.startswith("sha256:") else None))
+    return out
 
-    return bool(digests(a) & digests(b))
+
+def _settle_shared(a: Image, b: Image, pairs: list[Pair]) -> list[Pair]:
+    """Drop the pairs whose content is one member of a layer both images hold (the same
+    digest, the same locator): the same bytes, which the diff already calls equal."""
+    ids_a, ids_b = _layer_digests(a), _layer_digests(b)
+    if not {i for i in ids_a if i} & {i for i in ids_b if i}:
+        return pairs
+    ta, tb = a.tree, b.tree
+    loc_a, loc_b = ta.loc, tb.loc
+    rest: list[Pair] = []
+    for na, nb in pairs:
+        ident = ids_a[ta.source_layer(na)]
+        if ident is None or ident != ids_b[tb.source_layer(nb)] or loc_a[na] != loc_b[nb]:
+            rest.append((na, nb))
+    return rest
 
 
 def _settle_known(
@@ -145,23 +145,32 @@ def compare_pending(
     start = time.monotonic()
     files = done_bytes = 0
 
+    def progress_of(files: int, done_bytes: int, finished: bool) -> ContentProgress:
+        seconds = time.monotonic() - start
+        return ContentProgress(files, len(todo), done_bytes, total, seconds, finished)
+
     def progress(finished: bool = False) -> ContentProgress:
-        return ContentProgress(files, len(todo), done_bytes, total, time.monotonic() - start,
-                               finished)  # fmt: skip
+        return progress_of(files, done_bytes, finished)
+
+    def stopped() -> bool:
+        return cancel is not None and cancel.is_set()
 
     batch: list[Result] = []
     try:
+        bulk: Bulk | None = getattr(hasher, "settle", None)
+        if bulk is not None and todo:
+            return _in_chunks(a, b, todo, bulk, on_batch, progress_of, stopped, every)
         if todo and _streamed(a, b):
             # tar layers: one pass per layer over the wanted members, not one per member
             on_batch([], progress())
             hasher.prefetch(a, [na for na, _ in todo])
-            if cancel is not None and cancel.is_set():
+            if stopped():
                 return False
             hasher.prefetch(b, [nb for _, nb in todo])
         equal = hasher.comparer(a, b)
         last = time.monotonic()
         for na, nb in todo:
-            if cancel is not None and cancel.is_set():
+            if stopped():
                 on_batch(batch, progress())
                 return False
             batch.append((na, nb, equal(na, nb)))
@@ -175,6 +184,46 @@ def compare_pending(
         return True
     finally:
         hasher.flush()  # what was hashed stays known, cancelled or not
+
+
+# ContentHasher.settle(a, b, pairs, cancel) -> the unequal pairs, or None when cancelled:
+# decides many pairs at once, reading both images in parallel (stored forms first)
+Bulk = Callable[[Image, Image, list[Pair], Callable[[], bool] | None], set[Pair] | None]
+
+
+def _in_chunks(
+    a: Image,
+    b: Image,
+    todo: list[Pair],
+    bulk: Bulk,
+    on_batch: OnBatch,
+    progress_of: Callable[[int, int, bool], ContentProgress],
+    stopped: Callable[[], bool],
+    every: float,
+) -> bool:
+    """Settle through the hasher's bulk comparison, in chunks sized to take about `every`
+    seconds each (an answer and a progress line per chunk, a cancel between chunks and
+    within one). Tar layers go in one chunk: each chunk reads every layer it touches."""
+    size_b = b.tree.size
+    files = done_bytes = 0
+    chunk = len(todo) if _streamed(a, b) else 64
+    while files < len(todo):
+        if stopped():
+            on_batch([], progress_of(files, done_bytes, False))
+            return False
+        part = todo[files : files + chunk]
+        t0 = time.monotonic()
+        unequal = bulk(a, b, part, stopped)
+        if unequal is None or stopped():
+            on_batch([], progress_of(files, done_bytes, False))
+            return False
+        files += len(part)
+        done_bytes += sum(size_b[nb] for _, nb in part)
+        results = [(na, nb, (na, nb) not in unequal) for na, nb in part]
+        on_batch(results, progress_of(files, done_bytes, files == len(todo)))
+        took = max(time.monotonic() - t0, 1e-3)
+        chunk = min(max(int(chunk * every / took), 64), 1 << 16)
+    return True
 
 
 def apply_content(diff: TreeDiff, b: FileTree, results: Iterable[Result]) -> None:

@@ -6,7 +6,7 @@ and sqfsdiff's; shortcuts that are free settle pairs before they show as pending
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -292,3 +292,53 @@ def test_one_image_layers_pending_only_what_a_layer_rewrote(tmp_path: Path) -> N
         assert not cs.pending and cs.counts[Status.ADDED] == 1
     finally:
         stack.close()
+
+
+def test_many_pairs_at_once_in_chunks(stages: list[Stage], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the hasher decides many pairs at once (ContentHasher.settle: the unequal ones,
+    or None when cancelled), the pending pairs go to it in chunks: the same answers as the
+    full comparison, a batch and a progress line per chunk, a cancel between chunks."""
+    calls: list[int] = []
+
+    def settle(
+        hasher: ContentHasher,
+        a: Image,
+        b: Image,
+        pairs: list[tuple[int, int]],
+        cancel: Callable[[], bool] | None = None,
+    ) -> set[tuple[int, int]] | None:
+        calls.append(len(pairs))
+        equal = hasher.comparer(a, b)
+        unequal = {(na, nb) for na, nb in pairs if not equal(na, nb)}
+        return None if cancel is not None and cancel() else unequal
+
+    monkeypatch.setattr(ContentHasher, "settle", settle, raising=False)
+    a, b = load_image(str(stages[0].sif)), load_image(str(stages[1].sif))
+    with a, b:
+        _, pending = quick_diff(a, b, DEFAULT_COMPARE, ContentHasher())
+        assert len(pending) > 64
+        cancel = threading.Event()
+        seen: list[ContentProgress] = []
+
+        def stop(results: list[Result], p: ContentProgress) -> None:
+            seen.append(p)
+            cancel.set()
+
+        assert not compare_pending(a, b, pending, ContentHasher(), stop, cancel)
+        assert calls == [64] and seen[0].files_done == 64 and not seen[-1].finished
+        calls.clear()
+        results: list[Result] = []
+        ends: list[ContentProgress] = []
+
+        def keep(got: list[Result], p: ContentProgress) -> None:
+            results.extend(got)
+            ends.append(p)
+
+        assert compare_pending(a, b, pending, ContentHasher(), keep)
+        assert sum(calls) == len(pending) and len(ends) == len(calls)
+        assert ends[-1].finished and ends[-1].bytes_done == ends[-1].bytes_total
+        full = tree_diff(a, b, DEFAULT_COMPARE, ContentHasher())
+        unequal = {(na, nb) for na, nb, same in results if not same}
+        same_size = {m.new for m in full.modified if "content" in m.changes}
+        same_size -= {m.new for m in full.modified if "size" in m.changes}
+        assert same_size == {nb for _, nb in unequal} and same_size

@@ -309,7 +309,9 @@ def stage_rows(work: Path, entries: int) -> dict[str, Any]:
     from bench_diff import build_stages
 
     t0 = time.perf_counter()
-    a_sqfs, b_sqfs, a_sif, b_sif = build_stages(work, entries)
+    built = build_stages(work, entries)  # A and B (and maybe more): squashfs, then SIFs
+    a_sqfs, b_sqfs = [p for p in built if p.suffix == ".sqfs"][:2]
+    a_sif, b_sif = [p for p in built if p.suffix == ".sif"][:2]
     print(f"stages {a_sif.name}, {b_sif.name}: ready in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     subprocess.run(["sqfsdiff", "-a", str(a_sqfs), "-b", str(b_sqfs)], capture_output=True)

@@ -29,6 +29,10 @@ Pair = tuple[int, int]  # (node in a, node in b)
 Result = tuple[int, int, bool]  # (node in a, node in b, contents equal)
 BATCH_SECONDS = 0.2  # how often answers are handed over (the TUI redraws at this pace)
 SAMPLE = 256  # pending pairs looked up in the persisted digests before trying them all
+# Each call of the hasher's many-pairs comparison sets up its readers and reads whole
+# fragment blocks: chunks of ~0.2 s made it 2.6x slower than one call on 280,000 pairs
+# (22 s against 8.5 s), chunks of ~1 s as fast (7.1 s)
+CHUNK_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -138,6 +142,7 @@ def compare_pending(
     """Compare the contents of `pairs`, handing the answers to `on_batch` every `every`
     seconds and once at the end (with finished set when every pair was compared).
     Returns False when cancelled; answers given so far stay given."""
+    chunk_seconds = CHUNK_SECONDS if every is None else every
     every = BATCH_SECONDS if every is None else every
     todo = list(pairs)
     size_b = b.tree.size
@@ -159,7 +164,7 @@ def compare_pending(
     try:
         bulk: Bulk | None = getattr(hasher, "settle", None)
         if bulk is not None and todo:
-            return _in_chunks(a, b, todo, bulk, on_batch, progress_of, stopped, every)
+            return _in_chunks(a, b, todo, bulk, on_batch, progress_of, stopped, chunk_seconds)
         if todo and _streamed(a, b):
             # tar layers: one pass per layer over the wanted members, not one per member
             on_batch([], progress())
@@ -201,8 +206,8 @@ def _in_chunks(
     stopped: Callable[[], bool],
     every: float,
 ) -> bool:
-    """Settle through the hasher's bulk comparison, in chunks sized to take about `every`
-    seconds each (an answer and a progress line per chunk, a cancel between chunks and
+    """Settle through the hasher's many-pairs comparison, in chunks sized to take about
+    `every` seconds each (an answer and a progress line per chunk, a cancel between chunks and
     within one). Tar layers go in one chunk: each chunk reads every layer it touches."""
     size_b = b.tree.size
     files = done_bytes = 0

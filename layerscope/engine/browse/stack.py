@@ -31,6 +31,7 @@ from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.image import Image
 from layerscope.engine.loading import load_image, with_index_fallback
 from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
+from layerscope.model.growth import layer_growths, tree_growth
 from layerscope.model.image import ImageMeta
 from layerscope.model.sizes import tree_tally
 from layerscope.model.tree import ROOT, FileTree
@@ -239,6 +240,7 @@ def open_stack(
             stack.final = final
         else:
             steps, keep = [], {}
+            before = FileTree()
             for i, ref in enumerate(refs):
                 rep.report(f"reading {ref}", i, len(refs), force=True)
                 img = load_image(ref, options, progress=None, cancel=cancel)
@@ -246,6 +248,10 @@ def open_stack(
                 steps.append(_stage_step(i, ref, img.meta))
                 steps[-1].entries = img.tree.count()
                 steps[-1].size = img.tree.total_size()
+                # what the stage added and removed, from metadata alone (the content
+                # comparison of the change set comes when the stage is chosen)
+                steps[-1].growth = tree_growth(before, img.tree)
+                before = img.tree
                 if i in (0, len(refs) - 1):
                     keep[i] = img  # the others are read again when chosen
             stack = Stack(sources, steps, True, options)
@@ -265,6 +271,7 @@ def _count_layers(stack: Stack, final: Image, rep: Reporter) -> None:
     """Each layer's own entries and bytes. One layer: from the tree (the nodes it made);
     more: from each layer's index (cached by loading) or its blob."""
     src = stack.sources[0]
+    _layer_growths(stack, final)
     if len(stack.steps) == 1:
         tree = final.tree
         step = stack.steps[0]
@@ -275,3 +282,11 @@ def _count_layers(stack: Stack, final: Image, rep: Reporter) -> None:
         rep.check()
         rep.report(f"counting layer {step.index}", step.index, len(stack.steps), force=True)
         src.count(step.index, rep, step)
+
+
+def _layer_growths(stack: Stack, final: Image) -> None:
+    """What each layer added and removed, from the history the final tree keeps."""
+    growths = layer_growths(final.tree)
+    for step, grew in zip(stack.steps, growths, strict=False):
+        if not step.encrypted and step.index <= final.upto:
+            step.growth = grew

@@ -19,7 +19,9 @@ from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.browse.stack import Mode, Stack, open_stack
 from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
+from layerscope.model.growth import Growth
 from layerscope.present import units
+from layerscope.present.growth import change_growth
 from layerscope.present.text import clean
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
@@ -74,6 +76,7 @@ class ViewScreen(BrowseScreen):
         # the portability panel, per step, made in a worker when `r` asks (reads ELF files)
         self.portability_texts: dict[int, Text] = {}
         self._portability_step: int | None = None
+        self._growth: tuple[ChangeSet, Growth] | None = None  # of the aggregated change set
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -91,6 +94,7 @@ class ViewScreen(BrowseScreen):
         self.query_one("#tree").border_title = "Contents"
         self.query_one("#preview").border_title = "Preview"
         self.query_one("#filter", Input).cursor_blink = False
+        self.show_deltas()
         self.query_one(LayersTable).focus()
         # paint the first frame before the loading thread competes for the interpreter
         self.call_after_refresh(self.load)
@@ -210,18 +214,34 @@ class ViewScreen(BrowseScreen):
         if cs is not None and cs.step == self.step:
             title = "Changes" if cs.mode == Mode.LAYER.value else "Changes since the first step"
             text.append(f"\n{title}\n", style="bold")
-            for status in (Status.ADDED, Status.MODIFIED, Status.REMOVED):
+            grew = self.growth_of(cs)
+            # files' bytes, hard-linked content once; what was removed is a minus
+            rows = (
+                (Status.ADDED, grew.added, ""),
+                (Status.MODIFIED, grew.modified, " net"),
+                (Status.REMOVED, -grew.removed, ""),
+            )
+            for status, delta, net in rows:
                 n = cs.counts[status]
                 text.append(f"{status.letter} {n:>7,}  ", style=_STATUS_STYLE[status])
-                # files' bytes, hard-linked content once; what was removed is a minus
-                delta = -cs.bytes[status] if status == Status.REMOVED else cs.bytes[status]
-                net = " net" if status == Status.MODIFIED else ""
                 text.append(f"{units.signed_size(delta)}{net}\n")
+            text.append(f"  {'net':>7}  {units.signed_size(grew.net)}\n", style="bold")
         self.query_one("#layer-details", DetailsPane).set_text(text)
         self.query_one("#image-details", DetailsPane).set_text(
             inspect_text.summary(self.stack, self.step, self.findings_rows())
         )
         self.query_one(LayersTable).refresh_sizes()
+
+    def growth_of(self, cs: ChangeSet) -> Growth:
+        """The change set's bytes added, removed and changed (hard links once): the step's
+        own numbers in layer mode (counted when the stack opened), else counted once."""
+        assert self.stack is not None
+        step = self.stack.steps[cs.step]
+        if cs.mode == Mode.LAYER.value and step.growth is not None:
+            return step.growth
+        if self._growth is None or self._growth[0] is not cs:
+            self._growth = (cs, change_growth(cs))
+        return self._growth[1]
 
     def show_titles(self) -> None:
         if self.stack is None:
@@ -243,7 +263,15 @@ class ViewScreen(BrowseScreen):
             return
         self.mode = Mode(mode)
         self.query_one(LayersTable).mark(self.step, self.mode)
+        self.show_deltas()
         self.refresh_tree(expand_all=None)
+
+    def show_deltas(self) -> None:
+        """In "its changes" mode each entry shows what the step changed it by (a directory:
+        everything under it), beside its size."""
+        tree = self.query_one(FileTreeView)
+        tree.show_deltas = self.mode == Mode.LAYER
+        tree.refresh()
 
     def findings_rows(self) -> list[tuple[str, str]]:
         return findings_text.headline_rows(self.report, self.analysing)

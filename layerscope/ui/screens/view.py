@@ -26,10 +26,15 @@ from layerscope.present.text import clean
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
-from layerscope.ui.messages import Analyzed, Loaded, PortabilityReady, Progress
+from layerscope.ui.messages import Analyzed, GrowthReady, Loaded, PortabilityReady, Progress
 from layerscope.ui.richdoc import plain
 from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
-from layerscope.ui.screens.inspect import FindingsScreen, InspectScreen, PortabilityScreen
+from layerscope.ui.screens.inspect import (
+    FindingsScreen,
+    GrowthScreen,
+    InspectScreen,
+    PortabilityScreen,
+)
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.layers import LayersTable
@@ -77,6 +82,9 @@ class ViewScreen(BrowseScreen):
         self.portability_texts: dict[int, Text] = {}
         self._portability_step: int | None = None
         self._growth: tuple[ChangeSet, Growth] | None = None  # of the aggregated change set
+        # the "what made it big" panel, per step, made in a worker when `g` asks
+        self.growth_texts: dict[int, Text] = {}
+        self._growth_step: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -166,12 +174,14 @@ class ViewScreen(BrowseScreen):
             self.action_findings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group not in ("analysis", "portability"):
+        if event.worker.group not in ("analysis", "portability", "growth"):
             return  # BrowseScreen's handler deals with it
         event.prevent_default()
         ended = event.state in (WorkerState.ERROR, WorkerState.CANCELLED)
         if ended and event.worker.group == "portability":
             self._portability_step = None
+        if ended and event.worker.group == "growth":
+            self._growth_step = None
         if event.state == WorkerState.ERROR:
             # the findings and the portability report are extra: say why they are
             # missing, keep browsing
@@ -334,6 +344,42 @@ class ViewScreen(BrowseScreen):
         self._portability_step = None
         if message.step == self.step:
             self.app.push_screen(PortabilityScreen(message.text))
+
+    # -- the "what made it big" panel -----------------------------------------------------
+
+    def action_growth(self) -> None:
+        if self.stack is None:
+            return
+        text = self.growth_texts.get(self.step)
+        if text is not None:
+            self.app.push_screen(GrowthScreen(text))
+            return
+        if self._growth_step is None:
+            self._growth_step = self.step
+            self.growth_worker(self.stack, self.step)
+        self.notify("counting what the step added: the panel opens when it is done")
+
+    @work(thread=True, exclusive=True, group="growth", exit_on_error=False)
+    def growth_worker(self, stack: Stack, step: int) -> None:
+        from layerscope.engine.contributors import contributors  # loads on first use
+        from layerscope.ui.growth_text import growth_text
+
+        worker = get_current_worker()
+        cancel = worker.cancelled_event
+        before, after = stack.state(step - 1), stack.state(step)
+        doc = contributors(before, after, cancel)
+        what = "stage" if stack.stages else "layer"
+        name = f"{what} {stack.steps[step].label}"
+        earlier = f"{what} {stack.steps[step - 1].label}" if step > 0 else "an empty image"
+        text = growth_text(name, earlier, doc)
+        if not worker.is_cancelled:
+            self.post_message(GrowthReady(step, text))
+
+    def on_growth_ready(self, message: GrowthReady) -> None:
+        self.growth_texts[message.step] = message.text
+        self._growth_step = None
+        if message.step == self.step:
+            self.app.push_screen(GrowthScreen(message.text))
 
 
 _STATUS_STYLE = {Status.ADDED: "green", Status.MODIFIED: "yellow", Status.REMOVED: "red"}

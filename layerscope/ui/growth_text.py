@@ -16,6 +16,10 @@ from layerscope.ui.richdoc import to_text
 SIZE_WIDTH = 10
 
 
+def _files(n: int) -> str:
+    return f"{units.count(n)} file" + ("" if n == 1 else "s")
+
+
 def _size(n: int) -> str:
     return f"{units.signed_size(n):>{SIZE_WIDTH}}"
 
@@ -35,7 +39,7 @@ def growth_text(name: str, before: str, c: Contributors) -> Text:
     doc.line(("What made it big: ", "name"), image(name), (f"  (against {before})", "dim"))
     g = c.growth
     doc.field("Net", units.signed_size(g.net), "size")
-    doc.field("Added", f"{units.signed_size(g.added)} in {units.count(c.added_files)} new files")
+    doc.field("Added", f"{units.signed_size(g.added)} in {_files(c.added_files)}, new")
     doc.field("Removed", units.signed_size(-g.removed))
     doc.field("Modified", f"{units.signed_size(g.modified)} (size changes of rewritten files)")
     doc.line(("Regular-file bytes, hard-linked content once, from the listings.", "dim"))
@@ -51,7 +55,7 @@ def growth_text(name: str, before: str, c: Contributors) -> Text:
             (f"  {_size(p.bytes)}  ", "added" if p.bytes >= 0 else "removed"),
             (f"{p.manager:<6} ", "dim"),
             image(f"{p.name} {p.version}{where}"),
-            (f"  {units.count(p.files)} files", "dim"),
+            (f"  {_files(p.files)}", "dim"),
         )
     if c.package_count > len(c.packages):
         doc.line((f"  … and {c.package_count - len(c.packages):,} more packages", "dim"))
@@ -60,7 +64,7 @@ def growth_text(name: str, before: str, c: Contributors) -> Text:
         doc.line(
             (f"  {_size(n.bytes)}  ", "warn"),
             ("no package (no database lists them)", ""),
-            (f"  {units.count(n.files)} files", "dim"),
+            (f"  {_files(n.files)}", "dim"),
         )
     for problem in c.package_problems[:3]:
         doc.line(("  ", ""), image(problem, "dim"))
@@ -71,12 +75,12 @@ def growth_text(name: str, before: str, c: Contributors) -> Text:
         doc.line(
             (f"  {_size(k.bytes)}  ", "warn"),
             image(k.path),
-            (f"  {k.cls} ({k.category}), {units.count(k.files)} files", "dim"),
+            (f"  {k.cls} ({k.category}), {_files(k.files)}", "dim"),
         )
     doc.title("Secrets it added")
     how = (
         f"by file name in every added or rewritten file; by content in "
-        f"{units.count(c.content_read)} files whose names make them candidates"
+        f"{_files(c.content_read)} whose names make them candidates"
     )
     if c.content_skipped:
         how += f" ({units.count(c.content_skipped)} more not read: too big or too many)"

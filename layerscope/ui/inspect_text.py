@@ -94,11 +94,8 @@ def layer_text(step: Step, stack: Stack) -> Text:
     holds = units.size(step.size) + ("  (encrypted)" if step.encrypted else "")
     # a stage holds its whole tree; a layer, the files its own blob stores
     doc.field("Stage tree" if stack.stages else "Holds", f"{holds} of files", width=13)
-    if step.growth is not None:
-        g = step.growth
-        added, removed = units.signed_size(g.added), units.signed_size(-g.removed)
-        grew = f"{units.signed_size(g.net)}  ({added}, {removed})"
-        doc.field("Grew", grew, width=13)
+    if step.growth is not None:  # added and removed: the layers table and "Changes"
+        doc.field("Grew", units.signed_size(step.growth.net), width=13)
     doc.field("Stored", units.size(step.stored_size), width=13)
     doc.field("Entries", units.count(step.entries), width=13)
     doc.line(("Created by", "name"))

@@ -44,7 +44,8 @@ class LayersTable(DataTable[str]):
         self.steps: list[Step] = []
 
     def on_mount(self) -> None:
-        self.add_column("Cmp", key="cmp", width=3)
+        # dive's "Cmp" column, one cell wide: the room goes to the three sizes
+        self.add_column("", key="cmp", width=1)
         self.add_column("#", key="index")
         self.add_column("Net", key="net")
         self.add_column("Added", key="added")

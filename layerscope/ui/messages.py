@@ -84,3 +84,7 @@ class GrowthReady(Message):
         self.step = step
         self.text = text
         super().__init__()
+
+
+class GrowthCounted(Message):
+    """Every layer's growth is counted (Step.growth): the layers table can show it."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from layerscope.engine.browse.stack import Stack, open_stack
+from layerscope.engine.browse.stack import Stack, count_growth, open_stack
 from layerscope.model.growth import Growth, layer_growths
 from layerscope.present.growth import change_growth
 from tests.conftest import FIXTURES
@@ -102,6 +102,8 @@ def test_layer_growths_equal_layer_change_sets(ref: str) -> None:
     stack = open_stack([ref])
     try:
         assert stack.final is not None
+        assert all(step.growth is None for step in stack.steps)  # counted after opening
+        count_growth(stack)
         growths = layer_growths(stack.final.tree)
         assert len(growths) == len(stack.steps) > 1
         for step, grew in zip(stack.steps, growths, strict=True):

@@ -16,7 +16,7 @@ from textual.widgets import Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet, Status
-from layerscope.engine.browse.stack import Mode, Stack, open_stack
+from layerscope.engine.browse.stack import Mode, Stack, count_growth, open_stack
 from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
 from layerscope.model.growth import Growth
@@ -26,7 +26,14 @@ from layerscope.present.text import clean
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
-from layerscope.ui.messages import Analyzed, GrowthReady, Loaded, PortabilityReady, Progress
+from layerscope.ui.messages import (
+    Analyzed,
+    GrowthCounted,
+    GrowthReady,
+    Loaded,
+    PortabilityReady,
+    Progress,
+)
 from layerscope.ui.richdoc import plain
 from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
 from layerscope.ui.screens.inspect import (
@@ -145,10 +152,21 @@ class ViewScreen(BrowseScreen):
         self.query_one(LoadingBar).add_class("hidden")
         self.query_one(LayersTable).set_steps(self.stack.steps, self.step, self.mode)
         final = self.stack.final
+        if any(step.growth is None for step in self.stack.steps):
+            self.count_growth(self.stack)  # each layer's added and removed bytes
         if final is not None and not self.stack.stages and len(final.tree) <= AUTO_ANALYSIS:
             self.start_analysis()
         self.show_details()
         self.refresh_tree(expand_all=None)
+
+    @work(thread=True, exclusive=True, group="layer-growth", exit_on_error=False)
+    def count_growth(self, stack: Stack) -> None:
+        count_growth(stack)
+        if not get_current_worker().is_cancelled:
+            self.post_message(GrowthCounted())
+
+    def on_growth_counted(self, message: GrowthCounted) -> None:
+        self.show_details()  # the table's sizes and the layer details
 
     def start_analysis(self) -> None:
         assert self.stack is not None and self.stack.final is not None
@@ -174,7 +192,7 @@ class ViewScreen(BrowseScreen):
             self.action_findings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group not in ("analysis", "portability", "growth"):
+        if event.worker.group not in ("analysis", "portability", "growth", "layer-growth"):
             return  # BrowseScreen's handler deals with it
         event.prevent_default()
         ended = event.state in (WorkerState.ERROR, WorkerState.CANCELLED)

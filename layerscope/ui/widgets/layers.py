@@ -81,7 +81,8 @@ class LayersTable(DataTable[str]):
     def refresh_sizes(self) -> None:
         for step in self.steps:
             for column, text in zip(GROWTH_COLUMNS, growth_cells(step), strict=True):
-                self.update_cell(str(step.index), column, text)
+                # counted after the rows were made: the column grows to the numbers
+                self.update_cell(str(step.index), column, text, update_width=True)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

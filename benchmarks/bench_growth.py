@@ -10,11 +10,11 @@ In process, with the trees loaded (what the TUI holds when it computes them):
   stage growth     model.growth.tree_growth(A, B): the metadata comparison and the byte
                    counts the layers table shows, against `sqfsdiff -C` (a metadata-only
                    comparison of the two squashfs files, a process); goal <= 1x
-  open_stack       opening the two SIFs as a stage stack from a warm index cache, growth
-                   included, and the share of it the growth takes
+  count_growth     the worker the TUI starts once a stage stack of the two SIFs is shown
+                   (warm index cache: both trees are held; growth of both steps)
   layer growth     model.growth.layer_growths of the OCI image's final tree (every layer at
                    once, from the tree's history), against reopening the image from a warm
-                   cache (what the TUI pays anyway); goal <= 1x
+                   cache; reported (the TUI counts it in a worker after the first frame)
   what made it big engine.contributors for stage B (directories, packages, caches,
                    secrets by name), reported
 """
@@ -58,7 +58,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("XDG_CACHE_HOME", str(work / "xdg-growth"))
 
-    from layerscope.engine.browse.stack import open_stack
+    from layerscope.engine.browse.stack import count_growth, open_stack
     from layerscope.engine.contributors import contributors
     from layerscope.engine.loading import load_image
     from layerscope.model.growth import layer_growths, tree_growth
@@ -72,7 +72,18 @@ def main() -> None:
     )
     grew = tree_growth(a.tree, b.tree)
     ours = _median(lambda: tree_growth(a.tree, b.tree), reps)
-    opened = _median(lambda: open_stack([str(a_sif), str(b_sif)]).close(), reps)
+
+    def counted() -> None:
+        stack = open_stack([str(a_sif), str(b_sif)])
+        t = time.perf_counter()
+        count_growth(stack)
+        counts.append(time.perf_counter() - t)
+        stack.close()
+
+    counts: list[float] = []
+    for _ in range(reps):
+        counted()
+    opened = statistics.median(counts)
     big = _median(lambda: contributors(a, b), reps)
     doc = contributors(a, b)
 
@@ -88,10 +99,8 @@ def main() -> None:
     print(row.format("stage growth (metadata compare + bytes)", "sqfsdiff -C", ref, ours,
                      ours / ref, "<= 1x " + ("ok" if ours <= ref else "MISSED")))  # fmt: skip
     print(row.format(f"layer growth, OCI 5 layers {len(img.tree):,}", "reopen (warm cache)",
-                     reopen, layers, layers / reopen,
-                     "<= 1x " + ("ok" if layers <= reopen else "MISSED")))  # fmt: skip
-    print(f"{'open_stack A B (warm cache), growth in it':<44}{'':<26}{'':>8}{opened:>9.3f}"
-          f"{'':>8}  growth {ours / opened:.0%} of it")  # fmt: skip
+                     reopen, layers, layers / reopen, "(in a worker)"))  # fmt: skip
+    print(f"{'count_growth, stages A B (the worker)':<44}{'':<26}{'':>8}{opened:>9.3f}")
     print(f"{'what made it big, stage B':<44}{'':<26}{'':>8}{big:>9.3f}")
     print(
         f"\nstage B: +{grew.added:,} -{grew.removed:,} ~{grew.modified:,} bytes; top "

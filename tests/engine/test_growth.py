@@ -36,7 +36,10 @@ def listings(stages: Stages, tmp_path_factory: pytest.TempPathFactory) -> list[F
 
 @pytest.fixture(scope="module")
 def stack(stages: Stages) -> Stack:
-    return open_stack([str(p) for p in stages.images])
+    stack = open_stack([str(p) for p in stages.images])
+    assert all(step.growth is None for step in stack.steps)  # counted after opening
+    count_growth(stack)
+    return stack
 
 
 def test_stage_growth_equals_the_listings(stack: Stack, listings: list[Files]) -> None:
@@ -81,7 +84,7 @@ def test_change_sets_agree_with_the_metadata_growth(stack: Stack) -> None:
 
 def test_single_image_with_hard_links(stages: Stages, listings: list[Files]) -> None:
     one = open_stack([str(stages.images[2])])
-    try:
+    try:  # one layer: its growth is its tree, known at once
         assert one.steps[0].size == du_bytes(listings[2])
         assert one.steps[0].growth == Growth(added=du_bytes(listings[2]))
     finally:

@@ -161,8 +161,9 @@ class ViewScreen(BrowseScreen):
 
     @work(thread=True, exclusive=True, group="layer-growth", exit_on_error=False)
     def count_growth(self, stack: Stack) -> None:
-        count_growth(stack)
-        if not get_current_worker().is_cancelled:
+        worker = get_current_worker()
+        count_growth(stack, worker.cancelled_event)
+        if not worker.is_cancelled:
             self.post_message(GrowthCounted())
 
     def on_growth_counted(self, message: GrowthCounted) -> None:

@@ -6,7 +6,15 @@ uses it as one (registry digests are verified with sha256 elsewhere).
 Digests are memoised per layer by content locator (Entry.loc), and persisted through the index cache
 under the layer's cache key (a blob digest, or a SIF/squashfs file's identity), so a
 second diff of the same images reads no content. New digests are written when the hasher
-is flushed, garbage-collected or at interpreter exit."""
+is flushed, garbage-collected or at interpreter exit.
+
+Squashfs layers written with the same codec are compared by stored form first (readers.
+base.StoredForms): a file's block list and raw compressed blocks, digested without
+inflating them, and its fragment slice. Equal stored forms are equal contents; equal
+blocks with unequal fragment slices are unequal contents; where blocks are stored
+differently (another library build may compress the same bytes otherwise) the contents
+decide. Stored-form digests are memoised and persisted like content digests, under the
+layer's key + STORED."""
 
 from __future__ import annotations
 
@@ -16,13 +24,18 @@ from collections.abc import Callable, Iterable
 import xxhash
 
 from layerscope.cache import IndexCache
+from layerscope.engine import content_jobs
+from layerscope.engine.content_jobs import Cancel, Job
 from layerscope.engine.image import Image
 from layerscope.model.image import ImageMeta
-from layerscope.readers.base import StreamedContents
+from layerscope.readers.base import StoredForms, StreamedContents
 
 Memo = dict[int, bytes]  # locator -> digest: ~140 bytes a file, half a tuple-keyed memo's
-# per layer: (memo key, cache to persist into or None, content digest if it has one)
-LayerKeys = list[tuple[str, IndexCache | None, str | None]]
+STORED = "|stored"  # memo key suffix of a layer's stored-form digests
+# per layer: (memo key, cache to persist into or None, content digest if it has one,
+# codec of its stored forms or None)
+LayerKey = tuple[str, IndexCache | None, str | None, str | None]
+LayerKeys = list[LayerKey]
 
 
 class ContentHasher:
@@ -41,7 +54,7 @@ class ContentHasher:
 
     def digest(self, img: Image, node: int) -> bytes:
         tree = img.tree
-        key, cache, _ = self._layer_keys(img)[tree.content_layer.get(node, tree.layer[node])]
+        key, cache, _, _ = self._layer_keys(img)[tree.content_layer.get(node, tree.layer[node])]
         return self._digest(img, node, key, cache)
 
     def equal(self, a: Image, na: int, b: Image, nb: int) -> bool:
@@ -54,7 +67,7 @@ class ContentHasher:
         bound once: a diff of two big images calls it for every same-size file pair.
 
         With `pending`, nothing is read: a pair that would need reading is appended to it
-        and called equal (a first pass that collects what prefetch() is to hash)."""
+        and called equal (a first pass that collects what settle() is to digest)."""
         ta, tb = a.tree, b.tree
         keys_a, keys_b = self._layer_keys(a), self._layer_keys(b)
         layer_a, layer_b, moved_a, moved_b = ta.layer, tb.layer, ta.content_layer, tb.content_layer
@@ -63,8 +76,10 @@ class ContentHasher:
         digest = self._digest
 
         def equal(na: int, nb: int) -> bool:
-            ka, cache_a, ida = keys_a[moved_a.get(na, layer_a[na]) if moved_a else layer_a[na]]
-            kb, cache_b, idb = keys_b[moved_b.get(nb, layer_b[nb]) if moved_b else layer_b[nb]]
+            key_a = keys_a[moved_a.get(na, layer_a[na]) if moved_a else layer_a[na]]
+            key_b = keys_b[moved_b.get(nb, layer_b[nb]) if moved_b else layer_b[nb]]
+            ka, cache_a, ida, codec = key_a
+            kb, cache_b, idb, codec_b = key_b
             at_a, at_b = loc_a[na], loc_b[nb]
             if ida is not None and ida == idb and at_a == at_b:
                 return True
@@ -73,12 +88,102 @@ class ContentHasher:
                 got_a, got_b = memo_a.get(at_a), memo_b.get(at_b)
                 if got_a is not None and got_b is not None:
                     return got_a == got_b
+            if codec is not None and codec == codec_b and at_a >= 0 and at_b >= 0:
+                forms_a, forms_b = memos.get(ka + STORED), memos.get(kb + STORED)
+                form_a = form_b = None
+                if forms_a is not None and forms_b is not None:
+                    form_a, form_b = forms_a.get(at_a), forms_b.get(at_b)
+                if form_a is None or form_b is None:
+                    if pending is not None:
+                        pending.append((na, nb))
+                        return True
+                    form_a = self._form(a, na, key_a)
+                    form_b = self._form(b, nb, key_b)
+                if form_a == form_b:
+                    return True
+                if form_a[:16] == form_b[:16]:
+                    return False  # the same stored blocks, other fragment bytes
+                # blocks stored differently: only the contents can tell
             if pending is not None:
                 pending.append((na, nb))
                 return True
             return digest(a, na, ka, cache_a) == digest(b, nb, kb, cache_b)
 
         return equal
+
+    def settle(
+        self, a: Image, b: Image, pairs: list[tuple[int, int]], cancel: Cancel | None = None
+    ) -> None:
+        """Digest ahead what comparer() needs for `pairs` (node of `a`, node of `b`),
+        reading both images at once (content_jobs): stored forms where both layers share
+        a codec, then contents where those cannot tell, or where codecs differ."""
+        keys_a, keys_b = self._layer_keys(a), self._layer_keys(b)
+        src_a, src_b = a.tree.source_layer, b.tree.source_layer
+        loc_a, loc_b = a.tree.loc, b.tree.loc
+        forms: dict[tuple[int, int], Job] = {}
+        contents: dict[tuple[int, int], Job] = {}
+        undecided: list[tuple[int, int]] = []
+
+        def want(jobs: dict[tuple[int, int], Job], img: Image, layer: int, node: int) -> None:
+            job = jobs.get((id(img), layer))
+            if job is None:
+                job = jobs[(id(img), layer)] = Job(img, layer, jobs is forms)
+            job.nodes[img.tree.loc[node]] = node
+
+        for na, nb in pairs:
+            la, lb = src_a(na), src_b(nb)
+            at_a, at_b = loc_a[na], loc_b[nb]
+            ka, cache_a, _, codec = keys_a[la]
+            kb, cache_b, _, codec_b = keys_b[lb]
+            if at_a < 0 or at_b < 0:
+                continue  # nothing stored: compared by reading (nothing)
+            if at_a in self._memo_for(ka, cache_a) and at_b in self._memo_for(kb, cache_b):
+                continue
+            if codec is not None and codec == codec_b:
+                undecided.append((na, nb))
+                if at_a not in self._memo_for(ka + STORED, cache_a):
+                    want(forms, a, la, na)
+                if at_b not in self._memo_for(kb + STORED, cache_b):
+                    want(forms, b, lb, nb)
+            else:
+                want(contents, a, la, na)
+                want(contents, b, lb, nb)
+        self._keep(content_jobs.run(forms.values(), cancel), STORED)
+        for na, nb in undecided:
+            la, lb = src_a(na), src_b(nb)
+            ka, cache_a, _, _ = keys_a[la]
+            kb, cache_b, _, _ = keys_b[lb]
+            form_a = self._memo_for(ka + STORED, cache_a).get(loc_a[na])
+            form_b = self._memo_for(kb + STORED, cache_b).get(loc_b[nb])
+            if form_a is None or form_b is None or form_a == form_b:
+                continue  # cancelled, or settled
+            if form_a[:16] != form_b[:16]:
+                if loc_a[na] not in self._memo_for(ka, cache_a):
+                    want(contents, a, la, na)
+                if loc_b[nb] not in self._memo_for(kb, cache_b):
+                    want(contents, b, lb, nb)
+        self._keep(content_jobs.run(contents.values(), cancel), "")
+
+    def _keep(self, found: content_jobs.Found, suffix: str) -> None:
+        for img, layer, loc, got in found:
+            key, cache, _, _ = self._layer_keys(img)[layer]
+            self._store(key + suffix, cache, loc, got)
+
+    def _store(self, key: str, cache: IndexCache | None, loc: int, digest: bytes) -> None:
+        self._memo_for(key, cache)[loc] = digest
+        if cache is not None:
+            self._new.setdefault(key, {})[loc] = digest
+
+    def _form(self, img: Image, node: int, layer_key: LayerKey) -> bytes:
+        """The stored-form digest of one file (content_jobs.form_digest), memoised."""
+        key, cache, _, _ = layer_key
+        loc = img.tree.loc[node]
+        got = self._memo_for(key + STORED, cache).get(loc)
+        if got is None:
+            job = Job(img, img.tree.source_layer(node), True, {loc: node})
+            got = content_jobs.run([job])[0][3]
+            self._store(key + STORED, cache, loc, got)
+        return got
 
     def flush(self) -> None:
         """Persist the digests computed so far."""
@@ -105,7 +210,8 @@ class ContentHasher:
         for node in nodes:
             loc = tree.loc[node]
             layer = tree.source_layer(node)
-            if loc >= 0 and loc not in self._memo_for(*keys[layer][:2]):
+            key, cache, _, _ = keys[layer]
+            if loc >= 0 and loc not in self._memo_for(key, cache):
                 todo.setdefault(layer, {})[loc] = tree.size[node]
         return todo
 
@@ -115,15 +221,13 @@ class ContentHasher:
         loc = tree.loc[node]
         if loc < 0:
             return None
-        key, cache, _ = self._layer_keys(img)[tree.source_layer(node)]
+        key, cache, _, _ = self._layer_keys(img)[tree.source_layer(node)]
         return self._memo_for(key, cache).get(loc)
 
     def remember(self, img: Image, layer: int, loc: int, digest: bytes) -> None:
         """Record the digest of the content at `loc` in `layer`, computed elsewhere."""
-        key, cache, _ = self._layer_keys(img)[layer]
-        self._memo_for(key, cache)[loc] = digest
-        if cache is not None:
-            self._new.setdefault(key, {})[loc] = digest
+        key, cache, _, _ = self._layer_keys(img)[layer]
+        self._store(key, cache, loc, digest)
 
     def _memo_for(self, key: str, cache: IndexCache | None) -> Memo:
         memo = self._memo.get(key)
@@ -165,14 +269,17 @@ def _persist(new: dict[str, Memo], caches: dict[str, IndexCache]) -> None:
     new.clear()
 
 
-def _layer_key(img: Image, layer: int) -> tuple[str, IndexCache | None, str | None]:
-    """The layer's memo key (persistent through the cache when it has one) and its
-    content digest (None for partitions and directories, which have none)."""
+def _layer_key(img: Image, layer: int) -> LayerKey:
+    """The layer's memo key (persistent through the cache when it has one), its content
+    digest (None for partitions and directories, which have none) and the codec of its
+    stored forms (None when the reader has none)."""
     info = img.meta.layers[layer]
     digest = info.diff_id or (info.id if info.id.startswith("sha256:") else None)
+    reader = img.reader
+    codec = reader.stored_codec(layer) if isinstance(reader, StoredForms) else None
     if img.cache is not None and 0 <= layer < len(img.layer_keys):
         key = img.layer_keys[layer]
         if key is not None:
-            return key, img.cache, digest
+            return key, img.cache, digest, codec
     # No persistent key: memoise in memory, by content digest or by the image itself.
-    return digest or f"{img.ref}#{layer}", None, digest
+    return digest or f"{img.ref}#{layer}", None, digest, codec

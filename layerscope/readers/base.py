@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -80,6 +80,44 @@ class StoredExtents(Protocol):
     file's bytes; two files with equal extents are one stored copy."""
 
     def content_extent(self, layer: int, loc: int) -> Hashable | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredForm:
+    """A regular file's bytes as the image stores them (see StoredForms).
+
+    layout   how the blocks are stored (squashfs: the inode's block size list, flags and
+             all), so that equal layouts + equal `blocks` bytes mean equal stored blocks
+    blocks   the stored (still compressed) bytes of those blocks, in chunks, not inflated
+    tail     the content kept outside the blocks, already inflated (squashfs: the file's
+             slice of its fragment block; b"" when it has none)"""
+
+    layout: bytes
+    blocks: Iterator[bytes]
+    tail: bytes
+
+
+@runtime_checkable
+class StoredForms(Protocol):
+    """Optional, for formats that compress a file in self-contained blocks (squashfs):
+    two layers written with the same codec store an unchanged file as the same bytes, so
+    contents are compared without inflating them.
+
+    stored_codec(i)        what decides how layer i turns content into stored bytes
+                           (compressor, its options, block size), or None when the
+                           layer's files have no stored form. Equal codecs are a hint
+                           that stored forms are worth comparing, never a proof: the
+                           caller confirms by content where stored forms differ.
+    stored_forms(i, locs)  (loc, StoredForm) for each wanted locator of layer i, in an
+                           order of the reader's choosing (one that inflates each shared
+                           block once); each form's `blocks` is to be consumed before the
+                           next form is asked for."""
+
+    def stored_codec(self, layer: int) -> str | None: ...
+
+    def stored_forms(
+        self, layer: int, locs: Collection[int]
+    ) -> Iterator[tuple[int, StoredForm]]: ...
 
 
 @runtime_checkable

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Hashable, Iterator
+from collections.abc import Collection, Hashable, Iterator
 from typing import Any
 
 from layerscope import limits
@@ -24,7 +24,7 @@ from layerscope.errors import (
 from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta, LayerInfo
-from layerscope.readers.base import Cancel, Traits
+from layerscope.readers.base import Cancel, StoredForm, Traits
 from layerscope.readers.detect import OpenOptions, no_tag
 from layerscope.readers.identity import partition_identity
 from layerscope.readers.squashfs import codecs
@@ -57,6 +57,7 @@ from layerscope.readers.squashfs.xattr import XattrTable
 __all__ = ["SquashFS", "SquashfsImageReader"]
 
 _FRAGMENT_CACHE = 8
+_RAW_CHUNK = 1 << 20  # stored block bytes are handed out in reads of about this size
 
 
 class SquashFS:
@@ -267,6 +268,50 @@ class SquashFS:
         start, fsize, frag, foff, _ = self._file_layout(loc)
         return start, fsize, frag, foff
 
+    def codec(self) -> str:
+        """What decides how this filesystem stores a block: compressor, its options (as
+        the superblock records them: absent means the writer's defaults) and block size."""
+        info = self.info
+        options = sorted(info.get("compressor_options", {}).items())
+        return f"squashfs|{info['compressor']}|{options}|{info['block_size']}"
+
+    def stored_forms(self, locs: Collection[int]) -> Iterator[tuple[int, StoredForm]]:
+        """(loc, StoredForm) of each regular file at `locs`: its block size list and the raw
+        bytes of its blocks (never inflated), and its fragment slice (inflated). Files come
+        in fragment order, so each fragment block is inflated once however many files
+        share it; inodes are looked up in locator order (sequential metadata reads)."""
+        layouts = [(loc, self._file_layout(loc)) for loc in sorted(locs)]
+        # NO_INDEX (no fragment) sorts last
+        layouts.sort(key=lambda item: (item[1][2], item[1][3]))
+        bs = self._sb.block_size
+        for loc, (start, fsize, frag, foff, sizes) in layouts:
+            tail = b""
+            remaining = fsize - bs * len(sizes)
+            if frag != NO_INDEX and remaining > 0:
+                tail = self._fragment_block(frag)[foff : foff + remaining]
+                if len(tail) != remaining:
+                    raise self._src.corrupt(
+                        None, f"fragment {frag} too short for a {fsize}-byte file"
+                    )
+            layout = struct.pack(f"<Q{len(sizes)}I", fsize, *sizes)
+            yield loc, StoredForm(layout, self._raw_blocks(start, sizes), tail)
+
+    def _raw_blocks(self, start: int, sizes: tuple[int, ...]) -> Iterator[bytes]:
+        """The stored bytes of a file's blocks (contiguous from `start`), in reads of about
+        _RAW_CHUNK bytes; sparse blocks store nothing."""
+        bs, src = self._sb.block_size, self._src
+        pos = run = 0
+        for stored in sizes:
+            csize = stored & DATA_SIZE_MASK
+            if csize > bs:
+                raise src.corrupt(start + pos, f"data block of {csize} bytes (block size {bs})")
+            run += csize
+            if run >= _RAW_CHUNK:
+                yield src.pread(start + pos, run)
+                pos, run = pos + run, 0
+        if run:
+            yield src.pread(start + pos, run)
+
     def read_content(self, loc: int, size: int) -> Iterator[bytes]:
         """Stream a regular file's bytes block by block (`size` is the Entry's; the inode's
         own size is authoritative)."""
@@ -358,6 +403,14 @@ class SquashfsImageReader:
     def content_extent(self, layer: int, loc: int) -> Hashable | None:
         self._check(layer)
         return self._fs.extent(loc)
+
+    def stored_codec(self, layer: int) -> str | None:
+        self._check(layer)
+        return self._fs.codec()
+
+    def stored_forms(self, layer: int, locs: Collection[int]) -> Iterator[tuple[int, StoredForm]]:
+        self._check(layer)
+        return self._fs.stored_forms(locs)
 
     def close(self) -> None:
         self._fs.close()

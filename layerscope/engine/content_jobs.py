@@ -19,8 +19,8 @@ from layerscope.engine.image import Image
 from layerscope.readers.base import StoredForm, StoredForms, StreamedContents
 
 Cancel = Callable[[], bool]
-# what a job found: (image, layer, loc, digest)
-Found = list[tuple[Image, int, int, bytes]]
+# what the jobs found: (image, layer, {loc: digest}) per job
+Found = list[tuple[Image, int, dict[int, bytes]]]
 
 
 @dataclass(slots=True)
@@ -37,10 +37,15 @@ class Job:
 def form_digest(form: StoredForm) -> bytes:
     """32 bytes: a digest of the stored blocks (layout and raw bytes) + one of the tail.
     Kept apart so that equal blocks with unequal tails prove a difference."""
+    if not form.blocks:
+        return _NO_BLOCKS + xxhash.xxh3_128_digest(form.tail)
     h = xxhash.xxh3_128(form.layout)
     for chunk in form.blocks:
         h.update(chunk)
     return h.digest() + xxhash.xxh3_128_digest(form.tail)
+
+
+_NO_BLOCKS = xxhash.xxh3_128_digest(b"")
 
 
 def run(jobs: Iterable[Job], cancel: Cancel | None = None) -> Found:
@@ -61,41 +66,59 @@ def run(jobs: Iterable[Job], cancel: Cancel | None = None) -> Found:
 def _run_group(jobs: list[Job], cancel: Cancel | None) -> Found:
     out: Found = []
     for job in jobs:
-        if job.stored:
-            _stored(job, out, cancel)
+        got: dict[int, bytes] = {}
+        out.append((job.img, job.layer, got))
+        reader = job.img.reader
+        if isinstance(reader, StoredForms) and reader.stored_codec(job.layer) is not None:
+            _forms(reader, job, got, cancel)
+        elif isinstance(reader, StreamedContents):
+            _streamed(reader, job, got, cancel)
         else:
-            _contents(job, out, cancel)
+            _contents(job, got, cancel)
     return out
 
 
-def _stored(job: Job, out: Found, cancel: Cancel | None) -> None:
-    reader = job.img.reader
-    assert isinstance(reader, StoredForms)
-    for loc, form in reader.stored_forms(job.layer, list(job.nodes)):
+def _forms(reader: StoredForms, job: Job, got: dict[int, bytes], cancel: Cancel | None) -> None:
+    """Stored-form digests, or (not job.stored) content digests from inflated forms:
+    blocks + tail is the content, and a small file is its tail, hashed in one call."""
+    digest, stored = xxhash.xxh3_128_digest, job.stored
+    for n, (loc, form) in enumerate(reader.stored_forms(job.layer, job.nodes, not stored)):
+        if stored:
+            got[loc] = form_digest(form)
+        elif not form.blocks:
+            got[loc] = digest(form.tail)
+        else:
+            h = xxhash.xxh3_128()
+            for chunk in form.blocks:
+                h.update(chunk)
+            h.update(form.tail)
+            got[loc] = h.digest()
+        if cancel is not None and not n & 255 and cancel():
+            return
+
+
+def _streamed(
+    reader: StreamedContents, job: Job, got: dict[int, bytes], cancel: Cancel | None
+) -> None:
+    """One pass over a streamed layer: reading members one at a time would inflate the
+    layer up to each of them again."""
+    size = job.img.tree.size
+    wanted = sorted((loc, size[node]) for loc, node in job.nodes.items())
+    for loc, chunks in reader.read_contents(job.layer, wanted):
+        h = xxhash.xxh3_128()
+        for chunk in chunks:
+            h.update(chunk)
+        got[loc] = h.digest()
         if cancel is not None and cancel():
             return
-        out.append((job.img, job.layer, loc, form_digest(form)))
 
 
-def _contents(job: Job, out: Found, cancel: Cancel | None) -> None:
-    img, reader = job.img, job.img.reader
-    if isinstance(reader, StreamedContents):
-        # one pass over the layer: reading members one at a time would inflate the
-        # layer up to each of them again
-        size = img.tree.size
-        wanted = sorted((loc, size[node]) for loc, node in job.nodes.items())
-        for loc, chunks in reader.read_contents(job.layer, wanted):
-            h = xxhash.xxh3_128()
-            for chunk in chunks:
-                h.update(chunk)
-            out.append((img, job.layer, loc, h.digest()))
-            if cancel is not None and cancel():
-                return
-        return
+def _contents(job: Job, got: dict[int, bytes], cancel: Cancel | None) -> None:
+    img = job.img
     for loc in sorted(job.nodes):  # locator order: neighbouring reads, shared blocks cached
         if cancel is not None and cancel():
             return
         h = xxhash.xxh3_128()
         for chunk in img.iter_content(job.nodes[loc]):
             h.update(chunk)
-        out.append((img, job.layer, loc, h.digest()))
+        got[loc] = h.digest()

@@ -66,8 +66,16 @@ class ContentHasher:
         """equal() for nodes of `a` and `b`, with both images' layer keys and the memos
         bound once: a diff of two big images calls it for every same-size file pair.
 
-        With `pending`, nothing is read: a pair that would need reading is appended to it
-        and called equal (a first pass that collects what settle() is to digest)."""
+        With `pending`, nothing is looked at: every pair is appended to it and called
+        equal (a first pass that collects what settle() is to sort out and digest)."""
+        if pending is not None:
+            add = pending.append
+
+            def collect(na: int, nb: int) -> bool:
+                add((na, nb))
+                return True
+
+            return collect
         ta, tb = a.tree, b.tree
         keys_a, keys_b = self._layer_keys(a), self._layer_keys(b)
         layer_a, layer_b, moved_a, moved_b = ta.layer, tb.layer, ta.content_layer, tb.content_layer
@@ -94,9 +102,6 @@ class ContentHasher:
                 if forms_a is not None and forms_b is not None:
                     form_a, form_b = forms_a.get(at_a), forms_b.get(at_b)
                 if form_a is None or form_b is None:
-                    if pending is not None:
-                        pending.append((na, nb))
-                        return True
                     form_a = self._form(a, na, key_a)
                     form_b = self._form(b, nb, key_b)
                 if form_a == form_b:
@@ -104,9 +109,6 @@ class ContentHasher:
                 if form_a[:16] == form_b[:16]:
                     return False  # the same stored blocks, other fragment bytes
                 # blocks stored differently: only the contents can tell
-            if pending is not None:
-                pending.append((na, nb))
-                return True
             return digest(a, na, ka, cache_a) == digest(b, nb, kb, cache_b)
 
         return equal
@@ -117,57 +119,66 @@ class ContentHasher:
         """Digest ahead what comparer() needs for `pairs` (node of `a`, node of `b`),
         reading both images at once (content_jobs): stored forms where both layers share
         a codec, then contents where those cannot tell, or where codecs differ."""
-        keys_a, keys_b = self._layer_keys(a), self._layer_keys(b)
-        src_a, src_b = a.tree.source_layer, b.tree.source_layer
+        side_a, side_b = self._sides(a), self._sides(b)
+        layer_a, layer_b, moved_a, moved_b = (
+            a.tree.layer,
+            b.tree.layer,
+            a.tree.content_layer,
+            b.tree.content_layer,
+        )
         loc_a, loc_b = a.tree.loc, b.tree.loc
-        forms: dict[tuple[int, int], Job] = {}
-        contents: dict[tuple[int, int], Job] = {}
-        undecided: list[tuple[int, int]] = []
-
-        def want(jobs: dict[tuple[int, int], Job], img: Image, layer: int, node: int) -> None:
-            job = jobs.get((id(img), layer))
-            if job is None:
-                job = jobs[(id(img), layer)] = Job(img, layer, jobs is forms)
-            job.nodes[img.tree.loc[node]] = node
-
+        # per side: {layer: {loc: node}} of stored forms, then of contents, to digest
+        forms: tuple[Wants, Wants] = ({}, {})
+        contents: tuple[Wants, Wants] = ({}, {})
+        undecided: list[tuple[int, int, int, int, int, int]] = []
         for na, nb in pairs:
-            la, lb = src_a(na), src_b(nb)
+            la = moved_a.get(na, layer_a[na]) if moved_a else layer_a[na]
+            lb = moved_b.get(nb, layer_b[nb]) if moved_b else layer_b[nb]
             at_a, at_b = loc_a[na], loc_b[nb]
-            ka, cache_a, _, codec = keys_a[la]
-            kb, cache_b, _, codec_b = keys_b[lb]
-            if at_a < 0 or at_b < 0:
-                continue  # nothing stored: compared by reading (nothing)
-            if at_a in self._memo_for(ka, cache_a) and at_b in self._memo_for(kb, cache_b):
-                continue
+            memo_a, stored_a, codec, id_a = side_a[la]
+            memo_b, stored_b, codec_b, id_b = side_b[lb]
+            if at_a < 0 or at_b < 0 or (at_a in memo_a and at_b in memo_b):
+                continue  # nothing stored (nothing to read), or known
+            if id_a is not None and id_a == id_b and at_a == at_b:
+                continue  # one layer both images hold: the same content
             if codec is not None and codec == codec_b:
-                undecided.append((na, nb))
-                if at_a not in self._memo_for(ka + STORED, cache_a):
-                    want(forms, a, la, na)
-                if at_b not in self._memo_for(kb + STORED, cache_b):
-                    want(forms, b, lb, nb)
+                undecided.append((la, at_a, na, lb, at_b, nb))
+                if at_a not in stored_a:
+                    _want(forms[0], la, at_a, na)
+                if at_b not in stored_b:
+                    _want(forms[1], lb, at_b, nb)
             else:
-                want(contents, a, la, na)
-                want(contents, b, lb, nb)
-        self._keep(content_jobs.run(forms.values(), cancel), STORED)
-        for na, nb in undecided:
-            la, lb = src_a(na), src_b(nb)
-            ka, cache_a, _, _ = keys_a[la]
-            kb, cache_b, _, _ = keys_b[lb]
-            form_a = self._memo_for(ka + STORED, cache_a).get(loc_a[na])
-            form_b = self._memo_for(kb + STORED, cache_b).get(loc_b[nb])
+                _want(contents[0], la, at_a, na)
+                _want(contents[1], lb, at_b, nb)
+        self._keep(content_jobs.run(_jobs(a, b, forms, True), cancel), STORED)
+        for la, at_a, na, lb, at_b, nb in undecided:
+            memo_a, stored_a, _, _ = side_a[la]
+            memo_b, stored_b, _, _ = side_b[lb]
+            form_a, form_b = stored_a.get(at_a), stored_b.get(at_b)
             if form_a is None or form_b is None or form_a == form_b:
                 continue  # cancelled, or settled
-            if form_a[:16] != form_b[:16]:
-                if loc_a[na] not in self._memo_for(ka, cache_a):
-                    want(contents, a, la, na)
-                if loc_b[nb] not in self._memo_for(kb, cache_b):
-                    want(contents, b, lb, nb)
-        self._keep(content_jobs.run(contents.values(), cancel), "")
+            if form_a[:16] != form_b[:16]:  # blocks stored differently: read the contents
+                if at_a not in memo_a:
+                    _want(contents[0], la, at_a, na)
+                if at_b not in memo_b:
+                    _want(contents[1], lb, at_b, nb)
+        self._keep(content_jobs.run(_jobs(a, b, contents, False), cancel), "")
+
+    def _sides(self, img: Image) -> list[tuple[Memo, Memo, str | None, str | None]]:
+        """Per layer of `img`: its content digests, its stored-form digests, its codec and
+        its content digest."""
+        out = []
+        for key, cache, ident, codec in self._layer_keys(img):
+            stored = self._memo_for(key + STORED, cache) if codec is not None else {}
+            out.append((self._memo_for(key, cache), stored, codec, ident))
+        return out
 
     def _keep(self, found: content_jobs.Found, suffix: str) -> None:
-        for img, layer, loc, got in found:
+        for img, layer, got in found:
             key, cache, _, _ = self._layer_keys(img)[layer]
-            self._store(key + suffix, cache, loc, got)
+            self._memo_for(key + suffix, cache).update(got)
+            if cache is not None:
+                self._new.setdefault(key + suffix, {}).update(got)
 
     def _store(self, key: str, cache: IndexCache | None, loc: int, digest: bytes) -> None:
         self._memo_for(key, cache)[loc] = digest
@@ -181,7 +192,7 @@ class ContentHasher:
         got = self._memo_for(key + STORED, cache).get(loc)
         if got is None:
             job = Job(img, img.tree.source_layer(node), True, {loc: node})
-            got = content_jobs.run([job])[0][3]
+            got = content_jobs.run([job])[0][2][loc]
             self._store(key + STORED, cache, loc, got)
         return got
 
@@ -259,6 +270,24 @@ class ContentHasher:
         keys = [_layer_key(img, i) for i in range(len(img.meta.layers))]
         self._keys[id(img)] = (img.meta, keys)
         return keys
+
+
+Wants = dict[int, dict[int, int]]  # {layer: {loc: node}}
+
+
+def _want(wants: Wants, layer: int, loc: int, node: int) -> None:
+    got = wants.get(layer)
+    if got is None:
+        got = wants[layer] = {}
+    got[loc] = node
+
+
+def _jobs(a: Image, b: Image, wants: tuple[Wants, Wants], stored: bool) -> list[Job]:
+    return [
+        Job(img, layer, stored, nodes)
+        for img, side in ((a, wants[0]), (b, wants[1]))
+        for layer, nodes in side.items()
+    ]
 
 
 def _persist(new: dict[str, Memo], caches: dict[str, IndexCache]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -88,12 +88,16 @@ class StoredForm:
 
     layout   how the blocks are stored (squashfs: the inode's block size list, flags and
              all), so that equal layouts + equal `blocks` bytes mean equal stored blocks
-    blocks   the stored (still compressed) bytes of those blocks, in chunks, not inflated
+    blocks   the stored (still compressed) bytes of those blocks, in chunks, not inflated;
+             or, when the forms were asked for inflated, the blocks' content. Empty (a
+             falsy () ) when the file has no blocks.
     tail     the content kept outside the blocks, already inflated (squashfs: the file's
-             slice of its fragment block; b"" when it has none)"""
+             slice of its fragment block; b"" when it has none)
+
+    Inflated, blocks + tail is the file's content."""
 
     layout: bytes
-    blocks: Iterator[bytes]
+    blocks: Iterable[bytes]
     tail: bytes
 
 
@@ -108,15 +112,17 @@ class StoredForms(Protocol):
                            layer's files have no stored form. Equal codecs are a hint
                            that stored forms are worth comparing, never a proof: the
                            caller confirms by content where stored forms differ.
-    stored_forms(i, locs)  (loc, StoredForm) for each wanted locator of layer i, in an
+    stored_forms(i, locs, inflate)
+                           (loc, StoredForm) for each wanted locator of layer i, in an
                            order of the reader's choosing (one that inflates each shared
-                           block once); each form's `blocks` is to be consumed before the
-                           next form is asked for."""
+                           block once: reading many files' contents this way, with
+                           inflate=True, is also the fastest); each form's `blocks` is to
+                           be consumed before the next form is asked for."""
 
     def stored_codec(self, layer: int) -> str | None: ...
 
     def stored_forms(
-        self, layer: int, locs: Collection[int]
+        self, layer: int, locs: Collection[int], inflate: bool = False
     ) -> Iterator[tuple[int, StoredForm]]: ...
 
 

@@ -142,6 +142,7 @@ def test_second_diff_reuses_persisted_hashes(monkeypatch: pytest.MonkeyPatch) ->
 
         @staticmethod
         def xxh3_128_digest(data: bytes) -> bytes:
+            hashed["files"] += 1
             return xxhash.xxh3_128_digest(data)
 
     # content digests and stored-form digests are both made in content_jobs

@@ -199,13 +199,22 @@ class SifReader:
             return None
         return None if codec is None else str(codec())
 
-    def stored_forms(self, layer: int, locs: Collection[int]) -> Iterator[tuple[int, StoredForm]]:
+    def stored_forms(
+        self, layer: int, locs: Collection[int], inflate: bool = False
+    ) -> Iterator[tuple[int, StoredForm]]:
         info, d = self._layer(layer)
         forms = getattr(self._open_fs(info, d), "stored_forms", None)
         if forms is None:
             raise UsageError(f"{self._path}: layer {layer} has no stored forms")
-        for loc, form in self._guard(d, forms(locs)):
-            yield loc, StoredForm(form.layout, self._guard(d, form.blocks), form.tail)
+        try:  # as _guard does, without a generator more per file
+            for loc, form in forms(locs, inflate):
+                if form.blocks:  # a generator (blocks to read), not the () of a small file
+                    form = StoredForm(form.layout, self._guard(d, iter(form.blocks)), form.tail)
+                yield loc, form
+        except LayerscopeError:
+            raise
+        except (*_DATA_ERRORS, OSError) as e:
+            raise self._translate(d, e) from e
 
     def close(self) -> None:
         with self._fs_lock:

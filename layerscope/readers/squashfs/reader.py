@@ -35,7 +35,9 @@ from layerscope.readers.squashfs.format import (
     FLAG_COMPRESSOR_OPTIONS,
     FRAGMENT_ENTRY,
     I_FILE,
+    I_FILE_LAYOUT,
     I_XFILE,
+    I_XFILE_LAYOUT,
     NO_INDEX,
     NO_TABLE,
     SUPERBLOCK_SIZE,
@@ -275,26 +277,66 @@ class SquashFS:
         options = sorted(info.get("compressor_options", {}).items())
         return f"squashfs|{info['compressor']}|{options}|{info['block_size']}"
 
-    def stored_forms(self, locs: Collection[int]) -> Iterator[tuple[int, StoredForm]]:
+    def stored_forms(
+        self, locs: Collection[int], inflate: bool = False
+    ) -> Iterator[tuple[int, StoredForm]]:
         """(loc, StoredForm) of each regular file at `locs`: its block size list and the raw
-        bytes of its blocks (never inflated), and its fragment slice (inflated). Files come
-        in fragment order, so each fragment block is inflated once however many files
-        share it; inodes are looked up in locator order (sequential metadata reads)."""
-        layouts = [(loc, self._file_layout(loc)) for loc in sorted(locs)]
-        # NO_INDEX (no fragment) sorts last
-        layouts.sort(key=lambda item: (item[1][2], item[1][3]))
-        bs = self._sb.block_size
-        for loc, (start, fsize, frag, foff, sizes) in layouts:
+        bytes of its blocks (inflated only with `inflate`: the file's content then), and
+        its fragment slice (inflated). Files come in fragment order, so each fragment block
+        is inflated once however many files share it. The inode table is inflated whole
+        for the call (a diff asks for most files; one C call per 8 KiB block beats a
+        lookup per file) and dropped after it."""
+        sb, src = self._sb, self._src
+        itab, imap = load_table(src, sb.inode_table, sb.directory_table, "inode table")
+        bs = sb.block_size
+        file_layout, xfile_layout = I_FILE_LAYOUT.unpack_from, I_XFILE_LAYOUT.unpack_from
+        basic, extended, no_frag = FILE, XFILE, NO_INDEX
+        layouts: list[tuple[int, int, int, int, int, int, int]] = []
+        add = layouts.append
+        try:
+            for loc in locs:
+                ipos = imap[loc >> 16] + (loc & 0xFFFF)
+                itype = itab[ipos]
+                if itype == basic:
+                    start, frag, foff, fsize = file_layout(itab, ipos)
+                    at = ipos + I_FILE.size
+                elif itype == extended:
+                    start, fsize, frag, foff = xfile_layout(itab, ipos)
+                    at = ipos + I_XFILE.size
+                else:
+                    raise src.corrupt(sb.inode_table, f"inode {loc} is not a regular file")
+                nblocks = fsize // bs if frag != no_frag else -(-fsize // bs)
+                add((frag, foff, loc, start, fsize, at, nblocks))
+        except (KeyError, IndexError, struct.error) as e:
+            raise src.corrupt(sb.inode_table, f"bad inode reference ({e})") from e
+        layouts.sort()  # by fragment (NO_INDEX: none, last), then offset in it
+        held, block = -1, b""
+        for frag, foff, loc, start, fsize, at, nblocks in layouts:
+            if not nblocks:  # all in a fragment (most files), or empty
+                if frag == no_frag:
+                    yield loc, StoredForm(b"", (), b"")
+                    continue
+                if frag != held:
+                    held, block = frag, self._fragment_block(frag)
+                tail = block[foff : foff + fsize]
+                if len(tail) != fsize:
+                    raise src.corrupt(None, f"fragment {frag} too short for a {fsize}-byte file")
+                yield loc, StoredForm(b"", (), tail)
+                continue
+            layout = bytes(itab[at : at + 4 * nblocks])
+            if len(layout) != 4 * nblocks:
+                raise src.corrupt(sb.inode_table, f"block list of inode {loc} cut off")
+            sizes = struct.unpack(f"<{nblocks}I", layout)
+            blocks = (
+                self._blocks(start, fsize, sizes) if inflate else self._raw_blocks(start, sizes)
+            )
             tail = b""
-            remaining = fsize - bs * len(sizes)
-            if frag != NO_INDEX and remaining > 0:
+            remaining = fsize - bs * nblocks
+            if frag != no_frag and remaining > 0:
                 tail = self._fragment_block(frag)[foff : foff + remaining]
                 if len(tail) != remaining:
-                    raise self._src.corrupt(
-                        None, f"fragment {frag} too short for a {fsize}-byte file"
-                    )
-            layout = struct.pack(f"<Q{len(sizes)}I", fsize, *sizes)
-            yield loc, StoredForm(layout, self._raw_blocks(start, sizes), tail)
+                    raise src.corrupt(None, f"fragment {frag} too short for a {fsize}-byte file")
+            yield loc, StoredForm(layout, blocks, tail)
 
     def _raw_blocks(self, start: int, sizes: tuple[int, ...]) -> Iterator[bytes]:
         """The stored bytes of a file's blocks (contiguous from `start`), in reads of about
@@ -312,10 +354,9 @@ class SquashFS:
         if run:
             yield src.pread(start + pos, run)
 
-    def read_content(self, loc: int, size: int) -> Iterator[bytes]:
-        """Stream a regular file's bytes block by block (`size` is the Entry's; the inode's
-        own size is authoritative)."""
-        start, fsize, frag, foff, sizes = self._file_layout(loc)
+    def _blocks(self, start: int, fsize: int, sizes: tuple[int, ...]) -> Iterator[bytes]:
+        """A file's blocks inflated: its first len(sizes) * block size bytes (fewer at
+        the end of a file with no fragment)."""
         src, bs = self._src, self._sb.block_size
         pos, remaining = start, fsize
         for stored in sizes:
@@ -336,10 +377,17 @@ class SquashFS:
                 pos += csize
             remaining -= want
             yield out
+
+    def read_content(self, loc: int, size: int) -> Iterator[bytes]:
+        """Stream a regular file's bytes block by block (`size` is the Entry's; the inode's
+        own size is authoritative)."""
+        start, fsize, frag, foff, sizes = self._file_layout(loc)
+        yield from self._blocks(start, fsize, sizes)
+        remaining = fsize - self._sb.block_size * len(sizes)
         if frag != NO_INDEX and remaining > 0:
             tail = self._fragment_block(frag)[foff : foff + remaining]
             if len(tail) != remaining:
-                raise src.corrupt(None, f"fragment {frag} too short for a {fsize}-byte file")
+                raise self._src.corrupt(None, f"fragment {frag} too short for a {fsize}-byte file")
             yield tail
 
     def close(self) -> None:
@@ -408,9 +456,11 @@ class SquashfsImageReader:
         self._check(layer)
         return self._fs.codec()
 
-    def stored_forms(self, layer: int, locs: Collection[int]) -> Iterator[tuple[int, StoredForm]]:
+    def stored_forms(
+        self, layer: int, locs: Collection[int], inflate: bool = False
+    ) -> Iterator[tuple[int, StoredForm]]:
         self._check(layer)
-        return self._fs.stored_forms(locs)
+        return self._fs.stored_forms(locs, inflate)
 
     def close(self) -> None:
         self._fs.close()

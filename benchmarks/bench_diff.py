@@ -25,6 +25,7 @@ import sys
 import tarfile
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -54,23 +55,22 @@ def _corpus(size: int = 8 << 20) -> bytes:
     return b"".join(parts)[:size]
 
 
-def payload(entries: int) -> list[tuple[tarfile.TarInfo, bytes]]:
-    """entries // 200 MB of files of 64 KiB to 4 MiB (not whole blocks: each has a tail in
-    a fragment), each a different cut of the corpus."""
+def payload(entries: int) -> Iterator[tuple[tarfile.TarInfo, bytes]]:
+    """entries // 200 MB of files of 64 KiB to 4 MiB (not whole blocks: each has a tail),
+    each a different cut of the corpus; made as they are written (never all in memory)."""
     corpus = _corpus()
     doubled = corpus + corpus
     total, i = (entries // 200) << 20, 0
-    out: list[tuple[tarfile.TarInfo, bytes]] = [(_payload_dir(), b"")]
+    yield _payload_dir(), b""
     made = 0
     while made < total:
         size = (64 << 10) * (1 + (i * 37) % 64) + (i * 131) % 4096
         off = (i * 1_000_003) % len(corpus)
         info = tarfile.TarInfo(f"{PAYLOAD}lib{i:04d}.so")
         info.size, info.mode, info.mtime = size, 0o755, MTIME
-        out.append((info, doubled[off : off + size]))
+        yield info, doubled[off : off + size]
         made += size
         i += 1
-    return out
 
 
 def _payload_dir() -> tarfile.TarInfo:

@@ -19,6 +19,7 @@ from layerscope.engine.image import Image
 from layerscope.readers.base import StoredForm, StoredForms, StreamedContents
 
 Cancel = Callable[[], bool]
+SMALL = 64 << 10  # files up to this size are read in the calling thread (see run)
 # what the jobs found: (image, layer, {loc: digest}) per job
 Found = list[tuple[Image, int, dict[int, bytes]]]
 
@@ -49,18 +50,35 @@ _NO_BLOCKS = xxhash.xxh3_128_digest(b"")
 
 
 def run(jobs: Iterable[Job], cancel: Cancel | None = None) -> Found:
-    """Digest every job's files, one thread per reader; returns what was found (partial
-    when `cancel` returned True)."""
+    """Digest every job's files; returns what was found (partial when `cancel` returned
+    True). Small files are Python's work (a lookup, a slice, a hash each) and are done
+    in this thread; big ones are the codecs' work and are shared out, one thread per
+    reader. Mixing the two in threads would make each inflating thread wait for the GIL
+    behind the other's Python loop after every block."""
+    small: list[Job] = []
     by_reader: dict[int, list[Job]] = {}
     for job in jobs:
-        if job.nodes:
+        if not job.nodes:
+            continue
+        if isinstance(job.img.reader, StreamedContents):  # one pass a layer: never split
             by_reader.setdefault(id(job.img.reader), []).append(job)
+            continue
+        size = job.img.tree.size
+        little = {loc: node for loc, node in job.nodes.items() if size[node] <= SMALL}
+        if little:
+            small.append(Job(job.img, job.layer, job.stored, little))
+        if len(little) < len(job.nodes):
+            big = {loc: node for loc, node in job.nodes.items() if loc not in little}
+            by_reader.setdefault(id(job.img.reader), []).append(
+                Job(job.img, job.layer, job.stored, big)
+            )
+    found = _run_group(small, cancel)
     groups = list(by_reader.values())
     if len(groups) <= 1:
-        return [found for group in groups for found in _run_group(group, cancel)]
+        return found + [got for group in groups for got in _run_group(group, cancel)]
     with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="digest") as pool:
         results = list(pool.map(lambda group: _run_group(group, cancel), groups))
-    return [found for result in results for found in result]
+    return found + [got for result in results for got in result]
 
 
 def _run_group(jobs: list[Job], cancel: Cancel | None) -> Found:

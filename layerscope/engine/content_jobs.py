@@ -20,8 +20,9 @@ from layerscope.readers.base import StoredForm, StoredForms, StreamedContents
 
 Cancel = Callable[[], bool]
 SMALL = 64 << 10  # files up to this size are read in the calling thread (see run)
-# what the jobs found: (image, layer, {loc: digest}) per job
-Found = list[tuple[Image, int, dict[int, bytes]]]
+# what the jobs found, per job: (image, layer, {loc: stored-form digest}, {loc: content
+# digest}); a file with no blocks is all tail: its stored form is its content
+Found = list[tuple[Image, int, dict[int, bytes], dict[int, bytes]]]
 
 
 @dataclass(slots=True)
@@ -84,11 +85,12 @@ def run(jobs: Iterable[Job], cancel: Cancel | None = None) -> Found:
 def _run_group(jobs: list[Job], cancel: Cancel | None) -> Found:
     out: Found = []
     for job in jobs:
+        forms: dict[int, bytes] = {}
         got: dict[int, bytes] = {}
-        out.append((job.img, job.layer, got))
+        out.append((job.img, job.layer, forms, got))
         reader = job.img.reader
         if isinstance(reader, StoredForms) and reader.stored_codec(job.layer) is not None:
-            _forms(reader, job, got, cancel)
+            _forms(reader, job, forms, got, cancel)
         elif isinstance(reader, StreamedContents):
             _streamed(reader, job, got, cancel)
         else:
@@ -96,15 +98,22 @@ def _run_group(jobs: list[Job], cancel: Cancel | None) -> Found:
     return out
 
 
-def _forms(reader: StoredForms, job: Job, got: dict[int, bytes], cancel: Cancel | None) -> None:
-    """Stored-form digests, or (not job.stored) content digests from inflated forms:
-    blocks + tail is the content, and a small file is its tail, hashed in one call."""
+def _forms(
+    reader: StoredForms,
+    job: Job,
+    forms: dict[int, bytes],
+    got: dict[int, bytes],
+    cancel: Cancel | None,
+) -> None:
+    """Stored-form digests (job.stored), or content digests from inflated forms: blocks +
+    tail is the content. A file with no blocks is its tail: its content digest, in one
+    call, either way."""
     digest, stored = xxhash.xxh3_128_digest, job.stored
     for n, (loc, form) in enumerate(reader.stored_forms(job.layer, job.nodes, not stored)):
-        if stored:
-            got[loc] = form_digest(form)
-        elif not form.blocks:
+        if not form.blocks:
             got[loc] = digest(form.tail)
+        elif stored:
+            forms[loc] = form_digest(form)
         else:
             h = xxhash.xxh3_128()
             for chunk in form.blocks:

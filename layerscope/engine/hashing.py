@@ -78,37 +78,34 @@ class ContentHasher:
             return collect
         ta, tb = a.tree, b.tree
         keys_a, keys_b = self._layer_keys(a), self._layer_keys(b)
+        side_a, side_b = self._sides(a), self._sides(b)
         layer_a, layer_b, moved_a, moved_b = ta.layer, tb.layer, ta.content_layer, tb.content_layer
         loc_a, loc_b = ta.loc, tb.loc
-        memos = self._memo
-        digest = self._digest
+        digest, fill = self._digest, self._fill
 
         def equal(na: int, nb: int) -> bool:
-            key_a = keys_a[moved_a.get(na, layer_a[na]) if moved_a else layer_a[na]]
-            key_b = keys_b[moved_b.get(nb, layer_b[nb]) if moved_b else layer_b[nb]]
-            ka, cache_a, ida, codec = key_a
-            kb, cache_b, idb, codec_b = key_b
+            la = moved_a.get(na, layer_a[na]) if moved_a else layer_a[na]
+            lb = moved_b.get(nb, layer_b[nb]) if moved_b else layer_b[nb]
+            memo_a, stored_a, codec, id_a = side_a[la]
+            memo_b, stored_b, codec_b, id_b = side_b[lb]
             at_a, at_b = loc_a[na], loc_b[nb]
-            if ida is not None and ida == idb and at_a == at_b:
+            got_a, got_b = memo_a.get(at_a), memo_b.get(at_b)
+            if got_a is not None and got_b is not None:
+                return got_a == got_b
+            if id_a is not None and id_a == id_b and at_a == at_b:
                 return True
-            memo_a, memo_b = memos.get(ka), memos.get(kb)
-            if memo_a is not None and memo_b is not None:
-                got_a, got_b = memo_a.get(at_a), memo_b.get(at_b)
-                if got_a is not None and got_b is not None:
-                    return got_a == got_b
             if codec is not None and codec == codec_b and at_a >= 0 and at_b >= 0:
-                forms_a, forms_b = memos.get(ka + STORED), memos.get(kb + STORED)
-                form_a = form_b = None
-                if forms_a is not None and forms_b is not None:
-                    form_a, form_b = forms_a.get(at_a), forms_b.get(at_b)
-                if form_a is None or form_b is None:
-                    form_a = self._form(a, na, key_a)
-                    form_b = self._form(b, nb, key_b)
-                if form_a == form_b:
-                    return True
-                if form_a[:16] == form_b[:16]:
-                    return False  # the same stored blocks, other fragment bytes
-                # blocks stored differently: only the contents can tell
+                if got_a is None and at_a not in stored_a:
+                    fill(a, la, {at_a: na}, True)
+                if got_b is None and at_b not in stored_b:
+                    fill(b, lb, {at_b: nb}, True)
+                verdict = _by_form(
+                    memo_a.get(at_a), memo_b.get(at_b), stored_a.get(at_a), stored_b.get(at_b)
+                )
+                if verdict is not None:
+                    return verdict
+            ka, cache_a, _, _ = keys_a[la]
+            kb, cache_b, _, _ = keys_b[lb]
             return digest(a, na, ka, cache_a) == digest(b, nb, kb, cache_b)
 
         return equal
@@ -137,32 +134,40 @@ class ContentHasher:
             at_a, at_b = loc_a[na], loc_b[nb]
             memo_a, stored_a, codec, id_a = side_a[la]
             memo_b, stored_b, codec_b, id_b = side_b[lb]
-            if at_a < 0 or at_b < 0 or (at_a in memo_a and at_b in memo_b):
-                continue  # nothing stored (nothing to read), or known
+            if at_a < 0 or at_b < 0:
+                continue  # nothing stored: nothing to read
+            known_a, known_b = at_a in memo_a, at_b in memo_b
+            if known_a and known_b:
+                continue
             if id_a is not None and id_a == id_b and at_a == at_b:
                 continue  # one layer both images hold: the same content
             if codec is not None and codec == codec_b:
                 undecided.append((la, at_a, na, lb, at_b, nb))
-                if at_a not in stored_a:
+                if not known_a and at_a not in stored_a:
                     _want(forms[0], la, at_a, na)
-                if at_b not in stored_b:
+                if not known_b and at_b not in stored_b:
                     _want(forms[1], lb, at_b, nb)
             else:
-                _want(contents[0], la, at_a, na)
-                _want(contents[1], lb, at_b, nb)
-        self._keep(content_jobs.run(_jobs(a, b, forms, True), cancel), STORED)
+                if not known_a:
+                    _want(contents[0], la, at_a, na)
+                if not known_b:
+                    _want(contents[1], lb, at_b, nb)
+        self._keep(content_jobs.run(_jobs(a, b, forms, True), cancel))
         for la, at_a, na, lb, at_b, nb in undecided:
             memo_a, stored_a, _, _ = side_a[la]
             memo_b, stored_b, _, _ = side_b[lb]
-            form_a, form_b = stored_a.get(at_a), stored_b.get(at_b)
-            if form_a is None or form_b is None or form_a == form_b:
-                continue  # cancelled, or settled
-            if form_a[:16] != form_b[:16]:  # blocks stored differently: read the contents
-                if at_a not in memo_a:
+            got_a, got_b = memo_a.get(at_a), memo_b.get(at_b)
+            if _by_form(got_a, got_b, stored_a.get(at_a), stored_b.get(at_b)) is None:
+                # blocks stored differently, or one side known by content only
+                if got_a is None:
                     _want(contents[0], la, at_a, na)
-                if at_b not in memo_b:
+                if got_b is None:
                     _want(contents[1], lb, at_b, nb)
-        self._keep(content_jobs.run(_jobs(a, b, contents, False), cancel), "")
+        self._keep(content_jobs.run(_jobs(a, b, contents, False), cancel))
+
+    def _fill(self, img: Image, layer: int, nodes: dict[int, int], stored: bool) -> None:
+        """Digest a few files now (a comparison asked before settle() ran)."""
+        self._keep(content_jobs.run([Job(img, layer, stored, nodes)]))
 
     def _sides(self, img: Image) -> list[tuple[Memo, Memo, str | None, str | None]]:
         """Per layer of `img`: its content digests, its stored-form digests, its codec and
@@ -173,28 +178,19 @@ class ContentHasher:
             out.append((self._memo_for(key, cache), stored, codec, ident))
         return out
 
-    def _keep(self, found: content_jobs.Found, suffix: str) -> None:
-        for img, layer, got in found:
+    def _keep(self, found: content_jobs.Found) -> None:
+        for img, layer, forms, contents in found:
             key, cache, _, _ = self._layer_keys(img)[layer]
-            self._memo_for(key + suffix, cache).update(got)
-            if cache is not None:
-                self._new.setdefault(key + suffix, {}).update(got)
+            for suffix, got in ((STORED, forms), ("", contents)):
+                if got:
+                    self._memo_for(key + suffix, cache).update(got)
+                    if cache is not None:
+                        self._new.setdefault(key + suffix, {}).update(got)
 
     def _store(self, key: str, cache: IndexCache | None, loc: int, digest: bytes) -> None:
         self._memo_for(key, cache)[loc] = digest
         if cache is not None:
             self._new.setdefault(key, {})[loc] = digest
-
-    def _form(self, img: Image, node: int, layer_key: LayerKey) -> bytes:
-        """The stored-form digest of one file (content_jobs.form_digest), memoised."""
-        key, cache, _, _ = layer_key
-        loc = img.tree.loc[node]
-        got = self._memo_for(key + STORED, cache).get(loc)
-        if got is None:
-            job = Job(img, img.tree.source_layer(node), True, {loc: node})
-            got = content_jobs.run([job])[0][2][loc]
-            self._store(key + STORED, cache, loc, got)
-        return got
 
     def flush(self) -> None:
         """Persist the digests computed so far."""
@@ -273,6 +269,22 @@ class ContentHasher:
 
 
 Wants = dict[int, dict[int, int]]  # {layer: {loc: node}}
+
+
+def _by_form(
+    content_a: bytes | None, content_b: bytes | None, form_a: bytes | None, form_b: bytes | None
+) -> bool | None:
+    """Whether two files' contents are equal, from their content digests or else their
+    stored-form digests (same codec); None when these cannot tell."""
+    if content_a is not None and content_b is not None:
+        return content_a == content_b
+    if form_a is None or form_b is None:
+        return None
+    if form_a == form_b:
+        return True
+    if form_a[:16] == form_b[:16]:
+        return False  # the same stored blocks, other fragment bytes
+    return None  # blocks stored differently: only the contents can tell
 
 
 def _want(wants: Wants, layer: int, loc: int, node: int) -> None:

@@ -158,9 +158,10 @@ def build_stages(work: Path, entries: int) -> tuple[Path, Path, Path, Path, Path
     """(A.sqfs, B.sqfs, B-zstd.sqfs, A.sif, B.sif, B-zstd.sif), built once per size."""
     from gen_sif import write_sif
 
-    a_sqfs = work / f"stageA-{entries}.sqfs"
-    b_sqfs = work / f"stageB-{entries}.sqfs"
-    bz_sqfs = work / f"stageB-zstd-{entries}.sqfs"
+    # "-lib": the stages with a payload (older work dirs hold stages without one)
+    a_sqfs = work / f"stageA-{entries}-lib.sqfs"
+    b_sqfs = work / f"stageB-{entries}-lib.sqfs"
+    bz_sqfs = work / f"stageB-zstd-{entries}-lib.sqfs"
     if not a_sqfs.exists():
         _pack(a_sqfs, None, entries)
     for out, comp in ((b_sqfs, "gzip"), (bz_sqfs, "zstd")):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry
@@ -82,8 +82,7 @@ class StoredExtents(Protocol):
     def content_extent(self, layer: int, loc: int) -> Hashable | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class StoredForm:
+class StoredForm(NamedTuple):  # a tuple: made once per file, 5x cheaper than a dataclass
     """A regular file's bytes as the image stores them (see StoredForms).
 
     layout   how the blocks are stored (squashfs: the inode's block size list, flags and

@@ -232,3 +232,23 @@ def test_second_diff_reads_no_content(
     second = _diff(capsysbinary, pair.a, pair.b)
     assert not inflated and not forms, (inflated, forms)
     assert layerscope_changes(second) == layerscope_changes(first)
+
+
+def test_corrupt_fragment_table_is_one_line_exit_3(
+    pair: Pair, tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """A fragment table pointing past the image: the listing never reads it, the stored
+    forms do; the diff ends with one line and exit 3, not a traceback."""
+    from layerscope.readers.squashfs.format import SUPERBLOCK_SIZE, parse_superblock
+
+    bad = tmp_path / "bad.sqfs"
+    raw = bytearray(pair.b.read_bytes())
+    sb = parse_superblock(bytes(raw[:SUPERBLOCK_SIZE]), len(raw), str(bad), 0)
+    raw[sb.fragment_table : sb.fragment_table + 8] = (len(raw) + 4096).to_bytes(8, "little")
+    bad.write_bytes(bytes(raw))
+    assert cli(capsysbinary, "ls", "--no-cache", str(bad)).code == 0  # listing is fine
+    r = cli(capsysbinary, "diff", "--json", "--no-cache", str(pair.a), str(bad))
+    assert r.code == 3, r.err
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("layerscope: error: "), r.err
+    assert "runs past the image end" in lines[0] and str(bad) in lines[0]

@@ -141,13 +141,13 @@ class ContentHasher:
                 continue
             if id_a is not None and id_a == id_b and at_a == at_b:
                 continue  # one layer both images hold: the same content
-            if codec is not None and codec == codec_b:
+            if codec is not None and codec == codec_b and not known_a and not known_b:
                 undecided.append((la, at_a, na, lb, at_b, nb))
-                if not known_a and at_a not in stored_a:
+                if at_a not in stored_a:
                     _want(forms[0], la, at_a, na)
-                if not known_b and at_b not in stored_b:
+                if at_b not in stored_b:
                     _want(forms[1], lb, at_b, nb)
-            else:
+            else:  # other codecs, or one side known by content already
                 if not known_a:
                     _want(contents[0], la, at_a, na)
                 if not known_b:

@@ -80,16 +80,23 @@ def tree_diff(
 
     def equal(pending: list[tuple[int, int]] | None) -> ContentEqual:
         by_digest = hasher.comparer(a, b, pending)
-        if same_member is None:
-            return by_digest
-        return lambda na, nb: same_member(na, nb) or by_digest(na, nb)
+        return _either(same_member, by_digest)
 
     if "content" in compare:
         pending: list[tuple[int, int]] = []
         diff_trees(a.tree, b.tree, compare, equal(pending))
         if pending:
-            hasher.settle(a, b, pending, cancel)
+            unequal = hasher.settle(a, b, pending, cancel)
+            if unequal is not None:  # every pair decided: the second pass looks them up
+                decided: ContentEqual = lambda na, nb: (na, nb) not in unequal  # noqa: E731
+                return diff_trees(a.tree, b.tree, compare, _either(same_member, decided))
     return diff_trees(a.tree, b.tree, compare, equal(None))
+
+
+def _either(first: ContentEqual | None, then: ContentEqual) -> ContentEqual:
+    if first is None:
+        return then
+    return lambda na, nb: first(na, nb) or then(na, nb)
 
 
 def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[Image, Image]:

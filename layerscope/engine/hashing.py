@@ -112,10 +112,12 @@ class ContentHasher:
 
     def settle(
         self, a: Image, b: Image, pairs: list[tuple[int, int]], cancel: Cancel | None = None
-    ) -> None:
-        """Digest ahead what comparer() needs for `pairs` (node of `a`, node of `b`),
+    ) -> set[tuple[int, int]] | None:
+        """Decide `pairs` (node of `a`, node of `b`, as comparer(pending) collected them),
         reading both images at once (content_jobs): stored forms where both layers share
-        a codec, then contents where those cannot tell, or where codecs differ."""
+        a codec, then contents where those cannot tell, or where codecs differ. Returns
+        the pairs whose contents differ, or None when `cancel` stopped the reading (the
+        digests found so far are kept; comparer() reads the rest one file at a time)."""
         side_a, side_b = self._sides(a), self._sides(b)
         layer_a, layer_b, moved_a, moved_b = (
             a.tree.layer,
@@ -124,46 +126,67 @@ class ContentHasher:
             b.tree.content_layer,
         )
         loc_a, loc_b = a.tree.loc, b.tree.loc
-        # per side: {layer: {loc: node}} of stored forms, then of contents, to digest
-        forms: tuple[Wants, Wants] = ({}, {})
-        contents: tuple[Wants, Wants] = ({}, {})
-        undecided: list[tuple[int, int, int, int, int, int]] = []
+        # per side and layer: {loc: node} of stored forms, then of contents, to digest
+        forms: tuple[Wants, Wants] = ([{} for _ in side_a], [{} for _ in side_b])
+        contents: tuple[Wants, Wants] = ([{} for _ in side_a], [{} for _ in side_b])
+        unequal: set[tuple[int, int]] = set()
+        undecided: list[tuple[int, int, int, int, int, int]] = []  # by stored form
+        later: list[tuple[int, int, int, int, int, int]] = []  # by content, once read
         for na, nb in pairs:
             la = moved_a.get(na, layer_a[na]) if moved_a else layer_a[na]
             lb = moved_b.get(nb, layer_b[nb]) if moved_b else layer_b[nb]
             at_a, at_b = loc_a[na], loc_b[nb]
             memo_a, stored_a, codec, id_a = side_a[la]
             memo_b, stored_b, codec_b, id_b = side_b[lb]
-            if at_a < 0 or at_b < 0:
-                continue  # nothing stored: nothing to read
-            known_a, known_b = at_a in memo_a, at_b in memo_b
-            if known_a and known_b:
+            got_a, got_b = memo_a.get(at_a), memo_b.get(at_b)
+            if got_a is not None and got_b is not None:
+                if got_a != got_b:
+                    unequal.add((na, nb))
                 continue
             if id_a is not None and id_a == id_b and at_a == at_b:
                 continue  # one layer both images hold: the same content
-            if codec is not None and codec == codec_b and not known_a and not known_b:
+            if at_a < 0 or at_b < 0:
+                later.append((la, at_a, na, lb, at_b, nb))  # nothing stored to read
+            elif codec is not None and codec == codec_b and got_a is None and got_b is None:
                 undecided.append((la, at_a, na, lb, at_b, nb))
                 if at_a not in stored_a:
-                    _want(forms[0], la, at_a, na)
+                    forms[0][la][at_a] = na
                 if at_b not in stored_b:
-                    _want(forms[1], lb, at_b, nb)
+                    forms[1][lb][at_b] = nb
             else:  # other codecs, or one side known by content already
-                if not known_a:
-                    _want(contents[0], la, at_a, na)
-                if not known_b:
-                    _want(contents[1], lb, at_b, nb)
+                later.append((la, at_a, na, lb, at_b, nb))
+                if got_a is None:
+                    contents[0][la][at_a] = na
+                if got_b is None:
+                    contents[1][lb][at_b] = nb
         self._keep(content_jobs.run(_jobs(a, b, forms, True), cancel))
         for la, at_a, na, lb, at_b, nb in undecided:
             memo_a, stored_a, _, _ = side_a[la]
             memo_b, stored_b, _, _ = side_b[lb]
             got_a, got_b = memo_a.get(at_a), memo_b.get(at_b)
-            if _by_form(got_a, got_b, stored_a.get(at_a), stored_b.get(at_b)) is None:
-                # blocks stored differently, or one side known by content only
+            verdict = _by_form(got_a, got_b, stored_a.get(at_a), stored_b.get(at_b))
+            if verdict is None:  # blocks stored differently, or one side known by content
+                later.append((la, at_a, na, lb, at_b, nb))
                 if got_a is None:
-                    _want(contents[0], la, at_a, na)
+                    contents[0][la][at_a] = na
                 if got_b is None:
-                    _want(contents[1], lb, at_b, nb)
+                    contents[1][lb][at_b] = nb
+            elif not verdict:
+                unequal.add((na, nb))
         self._keep(content_jobs.run(_jobs(a, b, contents, False), cancel))
+        if cancel is not None and cancel():
+            return None
+        equal = self.comparer(a, b) if later else None
+        for la, at_a, na, lb, at_b, nb in later:
+            got_a, got_b = side_a[la][0].get(at_a), side_b[lb][0].get(at_b)
+            if got_a is not None and got_b is not None:
+                same = got_a == got_b
+            else:  # nothing stored, or not read: the comparer reads it now
+                assert equal is not None
+                same = equal(na, nb)
+            if not same:
+                unequal.add((na, nb))
+        return unequal
 
     def _fill(self, img: Image, layer: int, nodes: dict[int, int], stored: bool) -> None:
         """Digest a few files now (a comparison asked before settle() ran)."""
@@ -268,7 +291,7 @@ class ContentHasher:
         return keys
 
 
-Wants = dict[int, dict[int, int]]  # {layer: {loc: node}}
+Wants = list[dict[int, int]]  # per layer: {loc: node}
 
 
 def _by_form(
@@ -287,18 +310,12 @@ def _by_form(
     return None  # blocks stored differently: only the contents can tell
 
 
-def _want(wants: Wants, layer: int, loc: int, node: int) -> None:
-    got = wants.get(layer)
-    if got is None:
-        got = wants[layer] = {}
-    got[loc] = node
-
-
 def _jobs(a: Image, b: Image, wants: tuple[Wants, Wants], stored: bool) -> list[Job]:
     return [
         Job(img, layer, stored, nodes)
         for img, side in ((a, wants[0]), (b, wants[1]))
-        for layer, nodes in side.items()
+        for layer, nodes in enumerate(side)
+        if nodes
     ]
 
 

@@ -202,19 +202,15 @@ class SifReader:
     def stored_forms(
         self, layer: int, locs: Collection[int], inflate: bool = False
     ) -> Iterator[tuple[int, StoredForm]]:
+        """SquashFS.stored_forms of the layer's partition."""
         info, d = self._layer(layer)
         forms = getattr(self._open_fs(info, d), "stored_forms", None)
         if forms is None:
             raise UsageError(f"{self._path}: layer {layer} has no stored forms")
-        try:  # as _guard does, without a generator more per file
-            for loc, form in forms(locs, inflate):
-                if form.blocks:  # a generator (blocks to read), not the () of a small file
-                    form = StoredForm(form.layout, self._guard(d, iter(form.blocks)), form.tail)
-                yield loc, form
-        except LayerscopeError:
-            raise
-        except (*_DATA_ERRORS, OSError) as e:
-            raise self._translate(d, e) from e
+        # SquashFS.stored_forms raises only typed errors naming this partition (its own
+        # checks, Source's reads and inflates): no _guard generator per file around it.
+        got: Iterator[tuple[int, StoredForm]] = forms(locs, inflate)
+        return got
 
     def close(self) -> None:
         with self._fs_lock:

@@ -291,8 +291,9 @@ class SquashFS:
         bs = sb.block_size
         file_layout, xfile_layout = I_FILE_LAYOUT.unpack_from, I_XFILE_LAYOUT.unpack_from
         basic, extended, no_frag = FILE, XFILE, NO_INDEX
-        layouts: list[tuple[int, int, int, int, int, int, int]] = []
-        add = layouts.append
+        small: list[tuple[int, int, int, int]] = []  # no blocks: (fragment, offset, size, loc)
+        big: list[tuple[int, int, int, int, int, int, int]] = []
+        add_small, add_big = small.append, big.append
         try:
             for loc in locs:
                 ipos = imap[loc >> 16] + (loc & 0xFFFF)
@@ -305,31 +306,34 @@ class SquashFS:
                     at = ipos + I_XFILE.size
                 else:
                     raise src.corrupt(sb.inode_table, f"inode {loc} is not a regular file")
-                nblocks = fsize // bs if frag != no_frag else -(-fsize // bs)
-                add((frag, foff, loc, start, fsize, at, nblocks))
+                if frag != no_frag and fsize < bs:
+                    add_small((frag, foff, fsize, loc))
+                elif not fsize:
+                    add_small((-1, 0, 0, loc))
+                else:
+                    nblocks = fsize // bs if frag != no_frag else -(-fsize // bs)
+                    add_big((frag, foff, loc, start, fsize, at, nblocks))
         except (KeyError, IndexError, struct.error) as e:
             raise src.corrupt(sb.inode_table, f"bad inode reference ({e})") from e
-        layouts.sort()  # by fragment (NO_INDEX: none, last), then offset in it
-        held, block = -1, b""
-        for frag, foff, loc, start, fsize, at, nblocks in layouts:
-            if not nblocks:  # all in a fragment (most files), or empty
-                if frag == no_frag:
-                    yield loc, StoredForm(b"", (), b"")
-                    continue
-                if frag != held:
-                    held, block = frag, self._fragment_block(frag)
-                tail = block[foff : foff + fsize]
-                if len(tail) != fsize:
-                    raise src.corrupt(None, f"fragment {frag} too short for a {fsize}-byte file")
-                yield loc, StoredForm(b"", (), tail)
-                continue
+        # Files in fragment order (then offset): each fragment block inflated once.
+        small.sort()
+        held, block, form = -1, b"", StoredForm
+        for frag, foff, fsize, loc in small:
+            if frag != held:
+                held, block = frag, self._fragment_block(frag) if frag >= 0 else b""
+            if foff + fsize > len(block):
+                raise src.corrupt(None, f"fragment {frag} too short for a {fsize}-byte file")
+            yield loc, form(b"", (), block[foff : foff + fsize])
+        big.sort()  # no fragment (NO_INDEX) last
+        for frag, foff, loc, start, fsize, at, nblocks in big:
             layout = bytes(itab[at : at + 4 * nblocks])
             if len(layout) != 4 * nblocks:
                 raise src.corrupt(sb.inode_table, f"block list of inode {loc} cut off")
             sizes = struct.unpack(f"<{nblocks}I", layout)
-            blocks = (
-                self._blocks(start, fsize, sizes) if inflate else self._raw_blocks(start, sizes)
-            )
+            if inflate:
+                blocks = self._blocks(start, fsize, sizes)
+            else:
+                blocks = self._raw_blocks(start, sizes)
             tail = b""
             remaining = fsize - bs * nblocks
             if frag != no_frag and remaining > 0:

@@ -63,7 +63,7 @@ def main() -> None:
     from layerscope.engine.loading import load_image
     from layerscope.model.growth import layer_growths, tree_growth
 
-    a_sqfs, b_sqfs, a_sif, b_sif = build_stages(work, args.entries)
+    a_sqfs, b_sqfs, _bz_sqfs, a_sif, b_sif, _bz_sif = build_stages(work, args.entries)
     a, b = load_image(str(a_sif)), load_image(str(b_sif))
     a.tree.total_size(), b.tree.total_size()  # rolled up, as the stack holds them
     reps = args.repeat

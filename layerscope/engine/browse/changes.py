@@ -125,16 +125,22 @@ class ChangeSet:
         n = 0
         at = self.after.tree
         with self.lock:
+            # a new modified dict, swapped in whole: readers iterate it without the lock
+            # (present.growth); the pending one is only iterated under the lock
+            modified = self.modified
             for na, nb, same in results:
                 if self.pending.pop(nb, None) is not None:
                     n += 1
                     if not same:
-                        self.modified[nb] = Modified(at.path(nb), ["content"], na, nb)
+                        if modified is self.modified:
+                            modified = dict(modified)
+                        modified[nb] = Modified(at.path(nb), ["content"], na, nb)
                 elif self._recheck.pop(nb, None) is not None:
                     n += 1
                     if not same:
                         add_content(self.modified[nb].changes)
-            self.counts[Status.MODIFIED] = len(self.modified)
+            self.modified = modified
+            self.counts[Status.MODIFIED] = len(modified)
             self.counts[Status.PENDING] = len(self.pending)
         # same sizes on both sides: the modified bytes (a net) and the deltas do not move
         return n

@@ -4,8 +4,9 @@
 same-size, same-metadata file pair only where that is free (the same member of one image,
 the same layer digest and locator, digests already memoised or cached); every other pair
 is "pending": counted unchanged by the diff for now and returned beside it. `compare_pending`
-then compares those pairs through ContentHasher.comparer (the one API every content
-comparison goes through), in batches with progress, cancellable; `apply_content` folds
+then compares those pairs through ContentHasher.settle (the comparison tree_diff uses:
+stored forms first, both images read at once), in chunks with progress, cancellable;
+`apply_content` folds
 the answers into the diff, which then equals tree_diff's (same entries, same changes, same
 order). `complete_diff` does all three, for callers that want the whole answer.
 """
@@ -27,12 +28,12 @@ from layerscope.readers.base import StreamedContents
 
 Pair = tuple[int, int]  # (node in a, node in b)
 Result = tuple[int, int, bool]  # (node in a, node in b, contents equal)
-BATCH_SECONDS = 0.2  # how often answers are handed over (the TUI redraws at this pace)
 SAMPLE = 256  # pending pairs looked up in the persisted digests before trying them all
 # Each call of the hasher's many-pairs comparison sets up its readers and reads whole
 # fragment blocks: chunks of ~0.2 s made it 2.6x slower than one call on 280,000 pairs
 # (22 s against 8.5 s), chunks of ~1 s as fast (7.1 s)
 CHUNK_SECONDS = 1.0
+FIRST_CHUNK = 64  # pairs in the first chunk (its answers come soon), and in any chunk
 
 
 @dataclass(slots=True)
@@ -139,96 +140,49 @@ def compare_pending(
     cancel: threading.Event | None = None,
     every: float | None = None,
 ) -> bool:
-    """Compare the contents of `pairs`, handing the answers to `on_batch` every `every`
-    seconds and once at the end (with finished set when every pair was compared).
-    Returns False when cancelled; answers given so far stay given."""
-    chunk_seconds = CHUNK_SECONDS if every is None else every
-    every = BATCH_SECONDS if every is None else every
+    """Compare the contents of `pairs` through ContentHasher.settle (stored forms first,
+    both images read at once), in chunks sized to take about `every` seconds each (default
+    CHUNK_SECONDS): the answers of each chunk go to `on_batch` with the progress, the last
+    with finished set. A cancel is seen between chunks and within one (that chunk's
+    answers are dropped; its digests stay memoised). Tar layers go in one chunk: each
+    chunk reads every layer it touches. Returns False when cancelled."""
+    seconds = CHUNK_SECONDS if every is None else every
     todo = list(pairs)
     size_b = b.tree.size
     total = sum(size_b[nb] for _, nb in todo)
     start = time.monotonic()
     files = done_bytes = 0
 
-    def progress_of(files: int, done_bytes: int, finished: bool) -> ContentProgress:
-        seconds = time.monotonic() - start
-        return ContentProgress(files, len(todo), done_bytes, total, seconds, finished)
-
     def progress(finished: bool = False) -> ContentProgress:
-        return progress_of(files, done_bytes, finished)
+        took = time.monotonic() - start
+        return ContentProgress(files, len(todo), done_bytes, total, took, finished)
 
     def stopped() -> bool:
         return cancel is not None and cancel.is_set()
 
-    batch: list[Result] = []
+    chunk = len(todo) if _streamed(a, b) else FIRST_CHUNK
     try:
-        bulk: Bulk | None = getattr(hasher, "settle", None)
-        if bulk is not None and todo:
-            return _in_chunks(a, b, todo, bulk, on_batch, progress_of, stopped, chunk_seconds)
-        if todo and _streamed(a, b):
-            # tar layers: one pass per layer over the wanted members, not one per member
-            on_batch([], progress())
-            hasher.prefetch(a, [na for na, _ in todo])
+        while files < len(todo):
             if stopped():
+                on_batch([], progress())
                 return False
-            hasher.prefetch(b, [nb for _, nb in todo])
-        equal = hasher.comparer(a, b)
-        last = time.monotonic()
-        for na, nb in todo:
-            if stopped():
-                on_batch(batch, progress())
+            part = todo[files : files + chunk]
+            t0 = time.monotonic()
+            unequal = hasher.settle(a, b, part, stopped)
+            if unequal is None or stopped():
+                on_batch([], progress())
                 return False
-            batch.append((na, nb, equal(na, nb)))
-            files += 1
-            done_bytes += size_b[nb]
-            now = time.monotonic()
-            if now - last >= every:
-                on_batch(batch, progress())
-                batch, last = [], now
-        on_batch(batch, progress(finished=True))
+            files += len(part)
+            done_bytes += sum(size_b[nb] for _, nb in part)
+            results = [(na, nb, (na, nb) not in unequal) for na, nb in part]
+            on_batch(results, progress(finished=files == len(todo)))
+            took = max(time.monotonic() - t0, 1e-3)
+            chunk = min(max(int(chunk * seconds / took), FIRST_CHUNK), 1 << 16)
+        if not todo:
+            on_batch([], progress(finished=True))
         return True
     finally:
         hasher.flush()  # what was hashed stays known, cancelled or not
-
-
-# ContentHasher.settle(a, b, pairs, cancel) -> the unequal pairs, or None when cancelled:
-# decides many pairs at once, reading both images in parallel (stored forms first)
-Bulk = Callable[[Image, Image, list[Pair], Callable[[], bool] | None], set[Pair] | None]
-
-
-def _in_chunks(
-    a: Image,
-    b: Image,
-    todo: list[Pair],
-    bulk: Bulk,
-    on_batch: OnBatch,
-    progress_of: Callable[[int, int, bool], ContentProgress],
-    stopped: Callable[[], bool],
-    every: float,
-) -> bool:
-    """Settle through the hasher's many-pairs comparison, in chunks sized to take about
-    `every` seconds each (an answer and a progress line per chunk, a cancel between chunks and
-    within one). Tar layers go in one chunk: each chunk reads every layer it touches."""
-    size_b = b.tree.size
-    files = done_bytes = 0
-    chunk = len(todo) if _streamed(a, b) else 64
-    while files < len(todo):
-        if stopped():
-            on_batch([], progress_of(files, done_bytes, False))
-            return False
-        part = todo[files : files + chunk]
-        t0 = time.monotonic()
-        unequal = bulk(a, b, part, stopped)
-        if unequal is None or stopped():
-            on_batch([], progress_of(files, done_bytes, False))
-            return False
-        files += len(part)
-        done_bytes += sum(size_b[nb] for _, nb in part)
-        results = [(na, nb, (na, nb) not in unequal) for na, nb in part]
-        on_batch(results, progress_of(files, done_bytes, files == len(todo)))
-        took = max(time.monotonic() - t0, 1e-3)
-        chunk = min(max(int(chunk * every / took), 64), 1 << 16)
-    return True
 
 
 def apply_content(diff: TreeDiff, b: FileTree, results: Iterable[Result]) -> None:

@@ -191,7 +191,7 @@ async def test_pending_rows_turn_into_the_full_comparison(
 async def test_progress_line_counts_files_and_bytes(
     stages: list[Stage], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("layerscope.engine.pending.BATCH_SECONDS", 0.0)
+    monkeypatch.setattr("layerscope.engine.pending.CHUNK_SECONDS", 0.0)  # 64 pairs a chunk
     quick = open_stack(refs(stages), NO_CACHE)
     try:
         cs = quick.change_set(1, settle=False)

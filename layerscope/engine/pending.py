@@ -110,10 +110,11 @@ def _settle_shared(a: Image, b: Image, pairs: list[Pair]) -> list[Pair]:
 def _settle_known(
     a: Image, b: Image, diff: TreeDiff, pending: list[Pair], hasher: ContentHasher
 ) -> list[Pair]:
-    """Settle the pairs whose digests an earlier run persisted (the index cache): the
-    comparer looks at memos in memory only. The digests of a layer are persisted
-    together, so when none of the first pairs has both digests the rest is not looked at
-    (a pair missed here is settled by the worker's first batch, from the memo, at once)."""
+    """Settle the pairs whose content digests are known on both sides (memoised in this
+    process, or persisted in the index cache by an earlier run). A layer's digests are
+    computed and persisted together, so when none of the first pairs has both the rest is
+    not looked at (a pair missed here is settled by the worker's first chunk, from the
+    memo, at once)."""
     cached_a, cached_b = hasher.cached, hasher.cached
     if not any(
         cached_a(a, na) is not None and cached_b(b, nb) is not None for na, nb in pending[:SAMPLE]

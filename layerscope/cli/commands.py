@@ -92,7 +92,7 @@ def ls_cmd(image: str, path: str, layer: int | None, as_json: bool, opts: OpenOp
         if as_json:
             entries.stream_ls_json(img, nodes)
         else:
-            output.lines(ls.ls_lines(img.tree, nodes))
+            ls.write_listing(img.tree, nodes, sys.stdout)
         warn_of(img)
 
 

@@ -1,23 +1,43 @@
-"""`ls`: the merged tree as `ls -l`-like lines (text) or entries (JSON, present.entries).
+"""`ls`: the merged tree as `unsquashfs -lln` lines (text) or entries (JSON, present.entries).
 
 A listing names the path asked for first (`/etc` itself, or `/` for the whole image), then
 everything under it in path order. Names and link targets are cleaned (present.text): a
 name holding a newline or an escape sequence prints as a visible escape, on its own line.
+
+Each line is laid out as `unsquashfs -lln` prints it: mode, `uid/gid`, the size (or
+`major,minor` for a device) right-aligned so that the date starts in column 39, the
+modification time in local time (`TZ`, as unsquashfs), the path, ` -> target` for a symlink.
+One difference is kept on purpose: a directory's size is the regular-file bytes under it
+(`du -s`), where unsquashfs prints the size of the directory's listing.
+
+Lines are formatted column-wise, a batch of entries at a time: each column is looked up
+for the whole batch with C-level `map` calls (modes, owners and dates repeat: each
+distinct one is formatted once), then one `%` per line and one write per batch.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice, repeat
+from operator import floordiv, lshift, or_
+from typing import TextIO
 
 from layerscope.model.entry import EntryKind, perm_string
 from layerscope.model.tree import FileTree
 from layerscope.present.text import clean
 
-__all__ = ["listing", "ls_line", "ls_lines"]
+__all__ = ["listing", "ls_line", "ls_lines", "write_listing"]
 
 _LS_CHARS = [k.ls_char for k in EntryKind]
+# plain ints: compared once per entry, and an IntEnum compares slower
+_DIR, _SYMLINK = int(EntryKind.DIR), int(EntryKind.SYMLINK)
+_DEVICES = (int(EntryKind.CHAR), int(EntryKind.BLOCK))
+_BATCH = 8192
+# unsquashfs: printf("%s %s/%s ", mode, uid, gid), then the size right-aligned in
+# 25 - len(uid) - len(gid) columns (TOTALCHARS), the same for every owner
+_TOTALCHARS = 25
+_LINE = "%s %*s %s %s"
 
 
 def listing(tree: FileTree, top: int) -> Iterator[tuple[int, str]]:
@@ -27,32 +47,115 @@ def listing(tree: FileTree, top: int) -> Iterator[tuple[int, str]]:
         yield from tree.walk_paths(top)
 
 
-@functools.lru_cache(maxsize=4096)
-def _stamp(mtime: int) -> str:
-    # Images share a handful of mtimes: format each once.
-    try:
-        return time.strftime("%Y-%m-%d %H:%M", time.gmtime(mtime))
-    except (OverflowError, OSError, ValueError):
-        return str(mtime)  # beyond what the C library can show (year > 2^31...): as stored
+class _Stamps(dict[int, str]):
+    """minute (mtime // 60) -> "YYYY-MM-DD HH:MM" in local time, each distinct minute
+    formatted once (images hold many distinct mtimes in few minutes)."""
+
+    def __missing__(self, minute: int) -> str:
+        try:
+            t = time.localtime(minute * 60)
+            # unsquashfs: "%d-%02d-%02d %02d:%02d" (the year unpadded)
+            text = f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}"
+        except (OverflowError, OSError, ValueError):
+            text = str(minute * 60)  # beyond what the C library can show: as stored
+        self[minute] = text
+        return text
 
 
-@functools.lru_cache(maxsize=512)
-def _mode(kind: int, mode: int) -> str:
-    return _LS_CHARS[kind] + perm_string(mode)
+class _Heads(dict[int, str]):
+    """uid << 52 | gid << 20 | kind << 16 | mode -> "drwxr-xr-x 0/0" (one int key: built
+    by C-level maps, hashed faster than a tuple); `widths` the size column's width after
+    that owner."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.widths: dict[int, int] = {}
+
+    def __missing__(self, key: int) -> str:
+        u, g = str(key >> 52), str((key >> 20) & 0xFFFFFFFF)
+        self.widths[key] = max(_TOTALCHARS - len(u) - len(g), 0)
+        mode = f"{_LS_CHARS[(key >> 16) & 0xF]}{perm_string(key & 0xFFFF)}"
+        text = self[key] = f"{mode} {u}/{g}"
+        return text
 
 
-def ls_line(tree: FileTree, node: int, path: str) -> str:
-    rdev = tree.rdev.get(node)
-    size = f"{rdev[0]},{rdev[1]:>4}" if rdev is not None else str(tree.rolled_size(node))
-    owner = f"{tree.uid[node]}/{tree.gid[node]}"
-    line = f"{_mode(tree.kind[node], tree.mode[node])} {owner:<8} {size:>12} "
-    line += f"{_stamp(tree.mtime[node])} {clean(path)}"
-    target = tree.target.get(node)
-    if target is not None:
-        line += f" -> {clean(target)}"
-    return line
+class _Formatter:
+    """One listing's lookups (dates depend on TZ as it is when the listing starts)."""
+
+    def __init__(self, tree: FileTree) -> None:
+        self.tree = tree
+        self.stamps = _Stamps()
+        self.heads = _Heads()
+        self.dir_sizes: dict[int, int] | None = None
+
+    def lines(self, nodes: Sequence[int], paths: Sequence[str]) -> list[str]:
+        """The lines of one batch, without newlines."""
+        tree = self.tree
+        kinds = list(map(tree.kind.__getitem__, nodes))
+        keys = list(map(tree.mode.__getitem__, nodes))
+        special = [i for i, k in enumerate(kinds) if k]  # not a regular file (EntryKind.FILE is 0)
+        for i in special:
+            keys[i] |= kinds[i] << 16
+        if len(special) > 64 and self.dir_sizes is None:
+            self.dir_sizes = tree.dir_sizes()  # at once, not directory by directory
+        owners = map(
+            or_,
+            map(lshift, map(tree.uid.__getitem__, nodes), repeat(52)),
+            map(lshift, map(tree.gid.__getitem__, nodes), repeat(20)),
+        )
+        keys = list(map(or_, owners, keys))
+        heads = map(self.heads.__getitem__, keys)
+        widths = map(self.heads.widths.__getitem__, keys)
+        minutes = map(floordiv, map(tree.mtime.__getitem__, nodes), repeat(60))
+        stamps = map(self.stamps.__getitem__, minutes)
+        sizes: list[int | str] = list(map(tree.size.__getitem__, nodes))
+        joined = "".join(paths)
+        shown = (
+            list(paths) if joined.isascii() and joined.isprintable() else list(map(clean, paths))
+        )
+        dir_size = tree.rolled_size if self.dir_sizes is None else self.dir_sizes.get
+        for i in special:
+            k, node = kinds[i], nodes[i]
+            if k == _DIR:
+                sizes[i] = dir_size(node) or 0
+            elif k == _SYMLINK:
+                target = tree.target.get(node)
+                if target is not None:
+                    shown[i] = f"{shown[i]} -> {clean(target)}"
+            elif k in _DEVICES:
+                rdev = tree.rdev.get(node)
+                if rdev is not None:
+                    # unsquashfs: "%*s%3d,%3d" with width - 7 and " ": at least one space
+                    owner = len(str(tree.uid[node])) + len(str(tree.gid[node]))
+                    width = _TOTALCHARS - owner
+                    sizes[i] = " " * max(width - 7, 1) + f"{rdev[0]:3d},{rdev[1]:3d}"
+        return list(map(_LINE.__mod__, zip(heads, widths, sizes, stamps, shown, strict=True)))
+
+
+def write_listing(tree: FileTree, nodes: Iterable[tuple[int, str]], out: TextIO) -> None:
+    """Write the listing's lines to `out`, one write per batch of entries; stops early
+    once `out`'s reader has gone (present.output.closed)."""
+    from layerscope.present.output import closed
+
+    fmt = _Formatter(tree)
+    it = iter(nodes)
+    while batch := list(islice(it, _BATCH)):
+        ids, paths = zip(*batch, strict=True)
+        lines = fmt.lines(ids, paths)
+        lines.append("")
+        out.write("\n".join(lines))
+        if closed():
+            return
 
 
 def ls_lines(tree: FileTree, nodes: Iterable[tuple[int, str]]) -> Iterator[str]:
-    for node, path in nodes:
-        yield ls_line(tree, node, path)
+    """The listing's lines, one at a time (without newlines)."""
+    fmt = _Formatter(tree)
+    it = iter(nodes)
+    while batch := list(islice(it, _BATCH)):
+        ids, paths = zip(*batch, strict=True)
+        yield from fmt.lines(ids, paths)
+
+
+def ls_line(tree: FileTree, node: int, path: str) -> str:
+    return _Formatter(tree).lines([node], [path])[0]

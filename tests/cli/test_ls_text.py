@@ -1,0 +1,126 @@
+"""`ls` text against `unsquashfs -lln` on an image mksquashfs builds in the test: every line
+equal (columns, padding, local time under a non-UTC TZ, devices, long owners), except the
+two documented differences: a directory's size (the bytes under it, as `du -s`) and the
+root's name (`/`, where `unsquashfs -d ''` prints an empty one)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cli.run import proc
+from tests.conftest import require_tool
+
+# +05:30 has no daylight saving: a minute-exact shift away from UTC; St John's is -03:30
+# with daylight saving (times in July and January get different offsets)
+ZONES = ["Asia/Kolkata", "America/St_Johns"]
+LINE = re.compile(r"^(\S{10}) (\S+?/\S+?)( +)(\S+|\s*\d+,\s*\d+) (\d+-\d\d-\d\d \d\d:\d\d) (.*)$")
+
+
+def _tree(root: Path) -> None:
+    (root / "etc" / "sub").mkdir(parents=True)
+    (root / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    (root / "etc" / "sub" / "big").write_bytes(b"x" * 123_456)
+    os.link(root / "etc" / "hosts", root / "etc" / "hosts.link")
+    (root / "etc" / "rel").symlink_to("hosts")
+    (root / "name with spaces").write_text("s")
+    (root / "empty-dir").mkdir()
+    os.mkfifo(root / "fifo")
+    os.chmod(root / "etc" / "hosts", 0o4751)
+    # mtimes in summer and in winter (St John's: -02:30 and -03:30), and before 1970+1 day
+    os.utime(root / "etc" / "hosts", (1_720_000_000, 1_720_000_000))
+    os.utime(root / "etc" / "sub" / "big", (1_705_000_000, 1_705_000_000))
+    os.utime(root / "fifo", (50_000, 50_000))
+
+
+def _build(tmp_path: Path) -> Path:
+    mksquashfs = require_tool("mksquashfs")
+    src = tmp_path / "src"
+    src.mkdir()
+    _tree(src)
+    img = tmp_path / "img.sqfs"
+    pseudo = [
+        "/dev d 755 0 0",
+        "/dev/null c 666 0 0 1 3",
+        "/dev/sda9 b 660 0 6 8 9",
+        "/dev/tty c 620 1234567 7654321 4 1",  # a long owner: the size column shrinks
+        "/dev/hd b 660 4294967294 4294967290 8 200",  # longer still: one space is left
+        "/etc/hosts m 4751 1000 100",
+    ]
+    args = [mksquashfs, str(src), str(img), "-noappend", "-quiet", "-no-progress"]
+    for p in pseudo:
+        args += ["-p", p]
+    subprocess.run(args, check=True, capture_output=True)
+    return img
+
+
+def _unsquashfs(img: Path, tz: str) -> list[str]:
+    out = subprocess.run(
+        [require_tool("unsquashfs"), "-lln", "-d", "", str(img)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TZ": tz},
+    ).stdout
+    return out.decode().splitlines()
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_ls_text_lines_up_with_unsquashfs(tmp_path: Path, tz: str) -> None:
+    img = _build(tmp_path)
+    want = _unsquashfs(img, tz)
+    r = proc("ls", "--no-cache", str(img), env={"TZ": tz, "XDG_CACHE_HOME": str(tmp_path)})
+    assert r.code == 0, r.err
+    got = r.out.decode().splitlines()
+    assert len(got) == len(want) == 15
+    compared_dirs = 0
+    for ours, theirs in zip(got, want, strict=True):
+        if not theirs.startswith("d"):
+            assert ours == theirs
+            continue
+        m_ours, m_theirs = LINE.match(ours), LINE.match(theirs + ("/" if theirs[-1] == " " else ""))
+        assert m_ours and m_theirs, (ours, theirs)
+        # everything but the size; the date starts in the same column
+        assert m_ours[1] == m_theirs[1] and m_ours[2] == m_theirs[2]
+        assert m_ours[5] == m_theirs[5]
+        assert ours.index(m_ours[5]) == theirs.index(m_theirs[5]) == 39
+        assert m_ours[6] == (m_theirs[6] if m_theirs[6] != "/" else "/")
+        compared_dirs += 1
+    assert compared_dirs == 5  # /, /dev, /empty-dir, /etc, /etc/sub
+    # the directory size is the regular-file bytes under it
+    sizes = {ln.rsplit(" ", 1)[1]: ln.split()[2] for ln in got if ln.startswith("d")}
+    assert sizes["/etc"] == str(123_456 + 20)  # hosts and hosts.link are one inode
+    assert sizes["/empty-dir"] == "0"
+
+
+def test_ls_text_follows_tz(tmp_path: Path) -> None:
+    """Not UTC unless TZ says so: the same image lists other dates under another zone,
+    exactly as unsquashfs's do."""
+    img = _build(tmp_path)
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+    utc = proc("ls", str(img), "/etc/hosts", env={**env, "TZ": "UTC"}).out.decode()
+    india = proc("ls", str(img), "/etc/hosts", env={**env, "TZ": "Asia/Kolkata"}).out.decode()
+    assert "2024-07-03 09:46" in utc and "2024-07-03 15:16" in india
+    assert [ln for ln in _unsquashfs(img, "UTC") if ln.endswith("/etc/hosts")] == [utc.strip()]
+
+
+def test_big_minor_numbers_are_shown_as_stored(tmp_path: Path) -> None:
+    """A minor above 255 is split over two fields of the stored number; unsquashfs 4.5
+    prints the raw high bits as part of the major, layerscope the real numbers (as ls -l)."""
+    mksquashfs = require_tool("mksquashfs")
+    src = tmp_path / "src"
+    src.mkdir()
+    img = tmp_path / "dev.sqfs"
+    subprocess.run(
+        [mksquashfs, str(src), str(img), "-noappend", "-quiet", "-p", "/big c 600 0 0 4 300"],
+        check=True,
+        capture_output=True,
+    )
+    r = proc("ls", "--no-cache", str(img), "/big", env={"XDG_CACHE_HOME": str(tmp_path)})
+    assert r.code == 0, r.err
+    assert "  4,300 " in r.out.decode()
+    json_out = proc("ls", "--json", str(img), "/big", env={"XDG_CACHE_HOME": str(tmp_path)})
+    assert json_out.json()["entries"][0]["rdev"] == [4, 300]

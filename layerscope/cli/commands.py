@@ -88,11 +88,11 @@ def ls_cmd(image: str, path: str, layer: int | None, as_json: bool, opts: OpenOp
     from layerscope.present import entries, ls
 
     with open_image(image, opts, layer) as img:
-        nodes = ls.listing(img.tree, img.find(path))
+        top = img.find(path)
         if as_json:
-            entries.stream_ls_json(img, nodes)
+            entries.stream_ls_json(img, ls.listing(img.tree, top))
         else:
-            ls.write_listing(img.tree, nodes, sys.stdout)
+            ls.write_listing(img.tree, top, sys.stdout)
         warn_of(img)
 
 

@@ -21,13 +21,13 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice, repeat
 from operator import floordiv, lshift, or_
-from typing import TextIO
+from typing import Any, TextIO
 
 from layerscope.model.entry import EntryKind, perm_string
-from layerscope.model.tree import FileTree
+from layerscope.model.tree import ROOT, FileTree
 from layerscope.present.text import clean
 
-__all__ = ["listing", "ls_line", "ls_lines", "write_listing"]
+__all__ = ["listing", "listing_batches", "ls_line", "ls_lines", "write_listing"]
 
 _LS_CHARS = [k.ls_char for k in EntryKind]
 # plain ints: compared once per entry, and an IntEnum compares slower
@@ -45,6 +45,47 @@ def listing(tree: FileTree, top: int) -> Iterator[tuple[int, str]]:
     yield top, tree.path(top)
     if tree.is_dir(top):
         yield from tree.walk_paths(top)
+
+
+def listing_batches(
+    tree: FileTree, top: int, size: int = _BATCH
+) -> Iterator[tuple[list[int], list[str]]]:
+    """listing() as (nodes, paths) lists of about `size` entries each: a directory's
+    children are sorted, named and pathed as whole lists (C-level calls), and only its
+    subdirectories cost a step of their own."""
+    nodes, paths = [top], [tree.path(top)]
+    if tree.is_dir(top):
+        stack = [_frame(tree, top, "" if top == ROOT else paths[0])]
+        while stack:
+            frame = stack[-1]
+            ids, names, dirs, at, start = frame
+            if at < len(dirs):
+                pos = dirs[at] + 1
+                nodes += ids[start:pos]
+                paths += names[start:pos]
+                frame[3], frame[4] = at + 1, pos
+                stack.append(_frame(tree, ids[pos - 1], names[pos - 1]))
+            else:
+                nodes += ids[start:]
+                paths += names[start:]
+                stack.pop()
+            if len(nodes) >= size:
+                yield nodes, paths
+                nodes, paths = [], []
+    if nodes:
+        yield nodes, paths
+
+
+def _frame(tree: FileTree, directory: int, path: str) -> list[Any]:
+    """[child ids, child paths, positions of the subdirectories, next subdirectory, next
+    child to emit] of one directory, children in name order."""
+    kids = tree.kids(directory)
+    if not kids:
+        return [[], [], [], 0, 0]
+    names = sorted(kids)
+    ids = list(map(kids.__getitem__, names))
+    dirs = [i for i, k in enumerate(map(tree.kind.__getitem__, ids)) if k == _DIR]
+    return [ids, list(map(f"{path}/".__add__, names)), dirs, 0, 0]
 
 
 class _Stamps(dict[int, str]):
@@ -132,15 +173,13 @@ class _Formatter:
         return list(map(_LINE.__mod__, zip(heads, widths, sizes, stamps, shown, strict=True)))
 
 
-def write_listing(tree: FileTree, nodes: Iterable[tuple[int, str]], out: TextIO) -> None:
-    """Write the listing's lines to `out`, one write per batch of entries; stops early
+def write_listing(tree: FileTree, top: int, out: TextIO) -> None:
+    """Write the listing of `top` to `out`, one write per batch of entries; stops early
     once `out`'s reader has gone (present.output.closed)."""
     from layerscope.present.output import closed
 
     fmt = _Formatter(tree)
-    it = iter(nodes)
-    while batch := list(islice(it, _BATCH)):
-        ids, paths = zip(*batch, strict=True)
+    for ids, paths in listing_batches(tree, top):
         lines = fmt.lines(ids, paths)
         lines.append("")
         out.write("\n".join(lines))

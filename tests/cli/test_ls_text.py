@@ -124,3 +124,19 @@ def test_big_minor_numbers_are_shown_as_stored(tmp_path: Path) -> None:
     assert "  4,300 " in r.out.decode()
     json_out = proc("ls", "--json", str(img), "/big", env={"XDG_CACHE_HOME": str(tmp_path)})
     assert json_out.json()["entries"][0]["rdev"] == [4, 300]
+
+
+@pytest.mark.parametrize("top", ["/", "/etc", "/etc/hosts", "/empty-dir"])
+@pytest.mark.parametrize("size", [1, 3, 8192])
+def test_batches_are_the_listing(tmp_path: Path, top: str, size: int) -> None:
+    """The batched walk text ls uses yields what listing() (ls --json) does, in order."""
+    import layerscope
+    from layerscope.present.ls import listing, listing_batches
+
+    with layerscope.open(str(_build(tmp_path)), use_cache=False) as img:
+        node = img.find(top)
+        batches = list(listing_batches(img.tree, node, size))
+        assert all(len(b[0]) == len(b[1]) for b in batches)
+        flat = [pair for nodes, paths in batches for pair in zip(nodes, paths, strict=True)]
+        assert flat == list(listing(img.tree, node))
+        assert flat[0][1] == top

@@ -128,6 +128,10 @@ class _Formatter:
         self.stamps = _Stamps()
         self.heads = _Heads()
         self.dir_sizes: dict[int, int] | None = None
+        # Every path is made of the tree's names: when all of them are plain, no path
+        # needs cleaning (one check of the names, not one of every batch's paths).
+        names = "".join(tree.name)
+        self.plain_names = names.isascii() and names.isprintable()
 
     def lines(self, nodes: Sequence[int], paths: Sequence[str]) -> list[str]:
         """The lines of one batch, without newlines."""
@@ -150,10 +154,12 @@ class _Formatter:
         minutes = map(floordiv, map(tree.mtime.__getitem__, nodes), repeat(60))
         stamps = map(self.stamps.__getitem__, minutes)
         sizes: list[int | str] = list(map(tree.size.__getitem__, nodes))
-        joined = "".join(paths)
-        shown = (
-            list(paths) if joined.isascii() and joined.isprintable() else list(map(clean, paths))
-        )
+        if self.plain_names:
+            shown = list(paths)
+        else:
+            joined = "".join(paths)
+            plain = joined.isascii() and joined.isprintable()
+            shown = list(paths) if plain else list(map(clean, paths))
         dir_size = tree.rolled_size if self.dir_sizes is None else self.dir_sizes.get
         for i in special:
             k, node = kinds[i], nodes[i]

@@ -20,6 +20,8 @@ META_TITLES = {
     "definition": "Definition file",
     "environment": "Environment script",
     "runscript": "Runscript",
+    "startscript": "Start script",
+    "test": "Test",
     "help": "Help text",
 }
 UNIFIED_STYLE = {"+": "added", "-": "removed", "@": "dim"}
@@ -150,7 +152,7 @@ def metadata_doc(d: ImageDiff, heading: bool = True) -> Doc:
             doc.line(("(one image: layers share its metadata)", "dim"))
         return doc
     meta = d.meta
-    for key in ("definition", "environment", "runscript", "help"):
+    for key in META_TITLES:
         if key in meta:
             _unified(doc, META_TITLES[key], meta[key])
     for key, change in meta.get("config", {}).items():

@@ -29,7 +29,7 @@ HISTORY = {
 }
 
 
-def _sif(tmp_path: Path) -> Path:
+def _sif(tmp_path: Path, test: str = TEST) -> Path:
     root = tmp_path / "rootfs"
     sd = root / ".singularity.d"
     (sd / "bootstrap_history").mkdir(parents=True)
@@ -37,7 +37,7 @@ def _sif(tmp_path: Path) -> Path:
     (root / "etc").mkdir()
     (root / "etc" / "stage").write_text("stage2\n")
     (sd / "Singularity").write_text(DEF)
-    (sd / "test").write_text(TEST)
+    (sd / "test").write_text(test)
     (sd / "startscript").write_text(START)
     (sd / "runscript").write_text('#!/bin/sh\nexec /bin/sh "$@"\n')
     (sd / "labels.json").write_text(json.dumps({"org.example.stage": "2"}))
@@ -163,3 +163,20 @@ def test_encrypted_partition_in_words(tmp_path: Path) -> None:
         "partition 1 (Encrypted squashfs), key in object 2 (PEM/RSA-OAEP)"
     )
     assert "{" not in line and "[" not in line
+
+
+def test_diff_shows_a_changed_test_section(tmp_path: Path) -> None:
+    """Two stages whose %test differs: the diff's metadata says so, as for the runscript."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = _sif(tmp_path / "a")
+    b = _sif(tmp_path / "b", TEST.replace("stage2", "stage3"))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    r = proc("diff", "--json", str(a), str(b), env=env)
+    assert r.code == 1, r.err
+    meta = r.json()["metadata"]
+    assert "startscript" not in meta and "runscript" not in meta
+    assert "-    grep -q stage2 /etc/stage" in meta["test"].splitlines()
+    assert "+    grep -q stage3 /etc/stage" in meta["test"].splitlines()
+    text = proc("diff", "--summary", str(a), str(b), env=env).out.decode()
+    assert "\nTest\n" in text and "+    grep -q stage3" in text.split("\nTest\n")[1]

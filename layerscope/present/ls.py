@@ -89,17 +89,28 @@ def _frame(tree: FileTree, directory: int, path: str) -> list[Any]:
 
 
 class _Stamps(dict[int, str]):
-    """minute (mtime // 60) -> "YYYY-MM-DD HH:MM" in local time, each distinct minute
-    formatted once (images hold many distinct mtimes in few minutes)."""
+    """time // scale -> "YYYY-MM-DD HH:MM" in local time, each distinct key formatted once.
+    By minute (scale 60: images hold many distinct mtimes in few minutes) while the zone's
+    offsets are whole minutes; `whole_minutes` turns False at the first that is not (local
+    mean time of old dates: Africa/Monrovia was -0:44:30 until 1972), and the caller then
+    keys by second (scale 1)."""
 
-    def __missing__(self, minute: int) -> str:
+    def __init__(self, scale: int) -> None:
+        super().__init__()
+        self.scale = scale
+        self.whole_minutes = True
+
+    def __missing__(self, key: int) -> str:
+        mtime = key * self.scale
         try:
-            t = time.localtime(minute * 60)
+            t = time.localtime(mtime)
+            if t.tm_gmtoff % 60:
+                self.whole_minutes = False
             # unsquashfs: "%d-%02d-%02d %02d:%02d" (the year unpadded)
             text = f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}"
         except (OverflowError, OSError, ValueError):
-            text = str(minute * 60)  # beyond what the C library can show: as stored
-        self[minute] = text
+            text = str(mtime)  # beyond what the C library can show: as stored
+        self[key] = text
         return text
 
 
@@ -125,7 +136,8 @@ class _Formatter:
 
     def __init__(self, tree: FileTree) -> None:
         self.tree = tree
-        self.stamps = _Stamps()
+        self.stamps = _Stamps(60)
+        self.exact_stamps = _Stamps(1)
         self.heads = _Heads()
         self.dir_sizes: dict[int, int] | None = None
         # Every path is made of the tree's names: when all of them are plain, no path
@@ -151,8 +163,12 @@ class _Formatter:
         keys = list(map(or_, owners, keys))
         heads = map(self.heads.__getitem__, keys)
         widths = map(self.heads.widths.__getitem__, keys)
-        minutes = map(floordiv, map(tree.mtime.__getitem__, nodes), repeat(60))
-        stamps = map(self.stamps.__getitem__, minutes)
+        mtimes = list(map(tree.mtime.__getitem__, nodes))
+        stamps: Iterable[str] = ()
+        if self.stamps.whole_minutes:
+            stamps = list(map(self.stamps.__getitem__, map(floordiv, mtimes, repeat(60))))
+        if not self.stamps.whole_minutes:  # this batch met an offset of seconds: again
+            stamps = map(self.exact_stamps.__getitem__, mtimes)
         sizes: list[int | str] = list(map(tree.size.__getitem__, nodes))
         if self.plain_names:
             shown = list(paths)

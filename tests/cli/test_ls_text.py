@@ -140,3 +140,24 @@ def test_batches_are_the_listing(tmp_path: Path, top: str, size: int) -> None:
         flat = [pair for nodes, paths in batches for pair in zip(nodes, paths, strict=True)]
         assert flat == list(listing(img.tree, node))
         assert flat[0][1] == top
+
+
+def test_offsets_of_seconds(tmp_path: Path) -> None:
+    """Old dates in local mean time (Liberia: -0:44:30 until 1972): the minute is still
+    unsquashfs's, though the offset is not a whole number of minutes."""
+    mksquashfs = require_tool("mksquashfs")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i, t in enumerate((31_536_000 + 50, 31_536_000 + 20, 86_400 * 800 + 10)):
+        (src / f"f{i}").write_text("x")
+        os.utime(src / f"f{i}", (t, t))
+    img = tmp_path / "old.sqfs"
+    subprocess.run([mksquashfs, str(src), str(img), "-noappend", "-quiet", "-no-progress"],
+                   check=True, capture_output=True)  # fmt: skip
+    tz = "Africa/Monrovia"
+    want = _unsquashfs(img, tz)[1:]
+    r = proc("ls", "--no-cache", str(img), env={"TZ": tz, "XDG_CACHE_HOME": str(tmp_path)})
+    got = r.out.decode().splitlines()[1:]
+    assert got == want
+    # 1971-01-01 00:00:50 UTC is 23:16:20 local: its minute's start would say 23:15
+    assert "1970-12-31 23:16 /f0" in got[0]

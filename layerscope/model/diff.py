@@ -84,6 +84,12 @@ def diff_trees(
     content = "content" in compare and content_equal is not None
     for_sure_same_files = shortcut and not content
     empty: dict[str, int] = {}
+    if top_a == ROOT and top_b == ROOT:
+        # The root's own attributes (a squashfs root inode's mode, owner, mtime), as
+        # sqfsdiff compares them ("/ has a different timestamp").
+        root = _changes(a, ROOT, b, ROOT, compare, None, links)
+        if root:
+            out.modified.append(Modified("/", root, ROOT, ROOT))
     while stack:
         da, db, prefix = stack.pop()
         kids_a = a.kids(da) or empty

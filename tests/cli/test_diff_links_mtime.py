@@ -18,8 +18,8 @@ T0 = 1_700_000_000
 
 def _stage(root: Path, later: bool) -> None:
     """Two stages of one tree: the later one adds a hard link to /d/f, a subdirectory
-    to /e, touches the directory /d/sub (nothing else in it changes) and replaces /g's
-    content by content of the same size."""
+    to /e, touches the directory /d/sub (nothing else in it changes) and the root, and
+    replaces /g's content by content of the same size."""
     (root / "d" / "sub").mkdir(parents=True)
     (root / "e").mkdir()
     (root / "d" / "f").write_text("hello\n")
@@ -34,7 +34,7 @@ def _stage(root: Path, later: bool) -> None:
         os.utime(p, (T0, T0), follow_symlinks=False)
     if later:
         os.utime(root / "d" / "sub", (T0 + 3600, T0 + 3600))
-    os.utime(root, (T0, T0))
+    os.utime(root, (T0 + 60, T0 + 60) if later else (T0, T0))  # the root itself too
 
 
 @pytest.fixture
@@ -97,11 +97,11 @@ def test_a_directory_whose_only_change_is_its_mtime(
     a, b = pair
     ref = _sqfsdiff(a, b, "-T")
     stamped = {m[1] for ln in ref if (m := re.match(r"^(/\S*) has a different timestamp$", ln))}
-    assert "/d/sub" in stamped  # the directory touched, nothing in it changed
+    assert {"/d/sub", "/"} <= stamped  # the directory touched, nothing in it changed
     got = _diff(a, b, tmp_path, "--compare", "mtime")
     with_mtime = {p for p, changes in got.items() if "mtime" in changes}
     assert with_mtime == stamped
-    assert got["/d/sub"] == ["mtime"]
+    assert got["/d/sub"] == ["mtime"] and got["/"] == ["mtime"]
     assert "/d/sub" not in _diff(a, b, tmp_path)  # off by default
     assert "/d/sub" not in _diff(a, b, tmp_path, "--compare", "mtime", "--semantic")
 

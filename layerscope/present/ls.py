@@ -92,8 +92,8 @@ class _Stamps(dict[int, str]):
     """time // scale -> "YYYY-MM-DD HH:MM" in local time, each distinct key formatted once.
     By minute (scale 60: images hold many distinct mtimes in few minutes) while the zone's
     offsets are whole minutes; `whole_minutes` turns False at the first that is not (local
-    mean time of old dates: Africa/Monrovia was -0:44:30 until 1972), and the caller then
-    keys by second (scale 1)."""
+    mean time of old dates: Africa/Monrovia was -0:44:30 until 1972) or at a time the C
+    library cannot show, and the caller then keys by second (scale 1)."""
 
     def __init__(self, scale: int) -> None:
         super().__init__()
@@ -109,7 +109,9 @@ class _Stamps(dict[int, str]):
             # unsquashfs: "%d-%02d-%02d %02d:%02d" (the year unpadded)
             text = f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d} {t.tm_hour:02d}:{t.tm_min:02d}"
         except (OverflowError, OSError, ValueError):
-            text = str(mtime)  # beyond what the C library can show: as stored
+            # beyond what the C library can show: as stored (the second, not the minute's)
+            self.whole_minutes = False
+            text = str(mtime)
         self[key] = text
         return text
 

@@ -161,3 +161,26 @@ def test_offsets_of_seconds(tmp_path: Path) -> None:
     assert got == want
     # 1971-01-01 00:00:50 UTC is 23:16:20 local: its minute's start would say 23:15
     assert "1970-12-31 23:16 /f0" in got[0]
+
+
+def test_times_the_c_library_cannot_show_print_as_stored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar can hold any 64-bit mtime: printed as the stored number, to the second."""
+    import time
+
+    from layerscope.model.entry import Entry, EntryKind
+    from layerscope.model.layers import apply_layers
+    from layerscope.present.ls import ls_lines
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    far = 2**62 + 7
+    entries = [
+        Entry("/a", EntryKind.FILE, 0o644, 0, 0, 1, far),
+        Entry("/b", EntryKind.FILE, 0o644, 0, 0, 1, 1_700_000_000),
+    ]
+    tree = apply_layers([(entries, "none")])
+    lines = list(ls_lines(tree, [(tree.lookup(p) or 0, p) for p in ("/a", "/b")]))
+    assert lines[0].endswith(f" {far} /a")
+    assert lines[1].endswith(" 2023-11-14 22:13 /b")
+    monkeypatch.undo()  # TZ as it was, for the C library too
+    time.tzset()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO
 
 MTIME = 1_700_000_000
@@ -73,8 +73,10 @@ def _dir(name: str) -> tarfile.TarInfo:
     return info
 
 
-def write_tar(out: IO[bytes], entries: int) -> None:
-    """Write the tree as an uncompressed tar stream to `out`."""
+def write_tar(
+    out: IO[bytes], entries: int, extra: Iterable[tuple[tarfile.TarInfo, bytes]] = ()
+) -> None:
+    """Write the tree as an uncompressed tar stream to `out`, `extra` members after it."""
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.GNU_FORMAT) as tar:
         for item in _entries(entries):
             if isinstance(item, tuple):
@@ -82,3 +84,5 @@ def write_tar(out: IO[bytes], entries: int) -> None:
                 tar.addfile(info, io.BytesIO(body))
             else:
                 tar.addfile(item)
+        for info, body in extra:
+            tar.addfile(info, io.BytesIO(body))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from layerscope.engine.content_jobs import Cancel
 from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.image import Image
 from layerscope.engine.loading import load_image
@@ -14,7 +15,6 @@ from layerscope.model.metadiff import meta_diff
 from layerscope.model.packages import NAMES, Versions, build, packages_diff, versions
 from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions
-from layerscope.readers.base import StreamedContents
 
 
 @dataclass(slots=True)
@@ -69,26 +69,34 @@ def tree_diff(
     compare: frozenset[str] | set[str],
     hasher: ContentHasher,
     same_member: ContentEqual | None = None,
+    cancel: Cancel | None = None,
 ) -> TreeDiff:
-    """diff_trees of two images, contents compared by digest. Contents in streamed layers
-    (tar) are hashed first, one pass per layer over just the files the diff must compare:
-    a first diff pass collects them without reading. `same_member` may settle a pair
-    before any digest is looked at."""
+    """diff_trees of two images, contents compared by digest. A first diff pass collects,
+    without reading, the file pairs whose contents must be compared; their digests are
+    then computed together, both images at once (stored forms first where both sides have
+    them: hashing.ContentHasher.settle), and the second pass looks them up. `same_member`
+    may settle a pair before any digest is looked at; `cancel` stops the reading early
+    (the second pass then reads what is left one file at a time)."""
 
     def equal(pending: list[tuple[int, int]] | None) -> ContentEqual:
         by_digest = hasher.comparer(a, b, pending)
-        if same_member is None:
-            return by_digest
-        return lambda na, nb: same_member(na, nb) or by_digest(na, nb)
+        return _either(same_member, by_digest)
 
-    streamed = isinstance(a.reader, StreamedContents) or isinstance(b.reader, StreamedContents)
-    if "content" in compare and streamed:
+    if "content" in compare:
         pending: list[tuple[int, int]] = []
         diff_trees(a.tree, b.tree, compare, equal(pending))
         if pending:
-            hasher.prefetch(a, [na for na, _ in pending])
-            hasher.prefetch(b, [nb for _, nb in pending])
+            unequal = hasher.settle(a, b, pending, cancel)
+            if unequal is not None:  # every pair decided: the second pass looks them up
+                decided: ContentEqual = lambda na, nb: (na, nb) not in unequal  # noqa: E731
+                return diff_trees(a.tree, b.tree, compare, _either(same_member, decided))
     return diff_trees(a.tree, b.tree, compare, equal(None))
+
+
+def _either(first: ContentEqual | None, then: ContentEqual) -> ContentEqual:
+    if first is None:
+        return then
+    return lambda na, nb: first(na, nb) or then(na, nb)
 
 
 def layer_states(ref: str, layer: int, opts: OpenOptions) -> tuple[Image, Image]:

@@ -8,8 +8,9 @@ from typing import Any
 
 from layerscope.engine.compare import ImageDiff
 from layerscope.engine.image import Image
+from layerscope.model.growth import Growth, diff_growth
 from layerscope.model.packages import SYSTEM
-from layerscope.model.sizes import LazyLinkCounts, file_bytes
+from layerscope.model.sizes import LazyLinkCounts
 from layerscope.present import units
 from layerscope.present.doc import Doc, image
 from layerscope.present.entries import image_json, ls_entries
@@ -29,6 +30,7 @@ UNIFIED_STYLE = {"+": "added", "-": "removed", "@": "dim"}
 
 def diff_json(d: ImageDiff) -> dict[str, Any]:
     ta, tb = d.a.tree, d.b.tree
+    grew = _growth(d)
     links_a, links_b = LazyLinkCounts(ta), LazyLinkCounts(tb)
     # LsEntry structs, not dicts: the document is encoded by msgspec (dump_json), and a
     # diff of two big images reports tens of thousands of entries
@@ -51,17 +53,30 @@ def diff_json(d: ImageDiff) -> dict[str, Any]:
         "modified": modified,
         "metadata": d.meta,
         "packages": d.packages,
-        # bytes_*: regular-file bytes, a hard-linked inode once; size_*: the final trees'
+        # bytes_*: regular-file bytes, a hard-linked inode once (model.growth: a new
+        # link to a file that was there adds nothing); size_*: the final trees'
         "summary": {
             "added": len(added),
             "removed": len(removed),
             "modified": len(modified),
-            "bytes_added": file_bytes(tb, (n for _, n in d.tree.added)),
-            "bytes_removed": file_bytes(ta, (n for _, n in d.tree.removed)),
+            "bytes_added": grew.added,
+            "bytes_removed": grew.removed,
+            "bytes_modified": grew.modified,
             "size_a": ta.total_size(),
             "size_b": tb.total_size(),
         },
     }
+
+
+def _growth(d: ImageDiff) -> Growth:
+    t = d.tree
+    return diff_growth(
+        d.a.tree,
+        d.b.tree,
+        (n for _, n in t.added),
+        (n for _, n in t.removed),
+        ((m.old, m.new) for m in t.modified),
+    )
 
 
 def side_name(img: Image) -> str:
@@ -95,8 +110,8 @@ def diff_doc(d: ImageDiff) -> Doc:
         doc.line(("M ", "modified"), image(m.path), f"  [{','.join(m.changes)}]{sizes}")
     if d.meta or d.packages:
         doc.extend(metadata_doc(d, heading=False))
-    added = file_bytes(tb, (n for _, n in d.tree.added))
-    removed = file_bytes(ta, (n for _, n in d.tree.removed))
+    grew = _growth(d)
+    added, removed = grew.added, grew.removed
     size_a, size_b = ta.total_size(), tb.total_size()
     doc.line(
         f"{len(d.tree.added):,} added ({units.size(added)} of files), "

@@ -3,8 +3,8 @@ modified and removed, and how big the tree was after it.
 
 Built from the stack's change sets (engine.browse), the same ones the TUI's layer details
 show, so the report, the TUI and any later text output agree. Bytes are regular-file bytes
-with hard-linked content once (model.sizes.file_bytes); "modified" bytes are the net size
-change of the files whose content changed.
+with hard-linked content once (model.growth); "modified" bytes are the net size change of
+the files that stayed files.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.browse.stack import Step
+from layerscope.model.growth import Growth, diff_growth
 
-__all__ = ["StepGrowth", "step_growth"]
+__all__ = ["StepGrowth", "change_growth", "step_growth"]
 
 
 @dataclass(slots=True)
@@ -39,6 +40,7 @@ class StepGrowth:
 def step_growth(step: Step, cs: ChangeSet, before_bytes: int) -> StepGrowth:
     """One step's growth from its change set (mode "layer": the step against the one before)."""
     after = cs.after.tree.total_size()
+    grew = change_growth(cs)
     return StepGrowth(
         index=step.index,
         label=step.label,
@@ -49,10 +51,21 @@ def step_growth(step: Step, cs: ChangeSet, before_bytes: int) -> StepGrowth:
         added=cs.counts[Status.ADDED],
         modified=cs.counts[Status.MODIFIED],
         removed=cs.counts[Status.REMOVED],
-        bytes_added=cs.bytes[Status.ADDED],
-        bytes_modified=cs.bytes[Status.MODIFIED],
-        bytes_removed=cs.bytes[Status.REMOVED],
+        bytes_added=grew.added,
+        bytes_modified=grew.modified,
+        bytes_removed=grew.removed,
         tree_bytes=after,
         net=after - before_bytes,
         encrypted=step.encrypted,
+    )
+
+
+def change_growth(cs: ChangeSet) -> Growth:
+    """The bytes a change set added, removed and changed, an inode once (model.growth)."""
+    return diff_growth(
+        cs.before.tree,
+        cs.after.tree,
+        cs.added,
+        (-1 - d for d in cs.removed),
+        ((m.old, m.new) for m in cs.modified.values()),
     )

@@ -12,6 +12,7 @@ from layerscope.model.entry import EntryKind
 from layerscope.model.portability.changes import Change
 from layerscope.model.tree import FileTree
 from layerscope.present.diff import metadata_doc, side_name
+from layerscope.present.growth import change_growth
 from layerscope.present.portability_diff import changes_doc
 from layerscope.present.units import size_exact
 from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe, shorten, signed_size
@@ -32,13 +33,12 @@ def summary(d: ImageDiff, cs: ChangeSet, width: int = 40) -> Text:
     if d.shared_layers:
         out.append(f"shared layers: {len(d.shared_layers)} (skipped)\n", style="dim")
     out.append("\n")
-    for status, word in ((Status.ADDED, "added"), (Status.MODIFIED, "modified"),
-                         (Status.REMOVED, "removed")):  # fmt: skip
+    grew = change_growth(cs)  # files' bytes, hard-linked content once
+    for status, word, net in ((Status.ADDED, "added", grew.added),
+                              (Status.MODIFIED, "modified", grew.modified),
+                              (Status.REMOVED, "removed", -grew.removed)):  # fmt: skip
         n = cs.counts[status]
         out.append(f"{status.letter} {n:>5,} {word:<8}", style=STYLE[status])
-        net = cs.bytes[status]
-        if status == Status.REMOVED:
-            net = -net
         out.append(f"{signed_size(net) or '0 B':>10}\n")
     size_a, size_b = a.tree.total_size(), b.tree.total_size()
     out.append(f"\nsize {human_size(size_a)} → {human_size(size_b)}")

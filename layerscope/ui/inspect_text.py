@@ -36,7 +36,8 @@ def summary(stack: Stack, step: int, findings: Rows | None = None) -> Text:
         doc.field("Platform", plat, width=13)
     if stack.stages:
         doc.field("Stages", str(len(stack.steps)), width=13)
-        doc.field("Final tree", units.size(stack.steps[step].size), width=13)
+        # the selected stage's own tree (each stage is a whole image)
+        doc.field("Stage tree", units.size(stack.steps[step].size), width=13)
     else:
         doc.field("Layers", str(len(stack.steps)), width=13)
         if img is not None:
@@ -91,7 +92,10 @@ def layer_text(step: Step, stack: Stack) -> Text:
     doc.field("Id", step.ident, width=13)
     doc.field("Type", step.media_type, width=13)
     holds = units.size(step.size) + ("  (encrypted)" if step.encrypted else "")
-    doc.field("Holds", f"{holds} of files", width=13)
+    # a stage holds its whole tree; a layer, the files its own blob stores
+    doc.field("Stage tree" if stack.stages else "Holds", f"{holds} of files", width=13)
+    if step.growth is not None:  # added and removed: the layers table and "Changes"
+        doc.field("Grew", units.signed_size(step.growth.net), width=13)
     doc.field("Stored", units.size(step.stored_size), width=13)
     doc.field("Entries", units.count(step.entries), width=13)
     doc.line(("Created by", "name"))

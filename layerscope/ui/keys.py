@@ -132,6 +132,16 @@ VIEW_KEYS: tuple[Key, ...] = (
         short="Findings",
     ),
     Key(
+        "g",
+        "growth",
+        "What made it big: the step's growth by directory and package, the caches and "
+        "secrets it added",
+        SCREEN,
+        footer=True,
+        label="g",
+        short="Big",
+    ),
+    Key(
         "r",
         "portability",
         "Portability: will it run there? (architecture, x86-64 level, glibc, MPI, GPU)",
@@ -170,7 +180,14 @@ PANE_KEYS: tuple[Key, ...] = (
 ALL_KEYS = VIEW_KEYS + PANE_KEYS + APP_KEYS
 
 # The diff screen: the view's tree keys (no layers, so no modes and no inspect) and `m`.
-_NOT_IN_DIFF = ("mode('layer')", "mode('aggregated')", "inspect", "findings", "portability")
+_NOT_IN_DIFF = (
+    "mode('layer')",
+    "mode('aggregated')",
+    "inspect",
+    "findings",
+    "portability",
+    "growth",
+)
 DIFF_KEYS: tuple[Key, ...] = (
     *(k for k in VIEW_KEYS if k.action not in _NOT_IN_DIFF),
     Key(

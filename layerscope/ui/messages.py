@@ -75,3 +75,16 @@ class PortabilityReady(Message):
         self.step = step
         self.text = text
         super().__init__()
+
+
+class GrowthReady(Message):
+    """The "what made it big" panel's text for step `step`."""
+
+    def __init__(self, step: int, text: Text) -> None:
+        self.step = step
+        self.text = text
+        super().__init__()
+
+
+class GrowthCounted(Message):
+    """Every layer's growth is counted (Step.growth): the layers table can show it."""

@@ -16,7 +16,7 @@ from layerscope.engine.browse.changes import Cancel, ChangeSet, Status
 from layerscope.engine.image import Image
 from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.entry import EntryKind
-from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe
+from layerscope.ui.fmt import human_size, ls_mode, mtime, owner, safe, signed_size
 
 MAX_BYTES = 1 << 20
 HIGHLIGHT_BYTES = 256 << 10  # beyond this, text is shown plain (pygments is slow)
@@ -196,7 +196,8 @@ def _header(cs: ChangeSet, d: int, labels: tuple[str, str]) -> list[Text]:
                 parts.append(f"owner {owner(old_tree, mod.old)} → {owner(tree, node)}")
             elif change == "size":
                 old, new = old_tree.size[mod.old], tree.size[node]
-                parts.append(f"size {old} → {new} B")
+                grew = signed_size(new - old)
+                parts.append(f"size {human_size(old)} → {human_size(new)} ({grew})")
             elif change == "target":
                 parts.append(
                     f"target {safe(old_tree.target.get(mod.old, ''))} → "

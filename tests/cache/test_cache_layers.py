@@ -136,11 +136,18 @@ def test_second_diff_reuses_persisted_hashes(monkeypatch: pytest.MonkeyPatch) ->
 
     class CountingXX:
         @staticmethod
-        def xxh3_128() -> Any:
+        def xxh3_128(data: bytes = b"") -> Any:
             hashed["files"] += 1
-            return xxhash.xxh3_128()
+            return xxhash.xxh3_128(data)
 
+        @staticmethod
+        def xxh3_128_digest(data: bytes) -> bytes:
+            hashed["files"] += 1
+            return xxhash.xxh3_128_digest(data)
+
+    # content digests and stored-form digests are both made in content_jobs
     monkeypatch.setattr("layerscope.engine.hashing.xxhash", CountingXX)
+    monkeypatch.setattr("layerscope.engine.content_jobs.xxhash", CountingXX)
 
     def diff() -> Any:
         a, b = load_image(str(STAGE1)), load_image(str(STAGE2))

@@ -118,6 +118,12 @@ STORIES = [
         "Findings (f): reclaimable bytes and why, dive's inefficient files, secrets left in.",
     ),
     Story(
+        "growth",
+        [OCI],
+        [keys("down", "g")],
+        "What made it big (g): layer 1's growth by directory and package, its caches and secrets.",
+    ),
+    Story(
         "sif_inspect",
         [BASE],
         [keys("i")],

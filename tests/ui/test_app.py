@@ -26,7 +26,7 @@ async def test_sif_overview() -> None:
     async with running(BASE) as (_pilot, screen):
         table = screen.query_one(LayersTable)
         assert table.row_count == 1
-        assert "Bootstrap: docker From: alpine:3.18" in table.get_row_at(0)[3]
+        assert "Bootstrap: docker From: alpine:3.18" in table.get_row_at(0)[-1]
         lines = shown(screen)
         assert len(lines) == 85 and set(lines.values()) == {"A"}
         assert tree_of(screen).line_text(0).startswith("A ")

@@ -42,6 +42,10 @@ def test_findings_panel(snap_compare: Any) -> None:
     check(snap_compare, "findings")
 
 
+def test_growth_panel(snap_compare: Any) -> None:
+    check(snap_compare, "growth")
+
+
 def test_sif_inspect_panel(snap_compare: Any) -> None:
     check(snap_compare, "sif_inspect")
 

@@ -240,6 +240,10 @@ def test_every_key_under_tmux(term: Term) -> None:
     t.has("ELF files: 6 amd64", timeout=60)
     t.key("r")
     t.lacks("ELF files: 6 amd64")
+    t.key("g")  # what made it big: counted in a worker, opened when it is done
+    t.has("Directories that grew most", timeout=60)
+    t.key("g")
+    t.lacks("Directories that grew most")
     for key in ("question_mark", "f1"):
         t.key(key)
         t.has("Show/hide attributes")

@@ -65,7 +65,7 @@ def test_browsing_and_saving_hostile_names_leaves_the_terminal_alone(tmp_path: P
         run("send-keys", "-t", "view", "s")
         wait("Save the file")
         run("send-keys", "-t", "view", "Enter")
-        wait("saved 5 bytes")
+        wait("saved 5 B")
         run("send-keys", "-t", "view", "q")
         time.sleep(0.5)
         assert run("display-message", "-p", "-t", "view", "#{pane_title}") == title

@@ -14,6 +14,7 @@ from layerscope.engine.image import Image
 from layerscope.engine.loading import layer_entries, with_index_fallback
 from layerscope.errors import Cancelled, EncryptedError
 from layerscope.model.entry import Entry, EntryKind
+from layerscope.model.growth import Growth
 from layerscope.model.layers import apply_layer
 from layerscope.model.sizes import LayerTally
 from layerscope.model.tree import ROOT, FileTree
@@ -29,7 +30,9 @@ class Step:
 
     size/entries: for a layer, the regular-file bytes and entries its own blob holds (as
     `inspect` counts them); for an image of a stage stack, the whole image's. None until the
-    step has been read (or when it cannot be: an encrypted partition)."""
+    step has been read (or when it cannot be: an encrypted partition).
+    growth: what the step added, removed and changed over the step before (metadata only,
+    hard links once: model.growth); None until known."""
 
     index: int
     label: str
@@ -41,6 +44,7 @@ class Step:
     entries: int | None = None
     encrypted: bool = False
     ref: str = ""
+    growth: Growth | None = None
 
 
 class Reporter:

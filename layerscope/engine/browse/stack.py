@@ -31,12 +31,13 @@ from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.image import Image
 from layerscope.engine.loading import load_image, with_index_fallback
 from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
+from layerscope.model.growth import Growth, layer_growths, tree_growth
 from layerscope.model.image import ImageMeta
 from layerscope.model.sizes import tree_tally
 from layerscope.model.tree import ROOT, FileTree
 from layerscope.readers import OpenOptions
 
-__all__ = ["Cancel", "ChangeSet", "Mode", "Stack", "Status", "Step", "open_stack"]
+__all__ = ["Cancel", "ChangeSet", "Mode", "Stack", "Status", "Step", "count_growth", "open_stack"]
 
 TREE_CACHE = 3  # trees kept besides the first step's (the aggregated baseline)
 CHANGE_CACHE = 3
@@ -266,6 +267,7 @@ def _count_layers(stack: Stack, final: Image, rep: Reporter) -> None:
     more: from each layer's index (cached by loading) or its blob."""
     src = stack.sources[0]
     if len(stack.steps) == 1:
+        stack.steps[0].growth = Growth(added=final.tree.total_size())
         tree = final.tree
         step = stack.steps[0]
         tally = tree_tally(tree)  # one layer: its tree is its listing
@@ -275,3 +277,28 @@ def _count_layers(stack: Stack, final: Image, rep: Reporter) -> None:
         rep.check()
         rep.report(f"counting layer {step.index}", step.index, len(stack.steps), force=True)
         src.count(step.index, rep, step)
+
+
+def count_growth(stack: Stack, cancel: Cancel | None = None) -> None:
+    """Each step's growth (Step.growth): what it added, removed and changed, from
+    metadata alone. Layers: from the history the final tree keeps (a second or two on
+    300,000 entries); stages: a metadata comparison of each image with the one before
+    (~0.5 s a pair of 300,000 entries). A caller runs it in a worker once the stack is
+    shown; the change sets' content comparison is not needed for byte counts."""
+    rep = Reporter(None, cancel)
+    if stack.stages:
+        before = FileTree()
+        for step in stack.steps:
+            rep.check()
+            after = stack.state(step.index, rep).tree
+            if step.growth is None:
+                step.growth = tree_growth(before, after)
+            before = after
+        return
+    final = stack.final
+    if final is None or all(s.growth is not None for s in stack.steps):
+        return
+    growths = layer_growths(final.tree)
+    for step, grew in zip(stack.steps, growths, strict=False):
+        if not step.encrypted and step.index <= final.upto:
+            step.growth = grew

@@ -15,7 +15,7 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Hashable, Iterator
+from collections.abc import Collection, Hashable, Iterator
 from typing import TypeVar
 
 from layerscope import limits
@@ -30,7 +30,7 @@ from layerscope.errors import (
 from layerscope.model.columns import LayerColumns
 from layerscope.model.entry import Entry
 from layerscope.model.image import ImageMeta, LayerInfo
-from layerscope.readers.base import Cancel, Traits
+from layerscope.readers.base import Cancel, StoredForm, Traits
 from layerscope.readers.detect import OpenOptions, no_tag
 from layerscope.readers.identity import partition_identity
 from layerscope.readers.sif import format as sf
@@ -186,6 +186,30 @@ class SifReader:
             got: Hashable = extent(loc)
         except (*_DATA_ERRORS, OSError) as e:
             raise self._translate(d, e) from e
+        return got
+
+    def stored_codec(self, layer: int) -> str | None:
+        """The squashfs partition's codec (readers.base.StoredForms); None for partitions
+        with no stored form (ext3 overlays) and for those that cannot be opened (an
+        encrypted one): their contents are then compared, or refused, by reading them."""
+        info, d = self._layer(layer)
+        try:
+            codec = getattr(self._open_fs(info, d), "codec", None)
+        except LayerscopeError:
+            return None
+        return None if codec is None else str(codec())
+
+    def stored_forms(
+        self, layer: int, locs: Collection[int], inflate: bool = False
+    ) -> Iterator[tuple[int, StoredForm]]:
+        """SquashFS.stored_forms of the layer's partition."""
+        info, d = self._layer(layer)
+        forms = getattr(self._open_fs(info, d), "stored_forms", None)
+        if forms is None:
+            raise UsageError(f"{self._path}: layer {layer} has no stored forms")
+        # SquashFS.stored_forms raises only typed errors naming this partition (its own
+        # checks, Source's reads and inflates): no _guard generator per file around it.
+        got: Iterator[tuple[int, StoredForm]] = forms(locs, inflate)
         return got
 
     def close(self) -> None:

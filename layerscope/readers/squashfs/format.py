@@ -40,6 +40,10 @@ _HDR = "<HHHHII"
 I_FILE = struct.Struct(_HDR + "IIII")
 # + blocks_start, file size, sparse, nlink, fragment index, fragment offset, xattr
 I_XFILE = struct.Struct(_HDR + "QQQIIII")
+# the same, past the header: (blocks start, fragment, offset, size) of a basic file and
+# (blocks start, size, fragment, offset) of an extended one
+I_FILE_LAYOUT = struct.Struct("<16xIIII")
+I_XFILE_LAYOUT = struct.Struct("<16xQQ12xII")
 # + block index, nlink, listing size (u16), block offset, parent inode
 I_DIR = struct.Struct(_HDR + "IIHHI")
 # + nlink, listing size, block index, parent inode, index count, block offset, xattr

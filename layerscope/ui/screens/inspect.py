@@ -59,6 +59,14 @@ class PortabilityScreen(InspectScreen):
     TITLE_TEXT = "Portability: architecture, x86-64 level, glibc, kernel, MPI, GPU"
 
 
+class GrowthScreen(InspectScreen):
+    """What made the selected step big (`g`): its growth by directory and package, and the
+    caches and secrets it added."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("g", "close", "Close", show=False)]
+    TITLE_TEXT = "What made it big: growth by directory and package, caches, secrets"
+
+
 class MetadataScreen(InspectScreen):
     """The diff screen's metadata tab (`m`): what the two images say differently."""
 

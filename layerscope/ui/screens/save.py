@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet
 from layerscope.errors import Cancelled, LayerscopeError
+from layerscope.present import units
 from layerscope.present.text import clean
 from layerscope.ui.save import ExistsError, save_file, target_path
 
@@ -95,7 +96,7 @@ def save_flow(screen: Screen[Any], cs: ChangeSet, node: int) -> None:
                 text = str(e) if isinstance(e, LayerscopeError) else f"{name}: {e.strerror}"
                 app.call_from_thread(screen.notify, clean(text), severity="error", markup=False)
             else:
-                done = clean(f"saved {size:,} bytes to {target}")
+                done = clean(f"saved {units.size_exact(size)} to {target}")
                 app.call_from_thread(screen.notify, done, markup=False)
 
         screen.run_worker(job, thread=True, group="save", exit_on_error=False)

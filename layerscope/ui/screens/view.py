@@ -16,18 +16,32 @@ from textual.widgets import Input
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet, Status
-from layerscope.engine.browse.stack import Mode, Stack, open_stack
+from layerscope.engine.browse.stack import Mode, Stack, count_growth, open_stack
 from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
+from layerscope.model.growth import Growth
 from layerscope.present import units
+from layerscope.present.growth import change_growth
 from layerscope.present.text import clean
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
-from layerscope.ui.messages import Analyzed, Loaded, PortabilityReady, Progress
+from layerscope.ui.messages import (
+    Analyzed,
+    GrowthCounted,
+    GrowthReady,
+    Loaded,
+    PortabilityReady,
+    Progress,
+)
 from layerscope.ui.richdoc import plain
 from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
-from layerscope.ui.screens.inspect import FindingsScreen, InspectScreen, PortabilityScreen
+from layerscope.ui.screens.inspect import (
+    FindingsScreen,
+    GrowthScreen,
+    InspectScreen,
+    PortabilityScreen,
+)
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.file_tree import FileTreeView
 from layerscope.ui.widgets.layers import LayersTable
@@ -74,6 +88,10 @@ class ViewScreen(BrowseScreen):
         # the portability panel, per step, made in a worker when `r` asks (reads ELF files)
         self.portability_texts: dict[int, Text] = {}
         self._portability_step: int | None = None
+        self._growth: tuple[ChangeSet, Growth] | None = None  # of the aggregated change set
+        # the "what made it big" panel, per step, made in a worker when `g` asks
+        self.growth_texts: dict[int, Text] = {}
+        self._growth_step: int | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
@@ -91,6 +109,7 @@ class ViewScreen(BrowseScreen):
         self.query_one("#tree").border_title = "Contents"
         self.query_one("#preview").border_title = "Preview"
         self.query_one("#filter", Input).cursor_blink = False
+        self.show_deltas()
         self.query_one(LayersTable).focus()
         # paint the first frame before the loading thread competes for the interpreter
         self.call_after_refresh(self.load)
@@ -133,10 +152,22 @@ class ViewScreen(BrowseScreen):
         self.query_one(LoadingBar).add_class("hidden")
         self.query_one(LayersTable).set_steps(self.stack.steps, self.step, self.mode)
         final = self.stack.final
+        if any(step.growth is None for step in self.stack.steps):
+            self.count_growth(self.stack)  # each layer's added and removed bytes
         if final is not None and not self.stack.stages and len(final.tree) <= AUTO_ANALYSIS:
             self.start_analysis()
         self.show_details()
         self.refresh_tree(expand_all=None)
+
+    @work(thread=True, exclusive=True, group="layer-growth", exit_on_error=False)
+    def count_growth(self, stack: Stack) -> None:
+        worker = get_current_worker()
+        count_growth(stack, worker.cancelled_event)
+        if not worker.is_cancelled:
+            self.post_message(GrowthCounted())
+
+    def on_growth_counted(self, message: GrowthCounted) -> None:
+        self.show_details()  # the table's sizes and the layer details
 
     def start_analysis(self) -> None:
         assert self.stack is not None and self.stack.final is not None
@@ -162,12 +193,14 @@ class ViewScreen(BrowseScreen):
             self.action_findings()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group not in ("analysis", "portability"):
+        if event.worker.group not in ("analysis", "portability", "growth", "layer-growth"):
             return  # BrowseScreen's handler deals with it
         event.prevent_default()
         ended = event.state in (WorkerState.ERROR, WorkerState.CANCELLED)
         if ended and event.worker.group == "portability":
             self._portability_step = None
+        if ended and event.worker.group == "growth":
+            self._growth_step = None
         if event.state == WorkerState.ERROR:
             # the findings and the portability report are extra: say why they are
             # missing, keep browsing
@@ -210,18 +243,34 @@ class ViewScreen(BrowseScreen):
         if cs is not None and cs.step == self.step:
             title = "Changes" if cs.mode == Mode.LAYER.value else "Changes since the first step"
             text.append(f"\n{title}\n", style="bold")
-            for status in (Status.ADDED, Status.MODIFIED, Status.REMOVED):
+            grew = self.growth_of(cs)
+            # files' bytes, hard-linked content once; what was removed is a minus
+            rows = (
+                (Status.ADDED, grew.added, ""),
+                (Status.MODIFIED, grew.modified, " net"),
+                (Status.REMOVED, -grew.removed, ""),
+            )
+            for status, delta, net in rows:
                 n = cs.counts[status]
                 text.append(f"{status.letter} {n:>7,}  ", style=_STATUS_STYLE[status])
-                # files' bytes, hard-linked content once; what was removed is a minus
-                delta = -cs.bytes[status] if status == Status.REMOVED else cs.bytes[status]
-                net = " net" if status == Status.MODIFIED else ""
                 text.append(f"{units.signed_size(delta)}{net}\n")
+            text.append(f"  {'net':>7}  {units.signed_size(grew.net)}\n", style="bold")
         self.query_one("#layer-details", DetailsPane).set_text(text)
         self.query_one("#image-details", DetailsPane).set_text(
             inspect_text.summary(self.stack, self.step, self.findings_rows())
         )
         self.query_one(LayersTable).refresh_sizes()
+
+    def growth_of(self, cs: ChangeSet) -> Growth:
+        """The change set's bytes added, removed and changed (hard links once): the step's
+        own numbers in layer mode (counted when the stack opened), else counted once."""
+        assert self.stack is not None
+        step = self.stack.steps[cs.step]
+        if cs.mode == Mode.LAYER.value and step.growth is not None:
+            return step.growth
+        if self._growth is None or self._growth[0] is not cs:
+            self._growth = (cs, change_growth(cs))
+        return self._growth[1]
 
     def show_titles(self) -> None:
         if self.stack is None:
@@ -243,7 +292,15 @@ class ViewScreen(BrowseScreen):
             return
         self.mode = Mode(mode)
         self.query_one(LayersTable).mark(self.step, self.mode)
+        self.show_deltas()
         self.refresh_tree(expand_all=None)
+
+    def show_deltas(self) -> None:
+        """In "its changes" mode each entry shows what the step changed it by (a directory:
+        everything under it), beside its size."""
+        tree = self.query_one(FileTreeView)
+        tree.show_deltas = self.mode == Mode.LAYER
+        tree.refresh()
 
     def findings_rows(self) -> list[tuple[str, str]]:
         return findings_text.headline_rows(self.report, self.analysing)
@@ -306,6 +363,42 @@ class ViewScreen(BrowseScreen):
         self._portability_step = None
         if message.step == self.step:
             self.app.push_screen(PortabilityScreen(message.text))
+
+    # -- the "what made it big" panel -----------------------------------------------------
+
+    def action_growth(self) -> None:
+        if self.stack is None:
+            return
+        text = self.growth_texts.get(self.step)
+        if text is not None:
+            self.app.push_screen(GrowthScreen(text))
+            return
+        if self._growth_step is None:
+            self._growth_step = self.step
+            self.growth_worker(self.stack, self.step)
+        self.notify("counting what the step added: the panel opens when it is done")
+
+    @work(thread=True, exclusive=True, group="growth", exit_on_error=False)
+    def growth_worker(self, stack: Stack, step: int) -> None:
+        from layerscope.engine.contributors import contributors  # loads on first use
+        from layerscope.ui.growth_text import growth_text
+
+        worker = get_current_worker()
+        cancel = worker.cancelled_event
+        before, after = stack.state(step - 1), stack.state(step)
+        doc = contributors(before, after, cancel)
+        what = "stage" if stack.stages else "layer"
+        name = f"{what} {stack.steps[step].label}"
+        earlier = f"{what} {stack.steps[step - 1].label}" if step > 0 else "an empty image"
+        text = growth_text(name, earlier, doc)
+        if not worker.is_cancelled:
+            self.post_message(GrowthReady(step, text))
+
+    def on_growth_ready(self, message: GrowthReady) -> None:
+        self.growth_texts[message.step] = message.text
+        self._growth_step = None
+        if message.step == self.step:
+            self.app.push_screen(GrowthScreen(message.text))
 
 
 _STATUS_STYLE = {Status.ADDED: "green", Status.MODIFIED: "yellow", Status.REMOVED: "red"}

@@ -1,4 +1,5 @@
-"""The layers pane: one row per layer, partition or stage, with dive's "Cmp" marks."""
+"""The layers pane: one row per layer, partition or stage, with dive's "Cmp" marks and what
+each step grew the tree by: bytes added, removed (a minus) and net, hard links once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,20 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from layerscope.engine.browse.stack import Mode, Step
-from layerscope.ui.fmt import human_size, safe
+from layerscope.present.units import PENDING, signed_size
+from layerscope.ui.fmt import safe
+
+GROWTH_COLUMNS = ("net", "added", "removed")
+
+
+def growth_cells(step: Step) -> tuple[str, str, str]:
+    """Net, added and removed bytes of a step, signed; `…` until counted."""
+    if step.encrypted:
+        return ("encrypted", "", "")
+    g = step.growth
+    if g is None:
+        return (PENDING, PENDING, PENDING)
+    return (signed_size(g.net), signed_size(g.added), signed_size(-g.removed))
 
 
 class LayersTable(DataTable[str]):
@@ -30,9 +44,12 @@ class LayersTable(DataTable[str]):
         self.steps: list[Step] = []
 
     def on_mount(self) -> None:
-        self.add_column("Cmp", key="cmp", width=3)
+        # dive's "Cmp" column, one cell wide: the room goes to the three sizes
+        self.add_column("", key="cmp", width=1)
         self.add_column("#", key="index")
-        self.add_column("Size", key="size")
+        self.add_column("Net", key="net")
+        self.add_column("Added", key="added")
+        self.add_column("Removed", key="removed")
         self.add_column("Command", key="command")
 
     def set_steps(self, steps: list[Step], selected: int, mode: Mode) -> None:
@@ -42,7 +59,7 @@ class LayersTable(DataTable[str]):
             self.add_row(
                 "",
                 step.label,
-                human_size(step.size) if not step.encrypted else "encrypted",
+                *growth_cells(step),
                 safe(" ".join(step.created_by.split())),
                 key=str(step.index),
             )
@@ -63,8 +80,9 @@ class LayersTable(DataTable[str]):
 
     def refresh_sizes(self) -> None:
         for step in self.steps:
-            size = human_size(step.size) if not step.encrypted else "encrypted"
-            self.update_cell(str(step.index), "size", size)
+            for column, text in zip(GROWTH_COLUMNS, growth_cells(step), strict=True):
+                # counted after the rows were made: the column grows to the numbers
+                self.update_cell(str(step.index), column, text, update_width=True)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()

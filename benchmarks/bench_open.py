@@ -148,6 +148,8 @@ class OpenResult:
     load: Timing = field(default_factory=Timing)  # layerscope, no cache
     load_par: Timing = field(default_factory=Timing)  # same, 2 index threads (OCI only)
     ls_json: Timing = field(default_factory=Timing)  # `ls --json --no-cache` (SIF only)
+    ls_cold: Timing = field(default_factory=Timing)  # text `ls --no-cache` (SIF only)
+    ls_warm: Timing = field(default_factory=Timing)  # text `ls`, index cache warm (SIF only)
     first: Timing = field(default_factory=Timing)  # into an empty cache
     reopen: Timing = field(default_factory=Timing)  # from the cache
     imports_kb: int = 0
@@ -170,6 +172,9 @@ def bench_image(
     try:
         res.imports_kb = run_load(ref, "imports", str(scratch / "none"))[2]
         run_load(ref, "nocache", str(scratch / "none"))  # page cache warm for everyone
+        warm = str(scratch / "warm")
+        if ls_json:
+            run_cli(["ls", ref], warm)  # the index cache the warm text ls reads
         for _ in range(reps):  # interleaved, so drift hits every column alike
             res.ref.add(reference())
             secs, n, hwm, _ = run_load(ref, "nocache", str(scratch / "none"))
@@ -180,6 +185,8 @@ def bench_image(
                 res.load_par.add(secs, hwm)
             if ls_json:
                 res.ls_json.add(*run_cli(["ls", "--json", "--no-cache", ref], str(scratch)))
+                res.ls_cold.add(*run_cli(["ls", "--no-cache", ref], str(scratch)))
+                res.ls_warm.add(*run_cli(["ls", ref], warm))
             xdg = tempfile.mkdtemp(dir=scratch)
             secs, _, hwm, _ = run_load(ref, "cache", xdg)
             res.first.add(secs, hwm)

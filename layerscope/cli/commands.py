@@ -85,14 +85,16 @@ def warn_of(img: layerscope.Image) -> None:
 def ls_cmd(image: str, path: str, layer: int | None, as_json: bool, opts: OpenOptions) -> None:
     """List PATH (default /) and everything under it in the merged tree (or the tree as of
     layer N), sorted by path. Directory sizes count regular-file bytes as `du -s` does."""
-    from layerscope.present import entries, ls
+    from layerscope.present import ls
 
     with open_image(image, opts, layer) as img:
-        nodes = ls.listing(img.tree, img.find(path))
+        top = img.find(path)
         if as_json:
-            entries.stream_ls_json(img, nodes)
+            from layerscope.present import entries  # msgspec: for JSON only
+
+            entries.stream_ls_json(img, ls.listing(img.tree, top))
         else:
-            output.lines(ls.ls_lines(img.tree, nodes))
+            ls.write_listing(img.tree, top, sys.stdout)
         warn_of(img)
 
 

@@ -278,8 +278,12 @@ SINGULARITY_FILES = {
     "help": "/.singularity.d/runscript.help",
     "environment": "/.singularity.d/env/90-environment.sh",
     "definition": "/.singularity.d/Singularity",
+    "test": "/.singularity.d/test",
+    "startscript": "/.singularity.d/startscript",
 }
+BOOTSTRAP_HISTORY = "/.singularity.d/bootstrap_history"
 MAX_META_BYTES = 1 << 20
+MAX_HISTORY_FILES = 64  # each build on a SIF base adds one: a crafted image cannot add 10^6
 
 
 def _fill_singularity_meta(img: Image) -> None:
@@ -292,6 +296,19 @@ def _fill_singularity_meta(img: Image) -> None:
         text = _read_text(img, path)
         if text is not None:
             setattr(meta, attr, text)
+    history = img.tree.lookup(BOOTSTRAP_HISTORY)
+    kids = img.tree.kids(history) if history is not None else None
+    if kids and not meta.bootstrap_history:
+        names = sorted(kids, key=_natural)
+        for name in names[:MAX_HISTORY_FILES]:
+            text = _read_text(img, f"{BOOTSTRAP_HISTORY}/{name}")
+            if text is not None:
+                meta.bootstrap_history[name] = text
+        if len(names) > MAX_HISTORY_FILES:
+            meta.warnings.append(
+                f"{BOOTSTRAP_HISTORY} holds {len(names)} files: the first "
+                f"{MAX_HISTORY_FILES} are shown"
+            )
     if not meta.labels:
         text = _read_text(img, "/.singularity.d/labels.json")
         if text:
@@ -302,6 +319,13 @@ def _fill_singularity_meta(img: Image) -> None:
             else:
                 if isinstance(labels, dict):
                     meta.labels = {str(k): str(v) for k, v in labels.items()}
+
+
+def _natural(name: str) -> tuple[str, int, str]:
+    """Singularity2 before Singularity10 (apptainer numbers them as it builds): the
+    trailing number compared by its length, then its digits (no int() of a hostile name)."""
+    stem = name.rstrip("0123456789")
+    return (stem, len(name) - len(stem), name)
 
 
 def _read_text(img: Image, path: str) -> str | None:

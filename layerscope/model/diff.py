@@ -11,11 +11,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from layerscope.model.entry import EntryKind
+from layerscope.model.sizes import LazyLinkCounts
 from layerscope.model.tree import ROOT, FileTree
 
 # type, content (incl. size), permission bits, owner, symlink target, device numbers
 DEFAULT_COMPARE = frozenset({"type", "content", "size", "mode", "owner", "target", "rdev"})
-ALL_FIELDS = ("type", "content", "size", "mode", "owner", "target", "rdev", "xattrs", "mtime")
+# Off by default: xattrs, mtime (rebuilds change it; a directory's changes whenever an
+# entry in it is added or removed) and links (a file's hard-link count: sqfsdiff reports a
+# file that gained a link, as its inode becomes an extended one; directories' counts
+# follow their subdirectories, which the diff lists already, so they are not compared).
+ALL_FIELDS = (
+    "type", "content", "size", "mode", "owner", "target", "rdev", "xattrs", "mtime", "links",
+)  # fmt: skip
 # diffoci's --semantic idea: ignore what rebuilds change without meaning anything
 SEMANTIC_IGNORE = frozenset({"mtime"})
 
@@ -70,12 +77,19 @@ def diff_trees(
     uid_a, uid_b, gid_a, gid_b = a.uid, b.uid, a.gid, b.gid
     size_a, size_b = a.size, b.size
     dir_kind, file_kind = EntryKind.DIR, EntryKind.FILE
-    # With neither mtime nor xattrs compared, a directory or a same-size file whose type,
-    # mode and owner agree needs no further look unless content must be compared.
-    shortcut = not ({"mtime", "xattrs"} & compare)
+    # With neither mtime, xattrs nor links compared, a directory or a same-size file whose
+    # type, mode and owner agree needs no further look unless content must be compared.
+    shortcut = not ({"mtime", "xattrs", "links"} & compare)
+    links = (_Links(a), _Links(b)) if "links" in compare else None
     content = "content" in compare and content_equal is not None
     for_sure_same_files = shortcut and not content
     empty: dict[str, int] = {}
+    if top_a == ROOT and top_b == ROOT:
+        # The root's own attributes (a squashfs root inode's mode, owner, mtime), as
+        # sqfsdiff compares them ("/ has a different timestamp").
+        root = _changes(a, ROOT, b, ROOT, compare, None, links)
+        if root:
+            out.modified.append(Modified("/", root, ROOT, ROOT))
     while stack:
         da, db, prefix = stack.pop()
         kids_a = a.kids(da) or empty
@@ -112,7 +126,7 @@ def diff_trees(
                         out.modified.append(Modified(f"{prefix}/{name}", ["content"], na, nb))
                         continue
             path = f"{prefix}/{name}"
-            changes = _changes(a, na, b, nb, compare, content_equal)
+            changes = _changes(a, na, b, nb, compare, content_equal, links)
             if changes:
                 out.modified.append(Modified(path, changes, na, nb))
             a_dir = ka == dir_kind
@@ -156,6 +170,7 @@ def _changes(
     nb: int,
     compare: frozenset[str] | set[str],
     content_equal: ContentEqual | None,
+    links: tuple[_Links, _Links] | None = None,
 ) -> list[str]:
     changes: list[str] = []
     kind = a.kind[na]
@@ -177,9 +192,23 @@ def _changes(
             changes.extend(f for f in ("content", "size") if f in compare)
         elif "content" in compare and content_equal is not None and not content_equal(na, nb):
             changes.append("content")
-    # A directory whose only change is its mtime is not modified.
+    # A directory whose only change is its mtime is reported too (as `sqfsdiff -T`
+    # does), when mtime is compared: it is off by default.
     if "mtime" in compare and a.mtime[na] != b.mtime[nb]:
         changes.append("mtime")
-    if kind == EntryKind.DIR and changes == ["mtime"]:
-        return []
+    if links is not None and kind != EntryKind.DIR and links[0](na) != links[1](nb):
+        changes.append("links")
     return changes
+
+
+class _Links:
+    """A non-directory's hard-link count in its tree (live links of its inode), counted
+    for the groups asked about only."""
+
+    def __init__(self, tree: FileTree) -> None:
+        self.groups = tree.link_group
+        self.counts = LazyLinkCounts(tree)
+
+    def __call__(self, node: int) -> int:
+        group = self.groups.get(node)
+        return 1 if group is None else self.counts[group]

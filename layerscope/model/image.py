@@ -67,6 +67,11 @@ class ImageMeta:
     environment: str | None = None
     runscript: str | None = None
     help: str | None = None
+    test: str | None = None  # Apptainer's %test section (/.singularity.d/test)
+    startscript: str | None = None  # %startscript, run by `instance start`
+    # earlier definition files /.singularity.d/bootstrap_history/ keeps (a build from a
+    # SIF or sandbox base): file name -> text, in name order
+    bootstrap_history: dict[str, str] = field(default_factory=dict)
     generic_json: dict[str, Any] = field(default_factory=dict)
     sif: dict[str, Any] | None = None
     signatures: list[dict[str, Any]] = field(default_factory=list)

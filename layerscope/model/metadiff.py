@@ -91,6 +91,8 @@ def meta_diff(a: ImageMeta, b: ImageMeta) -> dict[str, Any]:
         ("definition", "Singularity"),
         ("environment", "environment"),
         ("runscript", "runscript"),
+        ("startscript", "startscript"),
+        ("test", "test"),
         ("help", "runscript.help"),
     ):
         text = unified(getattr(a, key), getattr(b, key), name)

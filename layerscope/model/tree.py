@@ -364,6 +364,13 @@ class FileTree:
             self._rolled = sizes.roll_up(self)
         return self._rolled.get(node, 0)
 
+    def dir_sizes(self) -> dict[int, int]:
+        """rolled_size() of every directory at once (a full listing needs them all);
+        a directory holding no regular file may be missing (its size is 0)."""
+        if self._rolled is None:
+            self._rolled = sizes.roll_up(self)
+        return self._rolled
+
     def total_size(self) -> int:
         return self.rolled_size(ROOT)
 

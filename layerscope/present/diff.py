@@ -21,6 +21,8 @@ META_TITLES = {
     "definition": "Definition file",
     "environment": "Environment script",
     "runscript": "Runscript",
+    "startscript": "Start script",
+    "test": "Test",
     "help": "Help text",
 }
 UNIFIED_STYLE = {"+": "added", "-": "removed", "@": "dim"}
@@ -91,6 +93,7 @@ def diff_doc(d: ImageDiff) -> Doc:
     """The text report: entries (+ added, - removed, M modified), then the metadata and
     package differences, then a summary line whose every number says what it counts."""
     ta, tb = d.a.tree, d.b.tree
+    links_a, links_b = LazyLinkCounts(ta), LazyLinkCounts(tb)
     doc = Doc()
     for path, node in d.tree.added:
         doc.line(("+ ", "added"), image(path), f"  ({units.size(tb.rolled_size(node))})")
@@ -100,6 +103,10 @@ def diff_doc(d: ImageDiff) -> Doc:
         sizes = ""
         if "size" in m.changes:
             sizes = f"  {units.size(ta.size[m.old])} -> {units.size(tb.size[m.new])}"
+        if "links" in m.changes:
+            old = links_a[ta.link_group[m.old]] if m.old in ta.link_group else 1
+            new = links_b[tb.link_group[m.new]] if m.new in tb.link_group else 1
+            sizes += f"  links {old} -> {new}"
         doc.line(("M ", "modified"), image(m.path), f"  [{','.join(m.changes)}]{sizes}")
     if d.meta or d.packages:
         doc.extend(metadata_doc(d, heading=False))
@@ -160,7 +167,7 @@ def metadata_doc(d: ImageDiff, heading: bool = True) -> Doc:
             doc.line(("(one image: layers share its metadata)", "dim"))
         return doc
     meta = d.meta
-    for key in ("definition", "environment", "runscript", "help"):
+    for key in META_TITLES:
         if key in meta:
             _unified(doc, META_TITLES[key], meta[key])
     for key, change in meta.get("config", {}).items():

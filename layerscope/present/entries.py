@@ -45,9 +45,17 @@ def ls_entries(
     rolled = tree.rolled_size
     dir_kind = EntryKind.DIR
     names = _KINDS
+    child_ids = tree.child_ids
     for node, path in nodes:
         kind = kinds[node]
-        group = groups.get(node) if groups else None
+        if kind == dir_kind:
+            # A directory's link count: "." and its name in the parent, plus each
+            # subdirectory's "..": what squashfs stores (mksquashfs, tar2sqfs) and stat
+            # reports on a mounted image or an unpacked tree.
+            count = 2 + sum(1 for kid in child_ids(node) if kinds[kid] == dir_kind)
+        else:
+            group = groups.get(node) if groups else None
+            count = 1 if group is None else links[group]
         rdev = rdevs.get(node) if rdevs else None
         xa = xattrs.get(node) if xattrs else None
         yield LsEntry(
@@ -60,7 +68,7 @@ def ls_entries(
             mtimes[node],
             targets.get(node),
             None if rdev is None else list(rdev),
-            1 if group is None else links[group],
+            count,
             {} if not xa else {k: _b64(v) for k, v in sorted(xa.items())},
             layers[node] if layers[node] >= 0 else None,
         )

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from layerscope.engine.inspect import Inspection, LayerStats
+from layerscope.engine.loading import BOOTSTRAP_HISTORY
 from layerscope.model.image import ImageMeta
 from layerscope.present import units
 from layerscope.present.analysis import summary_doc, summary_json
@@ -48,7 +49,9 @@ def inspect_json(found: Inspection, answers: Answers | None = None) -> dict[str,
     }
     for key in ("platforms", "config", "history", "definition", "labels", "environment"):
         doc[key] = getattr(meta, key)
-    for key in ("runscript", "help", "sif", "generic_json", "signatures", "encryption"):
+    for key in ("runscript", "help", "test", "startscript", "bootstrap_history"):
+        doc[key] = getattr(meta, key)
+    for key in ("sif", "generic_json", "signatures", "encryption"):
         doc[key] = getattr(meta, key)
     doc["warnings"] = meta.warnings
     if found.analysis is not None:
@@ -127,7 +130,7 @@ def meta_doc(meta: ImageMeta) -> Doc:
     for sig in meta.signatures:
         doc.field("Signature", signature_text(sig))
     for enc in meta.encryption:
-        doc.field("Encrypted", _encryption(enc))
+        doc.field("Encrypted", encryption_text(enc, meta.sif))
     if meta.labels:
         doc.title("Labels")
         for k, v in sorted(meta.labels.items()):
@@ -136,11 +139,17 @@ def meta_doc(meta: ImageMeta) -> Doc:
         ("Definition file", meta.definition),
         ("Environment", meta.environment),
         ("Runscript", meta.runscript),
+        ("Start script", meta.startscript),
+        ("Test", meta.test),
         ("Help", meta.help),
     ):
-        if text:
+        if text is not None and _says_something(text):
             doc.title(title)
             doc.block(text)
+    for name, text in meta.bootstrap_history.items():
+        # apptainer keeps the definition of each earlier build (a SIF or sandbox base)
+        doc.title(f"Earlier definition ({BOOTSTRAP_HISTORY}/{name})")
+        doc.block(text)
     if meta.config:
         doc.title("Config")
         for k, v in meta.config.items():
@@ -153,6 +162,13 @@ def meta_doc(meta: ImageMeta) -> Doc:
     for warning in meta.warnings:
         doc.field("Warning", warning, style="warn")
     return doc
+
+
+def _says_something(text: str) -> bool:
+    """A text with a line beyond a `#!` line and blanks: apptainer writes `#!/bin/sh` as
+    the start script and test of every image without one (the JSON keeps them)."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return bool(lines) and not (len(lines) == 1 and lines[0].startswith("#!"))
 
 
 FORMATS = {
@@ -199,7 +215,14 @@ def _sif_descriptors(doc: Doc, sif: dict[str, Any]) -> None:
         )
 
 
-def _encryption(enc: dict[str, Any]) -> str:
-    """An encrypted partition in words, not as a raw dict."""
-    parts = [f"{k.replace('_', ' ')} {v}" for k, v in sorted(enc.items()) if v not in (None, "")]
-    return ", ".join(parts) or "yes"
+def encryption_text(enc: dict[str, Any], sif: dict[str, Any] | None) -> str:
+    """'partition 1 (Encrypted squashfs), key in object 2 (PEM/RSA-OAEP)': an encrypted
+    partition in words, the key's message described as `siftool list` types it."""
+    labels = {d.get("id"): str(d.get("type_label", "")) for d in (sif or {}).get("descriptors", [])}
+    text = f"partition {enc.get('partition')} ({enc.get('fs') or 'unknown file system'})"
+    keys = []
+    for m in enc.get("crypto_messages") or []:
+        label = labels.get(m, "")
+        kind = label[label.find("(") :] if "(" in label else ""
+        keys.append(f"object {m} {kind}".rstrip())
+    return text + (f", key in {', '.join(keys)}" if keys else ", no key object linked")

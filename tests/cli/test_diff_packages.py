@@ -104,3 +104,54 @@ def test_packages_keyed_by_environment(
     ]  # fmt: skip
     text = cli(capsysbinary, "diff", str(sides["a"]), str(sides["b"])).out.decode()
     assert "Packages (python, /opt/venv)\n  + packaging = 26.4\n" in text
+
+
+def test_a_real_venv_beside_the_system_python(tmp_path: Path) -> None:
+    """A venv made by `python -m venv` (pip from ensurepip, with its RECORD) next to the
+    system's pip in /usr/lib/python3/dist-packages, packed by mksquashfs: the same name in
+    two environments with two versions, both listed, each with its environment."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.cli.run import proc
+    from tests.conftest import require_tool
+
+    mksquashfs = require_tool("mksquashfs")
+    before, after = tmp_path / "before", tmp_path / "after"
+    (before / "usr/lib/python3/dist-packages").mkdir(parents=True)
+    venv = after / "opt/venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    assert (venv / "pyvenv.cfg").is_file()
+    (venv_pip,) = (venv / "lib").glob("python3*/site-packages/pip-*.dist-info")
+    venv_version = venv_pip.name.removeprefix("pip-").removesuffix(".dist-info")
+    system = after / "usr/lib/python3/dist-packages"
+    system.mkdir(parents=True)
+    host = sorted(Path("/usr/lib/python3/dist-packages").glob("pip-*.dist-info"))
+    if host and not host[-1].name.endswith(f"-{venv_version}.dist-info"):
+        shutil.copytree(host[-1], system / host[-1].name)  # Debian's python3-pip
+    else:  # no other pip on this machine: the venv's, as an older release
+        old = system / "pip-9.0.1.dist-info"
+        shutil.copytree(venv_pip, old)
+        meta = old / "METADATA"
+        meta.write_text(re.sub(r"(?m)^Version: .*$", "Version: 9.0.1", meta.read_text()))
+    (system_pip,) = system.glob("pip-*.dist-info")
+    system_version = system_pip.name.removeprefix("pip-").removesuffix(".dist-info")
+    images = []
+    for root in (before, after):
+        img = tmp_path / f"{root.name}.sqfs"
+        subprocess.run([mksquashfs, str(root), str(img), "-noappend", "-quiet", "-no-progress"],
+                       check=True, capture_output=True)  # fmt: skip
+        images.append(str(img))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    r = proc("diff", "--json", *images, env=env)
+    assert r.code == 1, r.err
+    python = {d["environment"]: d for d in r.json()["packages"] if d["manager"] == "python"}
+    assert python["/usr"]["added"] == {"pip": system_version}
+    assert python["/opt/venv"]["added"]["pip"] == venv_version != system_version
+    text = proc("diff", "--summary", *images, env=env).out.decode()
+    assert "Packages (python)\n" not in text  # no environment-less list
+    assert "Packages (python, /opt/venv)\n" in text
+    assert f"  + pip = {venv_version}\n" in text.split("Packages (python, /opt/venv)\n")[1]
+    assert f"  + pip = {system_version}\n" in text.split("Packages (python, /usr)\n")[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from layerscope.model.diff import ALL_FIELDS, diff_trees
@@ -28,11 +28,18 @@ def entry(draw: st.DrawFn) -> Entry:
         target=draw(st.sampled_from(NAMES)) if kind == EntryKind.SYMLINK else None,
         xattrs=draw(st.sampled_from([None, {"user.x": b"1"}])),
         loc=draw(st.integers(0, 1)),  # stands for the content
+        # files sharing an identity are hard links (the links field counts them)
+        ino=draw(st.sampled_from([0, 7])) if kind == EntryKind.FILE else 0,
     )
 
 
 def _flat(tree: FileTree) -> dict[str, Entry]:
     return {tree.path(n): tree.entry(n) for n in tree.walk()}
+
+
+def _links(flat: dict[str, Entry], e: Entry) -> int:
+    """Hard links of an entry: the live paths sharing its inode identity."""
+    return 1 if not e.ino else sum(1 for o in flat.values() if o.ino == e.ino)
 
 
 def _naive(
@@ -60,17 +67,25 @@ def _naive(
                 elif x.loc != y.loc:
                     ch.add("content")
             if x.mtime != y.mtime:
-                ch.add("mtime")
+                ch.add("mtime")  # a directory's too (sqfsdiff -T reports it)
+            if x.kind != EntryKind.DIR and _links(fa, x) != _links(fb, y):
+                ch.add("links")
             ch &= compare
-            if x.kind == EntryKind.DIR and ch == {"mtime"}:
-                ch = set()
         if ch:
             modified[p] = ch
     # under an entry whose type changed, the old children are removed, the new ones added
     return set(fa) - set(fb), set(fb) - set(fa), modified
 
 
+_F = EntryKind.FILE
+
+
 @settings(max_examples=400, deadline=None)
+@example(  # a file that gains a hard link (random lists rarely meet on one path)
+    [Entry("/a", _F, 0o644, 0, 0, 1, 0, ino=7)],
+    [Entry("/a", _F, 0o644, 0, 0, 1, 0, ino=7), Entry("/b", _F, 0o644, 0, 0, 1, 0, ino=7)],
+    {"links"},
+)
 @given(
     st.lists(entry(), max_size=8),
     st.lists(entry(), max_size=8),

@@ -107,16 +107,27 @@ def walk(
     try:
         root_pos = t.imap[root_ref >> 16] + (root_ref & 0xFFFF)
         rtype = t.itab[root_pos]
+        xi = NO_INDEX
         if rtype == DIR:
-            _, _, _, _, _, _, blk, _, size, off, _ = I_DIR.unpack_from(t.itab, root_pos)
+            _, mode, u, g, mtime, _, blk, _, size, off, _ = I_DIR.unpack_from(t.itab, root_pos)
         elif rtype == XDIR:
-            _, _, _, _, _, _, _, size, blk, _, _, off, _ = I_XDIR.unpack_from(t.itab, root_pos)
+            _, mode, u, g, mtime, _, _, size, blk, _, _, off, xi = I_XDIR.unpack_from(
+                t.itab, root_pos
+            )
         else:
             raise CorruptImageError(f"{t.where}: root inode is not a directory (type {rtype})")
         start = t.dmap[blk] + off
+        uid, gid = t.ids[u], t.ids[g]
     except (IndexError, KeyError, struct.error) as e:
         raise CorruptImageError(f"{t.where}: bad root inode reference ({e})") from e
     cols = LayerColumns()
+    # The root's own attributes, as unsquashfs lists them (its first line) and the kernel
+    # mounts them: row 0 is the root.
+    cols.mode[0], cols.uid[0], cols.gid[0], cols.mtime[0] = mode & 0o7777, uid, gid, mtime
+    if xi != NO_INDEX:
+        found = t.xattrs(xi)
+        if found:
+            cols.xattrs[0] = found
     if size > 3:
         pending: list[Pending] = [(0, "", start, start + size - 3)]
         _Walk(t, cols, {root_pos}, max_entries, structural).run(pending, cancel)

@@ -1,6 +1,7 @@
 """Three build stages as real SIFs whose steps leave many files the same size with the same
 attributes (so a content comparison must settle them): stage 2 rewrites a third of them
-with other bytes of the same length, chmods one of those, grows, adds and removes others;
+with other bytes of the same length, chmods one of those and hard-links another, grows,
+adds and removes others;
 stage 3 does it again on another third. Made by mksquashfs (gzip, then xz, then zstd)
 and siftool, as `apptainer build` lays a SIF out (a primary system partition); the
 squashfs files are kept beside them for sqfsdiff."""
@@ -59,6 +60,8 @@ def _next_stage(root: Path, k: int) -> None:
             path.write_bytes(_body(f"f{i}", path.stat().st_size, salt=f"stage{k + 1}"))
             os.utime(path, (BASE_TIME + 86_400 * k,) * 2)
     (root / f"data/f{k - 1:03d}.bin").chmod(0o600)  # a pair modified already ("mode")
+    # a rewritten file gains a hard link (its link count changes: sqfsdiff's "inode format")
+    os.link(root / f"data/f{k + 2:03d}.bin", root / f"data/f{k + 2:03d}.link")
     grown = root / f"data/f{89 - k:03d}.bin"
     grown.write_bytes(grown.read_bytes() + b"more")
     _write(root, f"opt/stage{k + 1}/tool", _body(f"tool{k}", 7000), 0o755)

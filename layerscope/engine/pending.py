@@ -188,7 +188,7 @@ def compare_pending(
 
 def apply_content(diff: TreeDiff, b: FileTree, results: Iterable[Result]) -> None:
     """Fold content answers into a quick diff, as diff_trees would have put them: a pair
-    already modified gains "content" (before "mtime", diff_trees' order); another becomes
+    already modified gains "content" (in diff_trees' order); another becomes
     modified with ["content"]. The modified list is sorted again."""
     by_new = {m.new: m for m in diff.modified}
     grew = False
@@ -206,14 +206,17 @@ def apply_content(diff: TreeDiff, b: FileTree, results: Iterable[Result]) -> Non
         diff.modified.sort(key=lambda m: m.path.split("/"))
 
 
+# what diff_trees lists after "content" in an entry's changes, in its order
+AFTER_CONTENT = ("size", "mtime", "links")
+
+
 def add_content(changes: list[str]) -> None:
-    """Put "content" where diff_trees lists it: after the metadata fields, before mtime."""
+    """Put "content" where diff_trees lists it: after the attributes, before what
+    AFTER_CONTENT names."""
     if "content" in changes:
         return
-    if "mtime" in changes:
-        changes.insert(changes.index("mtime"), "content")
-    else:
-        changes.append("content")
+    at = next((i for i, c in enumerate(changes) if c in AFTER_CONTENT), len(changes))
+    changes.insert(at, "content")
 
 
 def complete_diff(

@@ -235,10 +235,12 @@ def test_tar_layers_settle_through_prefetch(tmp_path: Path) -> None:
     [
         DEFAULT_COMPARE | {"mtime"},  # no shortcut: every pair goes through _changes
         DEFAULT_COMPARE | {"xattrs", "mtime"},
+        DEFAULT_COMPARE | {"links", "mtime"},
+        DEFAULT_COMPARE | {"links"},
         DEFAULT_COMPARE - {"mode"},
         DEFAULT_COMPARE - {"content"},  # nothing to compare: nothing pending
     ],
-    ids=["mtime", "xattrs-mtime", "no-mode", "no-content"],
+    ids=["mtime", "xattrs-mtime", "links-mtime", "links", "no-mode", "no-content"],
 )
 def test_complete_diff_equals_tree_diff_for_other_fields(
     stages: list[Stage], fields: frozenset[str]
@@ -257,6 +259,8 @@ def test_complete_diff_equals_tree_diff_for_other_fields(
         ]
         if "mtime" in fields:
             assert any(m.changes[-2:] == ["content", "mtime"] for m in whole.modified)
+        if "links" in fields:  # the rewritten file that gained a hard link
+            assert any(m.changes[-1] == "links" and "content" in m.changes for m in whole.modified)
 
 
 def test_one_image_layers_pending_only_what_a_layer_rewrote(tmp_path: Path) -> None:

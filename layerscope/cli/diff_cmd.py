@@ -10,9 +10,19 @@ import click
 from layerscope.cli.commands import open_image, warn_of
 from layerscope.cli.options import EXIT_HELP, SOURCES_HELP, source_options
 from layerscope.engine.compare import compare_images, layer_states
+from layerscope.engine.hashing import ContentHasher
+from layerscope.engine.image import Image
+from layerscope.engine.pending import ContentProgress, complete_diff
 from layerscope.errors import ExitCode, LayerscopeError, UsageError
-from layerscope.model.diff import ALL_FIELDS, DEFAULT_COMPARE, SEMANTIC_IGNORE, parse_fields
+from layerscope.model.diff import (
+    ALL_FIELDS,
+    DEFAULT_COMPARE,
+    SEMANTIC_IGNORE,
+    TreeDiff,
+    parse_fields,
+)
 from layerscope.present import output
+from layerscope.present.progress import content_progress
 from layerscope.readers import OpenOptions
 
 DEFAULTS = ", ".join(f for f in ALL_FIELDS if f in DEFAULT_COMPARE)
@@ -35,6 +45,26 @@ def run_tui(
     if isinstance(result, LayerscopeError):
         raise result
     raise SystemExit(app.return_code or 0)
+
+
+def diff_with_progress(a: Image, b: Image, fields: set[str]) -> TreeDiff:
+    """The tree diff, its content comparison shown on stderr (a terminal) as one line
+    rewritten in place and erased at the end: the output itself is the whole answer."""
+    shown = False
+
+    def show(p: ContentProgress) -> None:
+        nonlocal shown
+        if p.files_total:
+            sys.stderr.write(f"\r{content_progress(p)}\x1b[K")
+            sys.stderr.flush()
+            shown = True
+
+    try:
+        return complete_diff(a, b, fields, ContentHasher(), on_progress=show)
+    finally:
+        if shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
 @click.command("diff", epilog=SOURCES_HELP + "\n\n" + EXIT_HELP)
@@ -107,7 +137,10 @@ def diff_cmd(
             left.close()
             raise
     with left, right:
-        d = compare_images(left, right, fields, with_meta=b is not None)
+        tree = None
+        if "content" in fields and sys.stderr.isatty():
+            tree = diff_with_progress(left, right, fields)
+        d = compare_images(left, right, fields, with_meta=b is not None, tree=tree)
         changes = None
         if portability:
             from layerscope.engine.portability import portability_changes_of

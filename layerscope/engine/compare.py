@@ -56,8 +56,12 @@ def compare_images(
     compare: frozenset[str] | set[str] = DEFAULT_COMPARE,
     hasher: ContentHasher | None = None,
     with_meta: bool = True,
+    tree: TreeDiff | None = None,
 ) -> ImageDiff:
-    tree = tree_diff(a, b, compare, hasher or ContentHasher())
+    """`tree`: the tree diff computed already (layerscope.engine.pending.complete_diff,
+    which compares contents with progress)."""
+    if tree is None:
+        tree = tree_diff(a, b, compare, hasher or ContentHasher())
     meta = meta_diff(a.meta, b.meta) if with_meta else {}
     packages = packages_diff(image_packages(a), image_packages(b))
     return ImageDiff(a, b, tree, meta, shared_layers(a, b), packages)

@@ -334,6 +334,12 @@ class FileTree:
         """Live links per hard-link group."""
         return sizes.link_counts(self)
 
+    def roll_up(self) -> None:
+        """Compute every directory's rolled-up size now (a worker does, before a view
+        that shows directory sizes asks; rolled_size(ROOT) alone takes a shortcut)."""
+        if self._rolled is None:
+            self._rolled = sizes.roll_up(self)
+
     def rolled_size(self, node: int) -> int:
         """Regular-file bytes under a directory (its own size for a non-directory), as
         `du -s` counts them: a hard-linked inode once in each directory holding it.

@@ -40,6 +40,10 @@ def summary(d: ImageDiff, cs: ChangeSet, width: int = 40) -> Text:
         n = cs.counts[status]
         out.append(f"{status.letter} {n:>5,} {word:<8}", style=STYLE[status])
         out.append(f"{signed_size(net) or '0 B':>10}\n")
+    pending = cs.counts[Status.PENDING]
+    if pending:
+        why = "comparison cancelled" if cs.cancelled else "contents being compared"
+        out.append(f"? {pending:>5,} pending  ({why})\n", style="italic")
     size_a, size_b = a.tree.total_size(), b.tree.total_size()
     out.append(f"\nsize {human_size(size_a)} → {human_size(size_b)}")
     out.append(f"  ({signed_size(size_b - size_a) or 'same'})\n")
@@ -47,7 +51,10 @@ def summary(d: ImageDiff, cs: ChangeSet, width: int = 40) -> Text:
     if meta_keys:
         out.append(f"metadata: {', '.join(meta_names(d))}", style="yellow")
         out.append("  [m]\n", style="dim")
-    elif cs.counts[Status.ADDED] + cs.counts[Status.MODIFIED] + cs.counts[Status.REMOVED] == 0:
+    elif (
+        not pending
+        and sum(cs.counts[s] for s in (Status.ADDED, Status.MODIFIED, Status.REMOVED)) == 0
+    ):
         out.append("no differences\n", style="bold")
     return out
 

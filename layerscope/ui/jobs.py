@@ -45,6 +45,18 @@ class Jobs:
                 if queued is not None:
                     self._start(group, queued)
 
+    def cancel(self, group: str) -> bool:
+        """Stop the group's running job and drop its queued one; False if none ran."""
+        self._queued.pop(group, None)
+        current = self._running.get(group)
+        if current is None:
+            return False
+        current[1].set()
+        return True
+
+    def running(self, group: str) -> bool:
+        return group in self._running
+
     def cancel_all(self) -> None:
         self._queued.clear()
         for _, cancel in self._running.values():

@@ -78,7 +78,7 @@ VIEW_KEYS: tuple[Key, ...] = (
     Key(
         "escape",
         "close_filter",
-        "Close the filter (cancel while loading)",
+        "Close the filter (cancel loading, or comparing contents)",
         TREE,
         palette=False,
         label="Esc",

@@ -10,6 +10,7 @@ from textual.message import Message
 from layerscope.engine.browse.changes import ChangeSet
 from layerscope.engine.browse.stack import Stack
 from layerscope.engine.compare import ImageDiff
+from layerscope.engine.pending import ContentProgress
 from layerscope.ui.preview_model import Preview
 from layerscope.ui.rows import Rows
 
@@ -41,6 +42,17 @@ class TreeReady(Message):
         self.cs = cs
         self.rows = rows
         self.cursor_path = cursor_path
+        super().__init__()
+
+
+class ContentCompared(Message):
+    """A batch of content answers went into `cs` (already settled: redraw); `ended` on the
+    last message of a comparison, finished or cancelled (progress.finished tells)."""
+
+    def __init__(self, cs: ChangeSet, progress: ContentProgress, ended: bool = False) -> None:
+        self.cs = cs
+        self.progress = progress
+        self.ended = ended
         super().__init__()
 
 

@@ -28,12 +28,14 @@ STATUS_STYLE = {
     Status.REMOVED: "red",
     Status.MODIFIED: "yellow",
     Status.UNCHANGED: "",
+    Status.PENDING: "italic",
 }
 STATUS_WORD = {
     Status.ADDED: "added",
     Status.REMOVED: "removed",
     Status.MODIFIED: "modified",
     Status.UNCHANGED: "unchanged",
+    Status.PENDING: "pending",
 }
 
 
@@ -184,6 +186,8 @@ def _header(cs: ChangeSet, d: int, labels: tuple[str, str]) -> list[Text]:
     where = f"{STATUS_WORD[status]} in {labels[1]}"
     if status == Status.UNCHANGED:
         where = f"unchanged since {labels[0]}"
+    elif status == Status.PENDING:
+        where = f"same size and attributes as in {labels[0]}: contents not compared yet"
     lines.append(Text(where, style=STATUS_STYLE[status]))
     mod = cs.modified.get(d)
     if mod is not None:

@@ -3,6 +3,10 @@
 The displayed tree is the `after` tree's live entries plus the entries the step removed,
 which only the `before` tree still holds. Display ids keep both in one int space: an
 `after` node n is n (>= 0); a removed `before` node n is -1 - n.
+
+A change set may be made before contents are compared (layerscope.engine.pending): a file
+whose size and attributes agree on both sides is PENDING until `settle` gets its answer
+(from a worker, in batches); everything else is final from the start.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 import enum
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from layerscope.engine.image import Image
+from layerscope.engine.pending import Pair, Result, add_content
 from layerscope.errors import Cancelled
 from layerscope.model.diff import Modified, TreeDiff
 from layerscope.model.entry import EntryKind
@@ -31,17 +36,26 @@ class Status(enum.IntEnum):
     ADDED = 1
     MODIFIED = 2
     REMOVED = 3
+    PENDING = 4  # same size and attributes; contents not compared yet
 
     @property
     def letter(self) -> str:
         """A letter per status, so markers read without colour (NO_COLOR)."""
-        return "UAMD"[self]
+        return "UAMD?"[self]
 
 
 class ChangeSet:
     """Statuses, names, sizes and children of the displayed entries of one step."""
 
-    def __init__(self, step: int, mode: str, before: Image, after: Image, diff: TreeDiff) -> None:
+    def __init__(
+        self,
+        step: int,
+        mode: str,
+        before: Image,
+        after: Image,
+        diff: TreeDiff,
+        pending: Iterable[Pair] = (),
+    ) -> None:
         self.step = step
         self.mode = mode
         self.before = before
@@ -63,10 +77,22 @@ class ChangeSet:
                 continue  # its directory became a file: nowhere to show it
             self._removed_under.setdefault(parent, []).append(-1 - n)
             self._removed_parent[-1 - n] = parent
+        # Contents not compared yet, by `after` node: the pair's `before` node. A pair
+        # modified already (its mode changed, say) is not pending, only rechecked: its
+        # answer adds "content" to its changes.
+        self.pending: dict[int, int] = {nb: na for na, nb in pending}
+        self._recheck: dict[int, int] = {}
+        for nb in self.modified.keys() & self.pending.keys():
+            self._recheck[nb] = self.pending.pop(nb)
+        self.cancelled = False  # the user stopped the comparison (it resumes when asked)
+        # settle() runs in a worker while the UI and tree workers read: it takes this lock,
+        # and so do the readers that iterate (single lookups need none)
+        self.lock = threading.Lock()
         self.counts = {
             Status.ADDED: len(self.added),
             Status.MODIFIED: len(self.modified),
             Status.REMOVED: len(self.removed),
+            Status.PENDING: len(self.pending),
         }
         self.bytes = {
             Status.ADDED: file_bytes(at, self.added),
@@ -77,6 +103,47 @@ class ChangeSet:
             ),
             Status.REMOVED: file_bytes(bt, (-1 - d for d in self.removed)),
         }
+
+    # -- contents compared after --------------------------------------------------------
+
+    @property
+    def settled(self) -> bool:
+        """Whether every content comparison is answered (nothing pending)."""
+        return not self.pending and not self._recheck
+
+    def pending_pairs(self) -> list[Pair]:
+        """The (before, after) node pairs still to compare, unchanged-looking ones first
+        (they are the rows that show "?"), each group in the order the diff met them."""
+        with self.lock:
+            pairs = [(na, nb) for nb, na in self.pending.items()]
+            pairs.extend((na, nb) for nb, na in self._recheck.items())
+        return pairs
+
+    def settle(self, results: Iterable[Result]) -> int:
+        """Take content answers: a pending entry becomes modified (contents differ) or
+        unchanged; a modified one gains "content". Returns how many were settled."""
+        n = 0
+        at = self.after.tree
+        with self.lock:
+            # a new modified dict, swapped in whole: readers iterate it without the lock
+            # (present.growth); the pending one is only iterated under the lock
+            modified = self.modified
+            for na, nb, same in results:
+                if self.pending.pop(nb, None) is not None:
+                    n += 1
+                    if not same:
+                        if modified is self.modified:
+                            modified = dict(modified)
+                        modified[nb] = Modified(at.path(nb), ["content"], na, nb)
+                elif self._recheck.pop(nb, None) is not None:
+                    n += 1
+                    if not same:
+                        add_content(self.modified[nb].changes)
+            self.modified = modified
+            self.counts[Status.MODIFIED] = len(modified)
+            self.counts[Status.PENDING] = len(self.pending)
+        # same sizes on both sides: the modified bytes (a net) and the deltas do not move
+        return n
 
     # -- one entry ----------------------------------------------------------------------
 
@@ -94,6 +161,8 @@ class ChangeSet:
             return Status.ADDED
         if d in self.modified:
             return Status.MODIFIED
+        if d in self.pending:
+            return Status.PENDING
         return Status.UNCHANGED
 
     def name(self, d: int) -> str:
@@ -194,9 +263,12 @@ class ChangeSet:
         cancel: Cancel | None = None,
     ) -> set[int] | None:
         """The entries to show: those whose status is not hidden and whose full path the
-        pattern finds, plus their directories. None means all of them."""
+        pattern finds, plus their directories. None means all of them. A pending entry
+        may turn out modified or unchanged: it hides only when both are hidden."""
         if not hidden and pattern is None:
             return None
+        if Status.MODIFIED in hidden and Status.UNCHANGED in hidden:
+            hidden = hidden | {Status.PENDING}
         keep: set[int] = {ROOT}
 
         def mark(d: int | None) -> None:
@@ -206,14 +278,27 @@ class ChangeSet:
 
         if pattern is None and Status.UNCHANGED in hidden:
             # Only changes can show: no need to look at the rest of the tree.
+            with self.lock:  # a snapshot: settle() may change them meanwhile
+                modified, pending = list(self.modified), list(self.pending)
+            up = self.after.tree.parent
+            above = {ROOT}  # the live directories above what shows
             for group, status in (
                 (self.added, Status.ADDED),
-                (self.modified.keys(), Status.MODIFIED),
-                (self.removed, Status.REMOVED),
+                (modified, Status.MODIFIED),
+                (pending, Status.PENDING),
             ):
                 if status not in hidden:
-                    for d in group:
-                        mark(d)
+                    # live entries (ids >= 0), hundreds of thousands when much is
+                    # pending: kept in one call, their few distinct parents walked up
+                    keep.update(group)
+                    for d in {up[d] for d in group}:
+                        while d not in above:
+                            above.add(d)
+                            d = up[d]
+            keep |= above  # every kept entry has its directories kept
+            if Status.REMOVED not in hidden:
+                for d in self.removed:
+                    mark(d)
             return keep
         for d, path in self.walk(cancel):
             if self.status(d) in hidden:

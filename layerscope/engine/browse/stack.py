@@ -26,15 +26,16 @@ from collections.abc import Callable
 
 from layerscope.engine.browse.build import Progress, Reporter, Source, Step, clone_tree, live_nodes
 from layerscope.engine.browse.changes import Cancel, ChangeSet, Status
-from layerscope.engine.compare import tree_diff
 from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.image import Image
 from layerscope.engine.loading import load_image, with_index_fallback
+from layerscope.engine.pending import ContentProgress, Result, compare_pending, quick_diff
+from layerscope.errors import Cancelled
 from layerscope.model.diff import DEFAULT_COMPARE, TreeDiff
 from layerscope.model.growth import Growth, layer_growths, tree_growth
 from layerscope.model.image import ImageMeta
 from layerscope.model.sizes import tree_tally
-from layerscope.model.tree import ROOT, FileTree
+from layerscope.model.tree import FileTree
 from layerscope.readers import OpenOptions
 
 __all__ = ["Cancel", "ChangeSet", "Mode", "Stack", "Status", "Step", "count_growth", "open_stack"]
@@ -103,7 +104,7 @@ class Stack:
             if index < 0:
                 return self.sources[0].image(FileTree(), -1)
             img = self._stage_state(index, rep) if self.stages else self._layer_state(index, rep)
-            img.tree.rolled_size(ROOT)  # roll sizes up here, in the worker
+            img.tree.roll_up()  # roll sizes up here, in the worker
             self._remember(index, img)
             return img
 
@@ -136,9 +137,17 @@ class Stack:
         mode: Mode = Mode.LAYER,
         progress: Progress | None = None,
         cancel: Cancel | None = None,
+        settle: bool = True,
     ) -> ChangeSet:
         """What step `index` changed (mode LAYER) or what changed from the first step up to
-        it (mode AGGREGATED); cached."""
+        it (mode AGGREGATED); cached.
+
+        The metadata half comes first, from the listings; same-size files with the same
+        attributes are compared by content only where that is free (the same member of
+        one image, the same layer digest, digests known). With `settle` the rest is
+        compared before returning; without, the change set keeps them PENDING for the
+        caller to settle (the TUI: `settle_contents` in a worker, showing the rows
+        first)."""
         if index == 0:
             mode = Mode.LAYER  # both modes agree on the first step
         key = (index, mode)
@@ -147,23 +156,56 @@ class Stack:
             cs = self._changes.get(key)
             if cs is not None:
                 self._changes.move_to_end(key)
-                return cs
+            else:
+                cs = self._compute(index, mode, rep)
+        # contents are compared outside the lock: another step's trees may be built
+        # meanwhile
+        if settle and not cs.settled:
+            self._settle_all(cs, cancel)
+        return cs
+
+    def _compute(self, index: int, mode: Mode, rep: Reporter) -> ChangeSet:
+        """The metadata half of a change set (its pending pairs left to compare); cached."""
+        key = (index, mode)
+        with self._lock:
             before_index = index - 1 if mode == Mode.LAYER else 0
             before = self.state(before_index, rep)
             after = self.state(index, rep)
             rep.check()
-            rep.report("comparing", 0, 1, force=True)
+            rep.report("comparing the listings", 0, 1, force=True)
+            pending: list[tuple[int, int]] = []
             if len(before.tree) == 1:
                 # nothing before: everything is added (no paths needed, no walk in order)
                 diff = TreeDiff(added=[("", n) for n in live_nodes(after.tree)])
             else:
                 same = self._same_member(before, after)
-                diff = tree_diff(before, after, DEFAULT_COMPARE, self.hasher, same)
-            cs = ChangeSet(index, mode.value, before, after, diff)
+                diff, pending = quick_diff(before, after, DEFAULT_COMPARE, self.hasher, same)
+            cs = ChangeSet(index, mode.value, before, after, diff, pending)
             self._changes[key] = cs
             while len(self._changes) > CHANGE_CACHE:
                 self._changes.popitem(last=False)
             return cs
+
+    def _settle_all(self, cs: ChangeSet, cancel: Cancel | None) -> None:
+        if not self.settle_contents(cs, cancel=cancel):
+            raise Cancelled("cancelled")
+
+    def settle_contents(
+        self,
+        cs: ChangeSet,
+        on_progress: Callable[[ContentProgress], None] | None = None,
+        cancel: Cancel | None = None,
+    ) -> bool:
+        """Compare the contents `cs` still has pending, settling it batch by batch (its
+        readers see each batch at once). False when cancelled (the rest stays pending)."""
+
+        def batch(results: list[Result], progress: ContentProgress) -> None:
+            cs.settle(results)
+            if on_progress is not None:
+                on_progress(progress)
+
+        pairs = cs.pending_pairs()
+        return compare_pending(cs.before, cs.after, pairs, self.hasher, batch, cancel)
 
     def _same_member(self, a: Image, b: Image) -> Callable[[int, int], bool] | None:
         if a.reader is not b.reader:
@@ -253,7 +295,9 @@ def open_stack(
             for i, img in keep.items():
                 stack._remember(i, img)
             stack.final = keep[len(refs) - 1]
-        stack.final.tree.rolled_size(ROOT)
+        for img in stack._trees.values():
+            img.tree.roll_up()  # directory sizes for the tree pane, while opening
+        stack.final.tree.roll_up()
         stack._remember(len(stack.steps) - 1, stack.final)
         return stack
     except BaseException:

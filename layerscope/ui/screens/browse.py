@@ -1,6 +1,10 @@
 """What the view and diff screens share: a change set shown as a file tree with filters,
 sort and regex, a preview read in a worker, saving. Subclasses say where the change set
-comes from and what the side panes show; the state lives here, widgets get it assigned."""
+comes from and what the side panes show; the state lives here, widgets get it assigned.
+
+A change set may come with contents not compared yet (PENDING, "?"): the tree shows at
+once and a worker settles the rest in batches (redrawn as they come, with a progress line
+Esc cancels); when it ends, the tree is laid out again under the filters."""
 
 from __future__ import annotations
 
@@ -16,10 +20,13 @@ from textual.widgets import Footer, Input
 from textual.worker import Worker, WorkerState
 
 from layerscope.engine.browse.changes import ChangeSet, Status
+from layerscope.engine.pending import ContentProgress
 from layerscope.errors import Cancelled, exit_code_for
 from layerscope.model.entry import EntryKind
+from layerscope.present.progress import content_progress
+from layerscope.present.text import clean
 from layerscope.ui.jobs import DONE, Jobs
-from layerscope.ui.messages import PreviewReady, Progress, TreeReady
+from layerscope.ui.messages import ContentCompared, PreviewReady, Progress, TreeReady
 from layerscope.ui.preview_model import build_preview
 from layerscope.ui.rows import SORT_NAME, SORT_SIZE, Rows
 from layerscope.ui.screens.error import ErrorScreen
@@ -31,6 +38,8 @@ from layerscope.ui.widgets.preview import PreviewView
 LETTERS = {s.letter: s for s in Status}
 # A change set for a tree job, made in the worker (it may read and compare images).
 ChangeSource = Callable[[threading.Event], ChangeSet]
+# Settles a change set's pending contents (progress callback, cancel); False if cancelled.
+Settler = Callable[[ChangeSet, Callable[[ContentProgress], None], threading.Event], bool]
 SHOWN_ORDER = (Status.ADDED, Status.MODIFIED, Status.REMOVED, Status.UNCHANGED)
 
 
@@ -42,6 +51,8 @@ class BrowseScreen(Screen[None]):
         self.show_attrs = False
         self.hex_mode = False
         self.cs: ChangeSet | None = None
+        self.tree_loading = False  # the tree is cleared until the new change set shows
+        self._comparing: ChangeSet | None = None  # whose contents the worker compares
         self._tree_gen = 0
         self._preview_gen = 0
         self.jobs = Jobs()
@@ -76,6 +87,13 @@ class BrowseScreen(Screen[None]):
 
     def preview_labels(self, cs: ChangeSet) -> tuple[str, str]:
         raise NotImplementedError
+
+    def settler(self) -> Settler | None:
+        """How pending contents get compared (None: change sets come complete)."""
+        return None
+
+    def contents_settled(self, cs: ChangeSet) -> None:
+        """Every pending content of `cs` is compared now."""
 
     def show_details(self) -> None:
         """Fill the side panes from the current state."""
@@ -112,6 +130,18 @@ class BrowseScreen(Screen[None]):
         if not cancel.is_set():
             self.post_message(TreeReady(gen, cs, rows, cursor))
 
+    @work(thread=True, group="compare", exit_on_error=False)
+    def compare_contents(self, cancel: threading.Event, cs: ChangeSet, settle: Settler) -> None:
+        last = ContentProgress(0, 0, 0, 0, 0.0)
+
+        def progress(p: ContentProgress) -> None:
+            nonlocal last
+            last = p
+            self.post_message(ContentCompared(cs, p))
+
+        settle(cs, progress, cancel)
+        self.post_message(ContentCompared(cs, last, ended=True))
+
     @work(thread=True, group="preview", exit_on_error=False)
     def build_preview(
         self, cancel: threading.Event, gen: int, cs: ChangeSet, node: int, hex_mode: bool
@@ -132,6 +162,15 @@ class BrowseScreen(Screen[None]):
         if isinstance(error, Cancelled):
             return
         assert isinstance(error, BaseException)
+        if event.worker.group == "compare":
+            # the rows stay as they are (pending ones pending): say why, keep browsing
+            self._comparing = None
+            self.query_one(LoadingBar).done()
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self.notify(clean(f"comparing contents failed: {first}"), severity="warning",
+                        markup=False)  # fmt: skip
+            self.show_details()
+            return
         self.app.push_screen(ErrorScreen(error, fatal=event.worker.group == "load"))
 
     # -- worker results -----------------------------------------------------------------
@@ -143,9 +182,62 @@ class BrowseScreen(Screen[None]):
         if message.generation != self._tree_gen:
             return
         self.cs = message.cs
+        self.tree_loading = False
         self.query_one(FileTreeView).set_rows(message.rows, message.cursor_path)
+        if not self.compare_pending(message.cs):
+            self.query_one(LoadingBar).done()
         self.show_details()
         self.show_titles()
+
+    def compare_pending(self, cs: ChangeSet) -> bool:
+        """Start (or keep) the worker comparing `cs`'s pending contents; False when there
+        is nothing to compare (or the user stopped it for this change set)."""
+        settle = self.settler()
+        if settle is None or cs.settled or cs.cancelled:
+            return False
+        if self._comparing is cs and self.jobs.running("compare"):
+            return True
+        self._comparing = cs
+        self.jobs.submit("compare", lambda cancel: self.compare_contents(cancel, cs, settle))
+        pending = cs.counts[Status.PENDING]
+        self.query_one(LoadingBar).show_busy(f"comparing contents: {pending:,} files pending")
+        return True
+
+    def stop_comparing(self, by_user: bool = False) -> bool:
+        """Stop the content comparison (the pending rows stay pending). By the user: it
+        stays stopped for that change set until its step is chosen again."""
+        cs = self._comparing
+        if cs is None or not self.jobs.running("compare"):
+            return False
+        if by_user:
+            cs.cancelled = True
+        self.jobs.cancel("compare")
+        self._comparing = None
+        self.query_one(LoadingBar).done()
+        return True
+
+    def on_content_compared(self, message: ContentCompared) -> None:
+        cs, p = message.cs, message.progress
+        if message.ended and self._comparing is cs:
+            self._comparing = None
+        if cs is not self.cs:
+            return  # an earlier step's comparison, stopped when the step changed
+        bar = self.query_one(LoadingBar)
+        if not message.ended:
+            if self._comparing is cs:  # not stopped meanwhile
+                bar.show_progress(content_progress(p), p.bytes_done, p.bytes_total)
+            self.query_one(FileTreeView).refresh()  # "?" rows turn M or U in place
+            self.show_details()
+            return
+        bar.done()
+        if p.finished:
+            self.contents_settled(cs)
+            # lay the tree out again: rows that turned out unchanged may now be hidden
+            self.refresh_tree(expand_all=False)
+        elif cs.cancelled:
+            left = cs.counts[Status.PENDING]
+            self.notify(f"content comparison cancelled: {left:,} files stay pending (?)")
+        self.show_details()
 
     def on_preview_ready(self, message: PreviewReady) -> None:
         if message.generation == self._preview_gen:
@@ -161,18 +253,32 @@ class BrowseScreen(Screen[None]):
         tree = self.query_one(FileTreeView)
         expanded = tree.rows.expanded_paths() if tree.rows and keep_expanded else set()
         self._tree_gen += 1
+        if self.tree_loading:
+            self.show_titles()
+            self.query_one(LoadingBar).show_busy("loading the changes…")
         pattern = re.compile(self.pattern) if self.pattern else None
         args = (self._tree_gen, source, frozenset(self.hidden_now()), pattern, self.sort,
                 expanded, expand_all, tree.cursor_path())  # fmt: skip
         self.jobs.submit("tree", lambda cancel: self.build_tree(cancel, *args))
         self.show_titles()
 
+    def clear_tree(self) -> None:
+        """Show nothing until the next change set is laid out: the tree pane never shows
+        one step's rows under another step's title. Stops comparing the shown one."""
+        self.stop_comparing()
+        if self.cs is not None:
+            self.cs.cancelled = False  # stopped by the user: chosen again, it resumes
+        self.cs = None
+        self.tree_loading = True
+        self.query_one(FileTreeView).set_rows(None)
+
     @on(FileTreeView.Highlighted)
     def _entry_highlighted(self, message: FileTreeView.Highlighted) -> None:
         self._preview_gen += 1
         preview = self.query_one(PreviewView)
         if message.cs is None or message.node is None:
-            preview.set_preview(None, "nothing to show: every entry is filtered out")
+            why = "loading…" if self.tree_loading else "every entry is filtered out"
+            preview.set_preview(None, f"nothing to show: {why}")
             return
         if preview.display:
             args = (self._preview_gen, message.cs, message.node, self.hex_mode)
@@ -209,6 +315,8 @@ class BrowseScreen(Screen[None]):
             self.app.exit(error, exit_code_for(error))
             return
         if box.has_class("hidden"):
+            if self.stop_comparing(by_user=True):
+                self.show_details()
             return
         box.add_class("hidden")
         self.query_one(FileTreeView).focus()

@@ -3,8 +3,9 @@ entries under their parents, A/M/D markers and rolled-up size deltas; the select
 entry's old and new attributes; a preview with a unified diff of text (hex for binaries);
 the metadata differences one key away (`m`).
 
-Both images are read in parallel threads of one worker (cancellable with Esc); comparing
-hashes only files whose sizes agree (layerscope.engine.compare decides)."""
+Both images are read in parallel threads of one worker (cancellable with Esc); the tree
+shows from the listings at once, files whose size and attributes agree pending ("?") until
+BrowseScreen's worker has compared their contents (layerscope.engine.pending)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ from layerscope.engine.compare import ImageDiff, compare_images
 from layerscope.engine.hashing import ContentHasher
 from layerscope.engine.image import Image
 from layerscope.engine.loading import load_image
+from layerscope.engine.pending import (
+    ContentProgress,
+    Result,
+    apply_content,
+    compare_pending,
+    quick_diff,
+)
 from layerscope.errors import Cancelled, ExitCode
 from layerscope.model.diff import DEFAULT_COMPARE
 from layerscope.model.portability.changes import Change
@@ -33,7 +41,7 @@ from layerscope.readers import OpenOptions
 from layerscope.ui import diff_text
 from layerscope.ui.keys import DIFF_KEYS
 from layerscope.ui.messages import DiffLoaded, Progress
-from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
+from layerscope.ui.screens.browse import BrowseScreen, ChangeSource, Settler
 from layerscope.ui.screens.inspect import MetadataScreen
 from layerscope.ui.screens.view import key_bindings
 from layerscope.ui.widgets.details import DetailsPane
@@ -61,6 +69,7 @@ class DiffScreen(BrowseScreen):
         self.options = options
         self.compare = frozenset(compare)
         self.diff: ImageDiff | None = None
+        self.hasher = ContentHasher()
         self.hidden: set[Status] = {Status.UNCHANGED}
         # what `q` exits with: diff(1)'s 0 / 1 once compared; interrupted before that
         self.quit_status = int(ExitCode.INTERRUPTED)
@@ -113,10 +122,13 @@ class DiffScreen(BrowseScreen):
         a, b = self._read_both(cancel)
         try:
             self.post_message(Progress("comparing", 0, 1))
-            diff = compare_images(a, b, self.compare, ContentHasher(), self.b_ref is not None)
+            # the metadata half: contents are compared after the tree shows
+            tree, pending = quick_diff(a, b, self.compare, self.hasher)
+            with_meta = self.b_ref is not None
+            diff = compare_images(a, b, self.compare, self.hasher, with_meta, tree=tree)
             if cancel.is_set():
                 raise Cancelled("cancelled")
-            cs = ChangeSet(1, "diff", a, b, diff.tree)
+            cs = ChangeSet(1, "diff", a, b, diff.tree, pending)
             if self.portability:
                 from layerscope.engine.portability import portability_changes_of
 
@@ -171,12 +183,42 @@ class DiffScreen(BrowseScreen):
             raise failed[0]
         return fa.result(), fb.result()
 
+    def settler(self) -> Settler | None:
+        hasher = self.hasher
+
+        def settle(
+            cs: ChangeSet, on_progress: Callable[[ContentProgress], None], cancel: threading.Event
+        ) -> bool:
+            def batch(results: list[Result], progress: ContentProgress) -> None:
+                cs.settle(results)
+                if self.diff is not None:  # the document `m` and the exit status read
+                    apply_content(self.diff.tree, cs.after.tree, results)
+                on_progress(progress)
+
+            pairs = cs.pending_pairs()
+            return compare_pending(cs.before, cs.after, pairs, hasher, batch, cancel)
+
+        return settle
+
+    def contents_settled(self, cs: ChangeSet) -> None:
+        self._set_quit_status()
+
+    def _set_quit_status(self) -> None:
+        """diff(1)'s 0 or 1; quit while contents are still pending and nothing differs
+        yet, the answer is not known: interrupted."""
+        d, cs = self.diff, self.cs
+        if d is None or cs is None:
+            return
+        same = d.tree.empty and not d.meta and not d.packages and not self.changes
+        if same and not cs.settled:
+            self.quit_status = int(ExitCode.INTERRUPTED)
+        else:
+            self.quit_status = int(ExitCode.OK if same else ExitCode.FINDINGS)
+
     def on_diff_loaded(self, message: DiffLoaded) -> None:
         self.diff = message.diff
         self.cs = message.cs
-        d = message.diff
-        same = d.tree.empty and not d.meta and not d.packages and not self.changes
-        self.quit_status = int(ExitCode.OK if same else ExitCode.FINDINGS)
+        self._set_quit_status()
         self.query_one(LoadingBar).add_class("hidden")
         self.show_details()
         self.refresh_tree(expand_all=None)

@@ -35,7 +35,7 @@ from layerscope.ui.messages import (
     Progress,
 )
 from layerscope.ui.richdoc import plain
-from layerscope.ui.screens.browse import BrowseScreen, ChangeSource
+from layerscope.ui.screens.browse import BrowseScreen, ChangeSource, Settler
 from layerscope.ui.screens.inspect import (
     FindingsScreen,
     GrowthScreen,
@@ -127,10 +127,17 @@ class ViewScreen(BrowseScreen):
         if stack is None:
             return None
 
+        def progress(text: str, done: int, total: int) -> None:
+            self.post_message(Progress(text, done, total))
+
         def source(cancel: threading.Event) -> ChangeSet:
-            return stack.change_set(step, mode, None, cancel)
+            # the metadata half only: contents are compared after the rows show
+            return stack.change_set(step, mode, progress, cancel, settle=False)
 
         return source
+
+    def settler(self) -> Settler | None:
+        return self.stack.settle_contents if self.stack is not None else None
 
     # -- workers ------------------------------------------------------------------------
 
@@ -221,6 +228,7 @@ class ViewScreen(BrowseScreen):
             return
         self.step = message.index
         self.query_one(LayersTable).mark(self.step, self.mode)
+        self.clear_tree()
         self.show_details()
         self.refresh_tree(expand_all=None)
 
@@ -255,6 +263,10 @@ class ViewScreen(BrowseScreen):
                 text.append(f"{status.letter} {n:>7,}  ", style=_STATUS_STYLE[status])
                 text.append(f"{units.signed_size(delta)}{net}\n")
             text.append(f"  {'net':>7}  {units.signed_size(grew.net)}\n", style="bold")
+            pending = cs.counts[Status.PENDING]
+            if pending:
+                why = "comparison cancelled" if cs.cancelled else "contents being compared"
+                text.append(f"? {pending:>7,}  pending ({why})\n", style="italic")
         self.query_one("#layer-details", DetailsPane).set_text(text)
         self.query_one("#image-details", DetailsPane).set_text(
             inspect_text.summary(self.stack, self.step, self.findings_rows())
@@ -277,7 +289,12 @@ class ViewScreen(BrowseScreen):
             return
         what = "Stage" if self.stack.stages else "Layer"
         label = self.stack.steps[self.step].label
-        if self.mode == Mode.LAYER or self.step == 0:
+        cs = self.cs
+        mode = Mode.LAYER if self.step == 0 else self.mode  # both modes agree on step 0
+        if cs is None or cs.step != self.step or cs.mode != mode.value:
+            # the rows shown are not this step's (yet): name the step, show no rows
+            title = f"{what} {label}: loading…"
+        elif mode == Mode.LAYER:
             title = f"{what} {label}: its changes"
         else:
             title = f"{what}s {self.stack.steps[0].label}…{label}: aggregated changes"
@@ -292,6 +309,7 @@ class ViewScreen(BrowseScreen):
             return
         self.mode = Mode(mode)
         self.query_one(LayersTable).mark(self.step, self.mode)
+        self.clear_tree()
         self.show_deltas()
         self.refresh_tree(expand_all=None)
 

@@ -30,6 +30,7 @@ STATUS_CLASS = {
     Status.REMOVED: "filetree--removed",
     Status.MODIFIED: "filetree--modified",
     Status.UNCHANGED: "filetree--unchanged",
+    Status.PENDING: "filetree--pending",  # "?": contents not compared yet
 }
 BAR_WIDTH = 6
 BAR_MIN_WIDTH = 60
@@ -52,6 +53,7 @@ class FileTreeView(ScrollView, can_focus=True):
         "filetree--removed",
         "filetree--modified",
         "filetree--unchanged",
+        "filetree--pending",
         "filetree--cursor",
         "filetree--dim",
         "filetree--bar",

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass, field
 
 from layerscope.engine.analysis_reads import BudgetedReads
-from layerscope.engine.content_pass import content_pass
+from layerscope.engine.content_pass import Progress, content_pass
 from layerscope.engine.owners import FileOwners, database_files, owners_from
 from layerscope.model.bloat.secret_rules import Match, is_candidate, path_kind
 from layerscope.model.bloat.secrets import SecretFinding, scan_file
@@ -47,6 +47,7 @@ def read_contents(
     scan_max: int,
     budget: int | None,
     cancel: threading.Event | None,
+    progress: Progress | None = None,
 ) -> Scanned:
     """Read once everything the analyses will need: the pairs reclaimable() compares, the
     duplicate candidates, and the files the secret scan reads (every file when `deep`,
@@ -74,7 +75,7 @@ def read_contents(
         if got:
             out.digests[node] = _digests(data)
 
-    result = content_pass(img, reads.hasher, hashes, scan, found, scan_max, cancel, keep)
+    result = content_pass(img, reads.hasher, hashes, scan, found, scan_max, cancel, keep, progress)
     out.owners = owners_from(img, db_paths, dists, result.kept)
     for node in by_path:
         if node in result.kept:

@@ -7,10 +7,22 @@ import random
 
 import pytest
 
+from layerscope.model.bloat import secret_anchors
 from layerscope.model.bloat.secret_anchors import ANCHORS, any_hits, byte_windows
 from layerscope.model.bloat.secret_rules import Match
 from layerscope.model.bloat.secrets import BatchScan, scan_file
 from tests.model.bloat.test_secrets import RULE_EXAMPLES
+
+
+@pytest.fixture(params=["as installed", "automaton only"])
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both prefilter engines: Hyperscan where the wheel is installed, and the
+    Aho-Corasick automaton every platform has."""
+    if request.param == "automaton only":
+        for anchors in secret_anchors._BY_MODE.values():
+            monkeypatch.setattr(anchors, "fast", None)
+    return str(request.param)
+
 
 PATHS = ("/etc/app.conf", "/root/.netrc", "/usr/share/doc/x.txt", "/opt/app/.env", "/bin/x")
 
@@ -43,7 +55,7 @@ def _files(seed: int) -> list[tuple[str, bytes]]:
 
 @pytest.mark.parametrize("hold", [1, 64, 1 << 20])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_batches_give_what_each_file_gives_alone(seed: int, hold: int) -> None:
+def test_batches_give_what_each_file_gives_alone(seed: int, hold: int, engine: str) -> None:
     files = _files(seed)
     got: dict[int, list[Match]] = {}
     batch = BatchScan(lambda key, data, matches: got.__setitem__(key, matches), hold)
@@ -54,7 +66,7 @@ def test_batches_give_what_each_file_gives_alone(seed: int, hold: int) -> None:
     assert any(got.values())  # the examples' secrets are found through the batches
 
 
-def test_any_hits_is_byte_windows_per_file() -> None:
+def test_any_hits_is_byte_windows_per_file(engine: str) -> None:
     datas = [data for _, data in _files(4)] + [b"PRIVATE KE", b"Y", b"x://a:b", b"@"]
     assert any_hits(datas) == [bool(byte_windows(d)) for d in datas]
     assert any_hits([]) == []

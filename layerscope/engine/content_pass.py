@@ -204,8 +204,9 @@ def _member(
         if not chunk:
             continue
         if keep is not None and seen < SNIFF and (layer, loc) in owners:
-            head = (b"".join(keep) + chunk)[:SNIFF] if keep else chunk[:SNIFF]
-            if b"\0" in head:
+            # the bytes kept so far (all `seen` of them) held no NUL: look at the rest of
+            # the head in place, without copying it
+            if chunk.find(b"\0", 0, SNIFF - seen) >= 0:
                 keep = None  # binary: patterns over it are noise
             elif want.size > scan_max:
                 node = owners[(layer, loc)]

@@ -182,7 +182,7 @@ class BatchScan:
         self._bytes: dict[tuple[bool, bool], int] = {}
 
     def add(self, key: Any, path: str, data: bytes) -> None:
-        if b"\0" in data[:8192]:
+        if data.find(b"\0", 0, 8192) >= 0:  # no copy of the head
             self.done(key, data, [])  # binary: as scan_file
             return
         name = path.rpartition("/")[2]

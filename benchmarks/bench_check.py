@@ -1,7 +1,9 @@
 """A full `check` (every content-based analysis: digests for waste and duplicates, the
 secret scan of every text file, the package databases) against reading all the image's
 contents once with the reference tools: `tar -xzOf` of every layer for the OCI image,
-`sqfs2tar > /dev/null` for the SIF's squashfs. Goal: <= 1.5x (issue 16).
+`sqfs2tar > /dev/null` for the SIF's squashfs. Goal: <= 1.5x (issue 16). And
+`inspect --analyze --no-cache` against that `check` (the same analysis plus the
+portability report; issue 15: it listed every layer twice): goal <= 1.1x.
 
 Each `check` runs as on a CI machine that never saw the image: a new, empty cache
 directory (the index cache it writes while loading lets dive's numbers reuse the listing
@@ -26,6 +28,7 @@ class CheckResult:
     reference: str
     ref: Timing = field(default_factory=Timing)
     check: Timing = field(default_factory=Timing)
+    goal: float = 1.5  # ours <= goal x the reference
 
 
 def _interleaved(name: str, reference: str, ref_cmd: list[list[str]], args: list[str],
@@ -51,6 +54,32 @@ def bench_check_oci(work: Path, layers: int, size_mb: int, entries: int, reps: i
     args = ["check", f"oci:{layout}"]
     return _interleaved(f"check OCI {layers} layers, {size_mb} MB", "tar -xzOf (each layer)",
                         cmds, args, reps)  # fmt: skip
+
+
+def bench_inspect_oci(
+    work: Path, layers: int, size_mb: int, entries: int, reps: int
+) -> CheckResult:
+    """`inspect --analyze --no-cache` against `check` into a new, empty cache: both read
+    each layer's listing once and its contents once (inspect adds the portability
+    report's pass over the ELF files)."""
+    from gen_oci import build_oci
+
+    layout = build_oci(work / f"oci-{layers}x-{size_mb}mb-{entries}", layers, size_mb, entries)
+    ref = f"oci:{layout}"
+    res = CheckResult(f"inspect --analyze --no-cache OCI {size_mb} MB", "check (empty cache)")
+    res.goal = 1.1
+    for _ in range(reps):
+        for args, timing in (
+            (["check", ref], res.ref),
+            (["inspect", "--no-cache", "--analyze", ref], res.check),
+        ):
+            xdg = tempfile.mkdtemp(prefix="layerscope-bench-xdg-")
+            try:
+                secs, hwm = run_cli(args, xdg)
+            finally:
+                shutil.rmtree(xdg, ignore_errors=True)
+            timing.add(secs, hwm)
+    return res
 
 
 def build_big_sif(work: Path, size_mb: int, entries: int) -> tuple[Path, Path]:

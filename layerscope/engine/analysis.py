@@ -6,6 +6,11 @@ reads file contents once for everything content-based (engine.content_pass: dige
 reclaimable bytes and duplicates, the secret scan of every text file of every layer).
 `check`, `inspect --json` and the TUI all call `analyze`, so they agree.
 
+`analyze(..., first=callback)` hands the metadata-only part first (dive's numbers,
+reclaimable bytes, caches, largest entries: from the listings, no layer read again; the
+package databases read only where that is cheap), a Report with `pending` set, then reads
+contents for the rest: a viewer shows the numbers at once whatever the image's size.
+
 The scan is complete by default: no read budget, every text file up to `scan_max_bytes`.
 What a limit or an unreadable file leaves unscanned is counted (`Report.secrets_complete`,
 `not_scanned`), so `check` fails its secret rule as incomplete instead of passing it.
@@ -24,7 +29,7 @@ from layerscope.engine.analysis_scan import read_contents, shipped
 from layerscope.engine.image import Image
 from layerscope.engine.loading import cancellable, layer_entries, with_index_fallback
 from layerscope.engine.metrics import Metrics
-from layerscope.engine.owners import FileOwners
+from layerscope.engine.owners import FileOwners, owners
 from layerscope.errors import Cancelled, LayerscopeError
 from layerscope.model.bloat.dive import DiveResult, dive_efficiency, dive_one_layer
 from layerscope.model.bloat.dupes import DuplicateReport, duplicate_candidates, find_duplicates
@@ -47,12 +52,13 @@ from layerscope.model.bloat.waste import (
 )
 from layerscope.model.entry import Entry, EntryKind
 from layerscope.model.tree import FileTree
-from layerscope.readers.base import StoredExtents
+from layerscope.readers.base import StoredExtents, StreamedContents
 
 if TYPE_CHECKING:
     from layerscope.model.portability.report import PortabilityReport
 
 Progress = Callable[[str, int, int], None]
+First = Callable[["Report"], None]
 
 STEPS = ("dive", "reclaimable", "caches", "duplicates", "secrets", "largest", "signatures")
 
@@ -99,6 +105,11 @@ class Report:
     package_secrets: bool = False  # shipped secrets count for check (AnalysisOptions)
     # each SIF signature with its verification (status, signer, reason, signed objects)
     signatures: list[dict[str, Any]] = field(default_factory=list)
+    # the metadata-only part (analyze's `first`): duplicates, secrets, packages and
+    # signatures are not known yet, reclaimable reasons are provisional
+    pending: bool = False
+    # caches leave out byte-code (__pycache__) until the package databases tell whose
+    pycache_pending: bool = False
 
     @property
     def secrets_complete(self) -> bool:
@@ -138,7 +149,10 @@ def analyze(
     options: AnalysisOptions | None = None,
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
+    first: First | None = None,
 ) -> Report:
+    """The whole analysis. `first`, when given, is called with the metadata-only part
+    (a Report with `pending` set) before any content is read."""
     opts = options or AnalysisOptions()
     tree = img.tree
     notes: list[str] = []
@@ -154,11 +168,13 @@ def analyze(
     dive = _dive(img, notes, cancel) if opts.dive else None
     step(1)
     prov = Provenance(tree)
+    if first is not None:
+        first(_metadata_report(img, opts, dive, prov, notes))
     candidates = duplicate_candidates(tree, opts.min_duplicate_size) if opts.duplicates else []
     deep = opts.deep_secrets is not False
     scanned = read_contents(
         reads, prov, candidates, deep and opts.secrets, opts.scan_max_bytes,
-        opts.read_budget, cancel,
+        opts.read_budget, cancel, progress,
     )  # fmt: skip
     fo = scanned.owners
     if fo is not None:
@@ -213,6 +229,50 @@ def analyze(
         package_secrets=opts.package_secrets,
         portability=port,
         signatures=[dict(s) for s in signatures],
+    )
+
+
+def _metadata_report(
+    img: Image, opts: AnalysisOptions, dive: DiveResult | None, prov: Provenance, notes: list[str]
+) -> Report:
+    """What the listings alone tell: dive's numbers, reclaimable bytes (every total exact;
+    a same-size rewrite counts as "shadowed" until contents are compared), caches and the
+    largest entries. Caches need the package databases to tell a package's byte-code from
+    a user's: they are read here where that is cheap (random access), else byte-code
+    waits for the content pass."""
+    tree = img.tree
+    waste = reclaimable(tree, None, prov)
+    fo: FileOwners | None = None
+    classes = opts.junk_classes
+    if not isinstance(img.reader, StreamedContents):
+        try:
+            fo = owners(img)
+        except LayerscopeError:
+            fo = None
+    pycache_pending = fo is None and "pycache" in classes
+    if pycache_pending:
+        classes = classes - {"pycache"}
+    junk = find_junk(tree, classes, None, fo.owned if fo is not None else None)
+    final = tree.total_size()
+    return Report(
+        ref=img.ref,
+        format=img.meta.format,
+        layer_count=len(img.meta.layers),
+        upto=img.upto,
+        image_bytes=final + waste.total,
+        final_bytes=final,
+        dive=dive,
+        waste=waste,
+        waste_classes={w.path: c for w in waste.items if (c := classify(w.path)) is not None},
+        duplicates=DuplicateReport(),
+        junk=junk,
+        secrets=[],
+        largest=largest(tree, opts.top, opts.per_layer, prov.live),
+        deep_secrets=opts.deep_secrets is not False,
+        notes=list(notes),
+        package_secrets=opts.package_secrets,
+        pending=True,
+        pycache_pending=pycache_pending,
     )
 
 

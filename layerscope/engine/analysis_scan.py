@@ -10,10 +10,10 @@ import threading
 from dataclasses import dataclass, field
 
 from layerscope.engine.analysis_reads import BudgetedReads
-from layerscope.engine.content_pass import content_pass
+from layerscope.engine.content_pass import Progress, content_pass
 from layerscope.engine.owners import FileOwners, database_files, owners_from
 from layerscope.model.bloat.secret_rules import Match, is_candidate, path_kind
-from layerscope.model.bloat.secrets import SecretFinding, scan_file
+from layerscope.model.bloat.secrets import BatchScan, SecretFinding
 from layerscope.model.bloat.waste import PathCache, Provenance, content_key, reclaimable
 from layerscope.model.entry import EntryKind
 from layerscope.model.tree import FileTree
@@ -47,6 +47,7 @@ def read_contents(
     scan_max: int,
     budget: int | None,
     cancel: threading.Event | None,
+    progress: Progress | None = None,
 ) -> Scanned:
     """Read once everything the analyses will need: the pairs reclaimable() compares, the
     duplicate candidates, and the files the secret scan reads (every file when `deep`,
@@ -69,12 +70,18 @@ def read_contents(
         if out.not_scanned:
             reads.notes.append("content read budget exhausted: some files were not read")
 
-    def found(node: int, data: bytes) -> None:
-        got = out.matches[content_key(tree, node)] = scan_file(path_of(node), data)
+    def scanned(node: int, data: bytes, got: list[Match]) -> None:
+        out.matches[content_key(tree, node)] = got
         if got:
             out.digests[node] = _digests(data)
 
-    result = content_pass(img, reads.hasher, hashes, scan, found, scan_max, cancel, keep)
+    batch = BatchScan(scanned)  # the prefilter searches many files at once
+
+    def found(node: int, data: bytes) -> None:
+        batch.add(node, path_of(node), data)
+
+    result = content_pass(img, reads.hasher, hashes, scan, found, scan_max, cancel, keep, progress)
+    batch.flush()
     out.owners = owners_from(img, db_paths, dists, result.kept)
     for node in by_path:
         if node in result.kept:

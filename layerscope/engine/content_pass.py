@@ -24,6 +24,8 @@ from layerscope.readers.base import StreamedContents
 
 SNIFF = 8192
 Scan = Callable[[int, bytes], None]  # (node, whole text content) -> records its findings
+Progress = Callable[[str, int, int], None]  # (what, bytes done, bytes in all)
+PROGRESS_STEPS = 200  # progress is told at most this many times in a pass (and per layer)
 
 
 @dataclass(slots=True)
@@ -51,6 +53,7 @@ def content_pass(
     scan_max: int,
     cancel: threading.Event | None = None,
     keep_nodes: Iterable[int] = (),
+    progress: Progress | None = None,
 ) -> PassResult:
     """Hash `hash_nodes` into `hasher`, hand the text of `scan_nodes` (each at most
     `scan_max` bytes) to `scan`, and keep the whole bytes of `keep_nodes` (small files:
@@ -81,21 +84,52 @@ def content_pass(
             continue
         wants.setdefault(layer, {}).setdefault(loc, _Want(False, False, size)).keep.append(node)
     streamed = isinstance(img.reader, StreamedContents)
+    told = _Told(progress, sum(w.size for m in wants.values() for w in m.values()))
     for layer in sorted(wants):
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         members = wants[layer]
+        told.layer(layer)
         try:
             if streamed:
-                _streamed(img, hasher, layer, members, owners, scan, scan_max, result, cancel)
+                _streamed(img, hasher, layer, members, owners, scan, scan_max, result, cancel, told)
             else:
-                _one_by_one(img, hasher, layer, members, owners, scan, scan_max, result, cancel)
+                _one_by_one(
+                    img, hasher, layer, members, owners, scan, scan_max, result, cancel, told
+                )
         except LayerscopeError as e:
             result.notes.append(f"layer {layer}: contents not read: {e}")
             for loc, want in members.items():
                 if want.scan and (layer, loc) in owners:
                     result.not_scanned.append((owners[(layer, loc)], f"unreadable: {e}"))
+    told.end()
     return result
+
+
+class _Told:
+    """Progress of a pass in bytes of the files it wants (a file counts whole once it is
+    done with), told a bounded number of times."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.what = "reading contents"
+        self._next = 0
+
+    def layer(self, layer: int) -> None:
+        self.what = f"reading contents: layer {layer}"
+        self._next = 0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None and self.done >= self._next:
+            self._next = self.done + max(self.total // PROGRESS_STEPS, 1)
+            self.progress(self.what, self.done, self.total)
+
+    def end(self) -> None:
+        if self.progress is not None:
+            self.progress("contents read", self.total, self.total)
 
 
 def _streamed(
@@ -108,6 +142,7 @@ def _streamed(
     scan_max: int,
     result: PassResult,
     cancel: threading.Event | None,
+    told: _Told,
 ) -> None:
     reader = img.reader
     assert isinstance(reader, StreamedContents)
@@ -116,6 +151,7 @@ def _streamed(
         if cancel is not None and cancel.is_set():
             raise Cancelled("cancelled")
         _member(img, hasher, layer, loc, members[loc], chunks, owners, scan, scan_max, result)
+        told.add(members[loc].size)
 
 
 def _one_by_one(
@@ -128,6 +164,7 @@ def _one_by_one(
     scan_max: int,
     result: PassResult,
     cancel: threading.Event | None,
+    told: _Told,
 ) -> None:
     reader = img.reader
     for loc in sorted(members):
@@ -142,6 +179,7 @@ def _one_by_one(
             result.notes.append(f"{img.tree.path(node) if node else f'layer {layer}'}: {e}")
             if want.scan and node is not None:
                 result.not_scanned.append((node, f"unreadable: {e}"))
+        told.add(want.size)
 
 
 def _member(
@@ -166,8 +204,9 @@ def _member(
         if not chunk:
             continue
         if keep is not None and seen < SNIFF and (layer, loc) in owners:
-            head = (b"".join(keep) + chunk)[:SNIFF] if keep else chunk[:SNIFF]
-            if b"\0" in head:
+            # the bytes kept so far (all `seen` of them) held no NUL: look at the rest of
+            # the head in place, without copying it
+            if chunk.find(b"\0", 0, SNIFF - seen) >= 0:
                 keep = None  # binary: patterns over it are noise
             elif want.size > scan_max:
                 node = owners[(layer, loc)]

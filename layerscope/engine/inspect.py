@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING
 
 from layerscope.cache import IndexCache
 from layerscope.engine.image import Image, verify_signatures
-from layerscope.engine.loading import cached_entries, load_image, with_index_fallback
+from layerscope.engine.loading import (
+    cached_entries,
+    load_image,
+    scratch_index,
+    with_index_fallback,
+)
 from layerscope.errors import EncryptedError, ReaderError
 from layerscope.model.image import ImageMeta, LayerInfo
 from layerscope.model.sizes import LayerTally
@@ -62,8 +67,15 @@ def inspect(ref: str, options: OpenOptions | None = None, analyze: bool = False)
             return Inspection(ref, meta, stats, _errors(stats))
     finally:
         reader.close()
+    with scratch_index(opts) as index:  # --no-cache: layers listed once all the same
+        return _loaded(ref, opts, meta, analyze, index)
+
+
+def _loaded(
+    ref: str, opts: OpenOptions, meta: ImageMeta, analyze: bool, index: IndexCache | None
+) -> Inspection:
     try:
-        img = load_image(ref, opts, tally=True)
+        img = load_image(ref, opts, tally=True, index=index)
     except ReaderError as e:
         # The tree cannot be built: say so per layer, as far as each can be counted.
         fresh = open_image(ref, opts)

@@ -6,9 +6,12 @@ a callback and cancellation through an Event, so a UI worker can drive it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from layerscope.cache import IndexCache, index_threads
@@ -51,6 +54,7 @@ def load_image(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     tally: bool = False,
+    index: IndexCache | None = None,
 ) -> Image:
     """Open `ref` and apply its layers 0..upto (all by default) into one tree.
 
@@ -58,7 +62,8 @@ def load_image(
     seen before is decoded from the cache without reading any layer, and each layer read
     is indexed on the way through for the next time. With `tally`, the layers read on the
     way are counted as they are applied (Image.tallies: what `inspect` shows per layer,
-    without reading any layer a second time)."""
+    without reading any layer a second time). `index`: an index cache to use instead of
+    the user's, on or off (scratch_index)."""
     opts = options or OpenOptions()
     reader = open_image(ref, opts)
     try:
@@ -72,7 +77,7 @@ def load_image(
                     f"--layer {upto}: {ref} has {len(meta.layers)} layer(s) (0..{last})"
                 )
             last = upto % len(meta.layers)
-        cache = IndexCache() if opts.use_cache else None
+        cache = index if index is not None else IndexCache() if opts.use_cache else None
         keys: list[str | None] = [None] * len(meta.layers)
         if cache is not None:
             keys = [reader.layer_identity(i) for i in range(len(meta.layers))]
@@ -86,6 +91,19 @@ def load_image(
     except BaseException:
         reader.close()
         raise
+
+
+@contextlib.contextmanager
+def scratch_index(opts: OpenOptions) -> Iterator[IndexCache | None]:
+    """For a run without the user's cache (--no-cache) that reads layer listings more
+    than once (an analysis: dive's numbers list every layer again after the tree is
+    built): an index cache in a temporary directory, gone when the run ends, so each
+    layer is listed once. None when the user's cache is on: it serves."""
+    if opts.use_cache:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="layerscope-scratch-") as root:
+        yield IndexCache(Path(root))
 
 
 CANCEL_CHECK_EVERY = 4096

@@ -179,6 +179,9 @@ def _sized(s: Sized) -> dict[str, Any]:
 TOP = 15  # rows per section; the JSON lists them all
 
 
+PENDING = "duplicates and secrets: pending"
+
+
 def headline(r: Report) -> list[tuple[str, str]]:
     """(name, value) rows: dive's two numbers (its formula, to compare with dive) and ours."""
     rows = []
@@ -186,10 +189,14 @@ def headline(r: Report) -> list[tuple[str, str]]:
         rows.append(("Efficiency", f"{units.percent(r.dive.efficiency)} (dive)"))
         rows.append(("Wasted", f"{units.size(r.dive.wasted_bytes)} (dive)"))
     rows.append(("Reclaimable", units.size(r.waste.total)))
-    if r.cache_bytes:
-        rows.append(("Caches", units.size(r.cache_bytes)))
+    if r.cache_bytes or r.pycache_pending:
+        later = " (byte-code: pending)" if r.pycache_pending else ""
+        rows.append(("Caches", units.size(r.cache_bytes) + later))
     if r.slimming_bytes:
         rows.append(("Slimming", f"{units.size(r.slimming_bytes)} optional"))
+    if r.pending:
+        rows.append(("Content", PENDING))  # duplicates, secrets, packages: contents read
+        return rows
     dupes = r.duplicates
     if dupes.stored_known and dupes.total_savings:
         rows.append(("Duplicates", f"{units.size(dupes.stored_savings)} stored twice "

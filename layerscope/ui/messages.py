@@ -73,10 +73,22 @@ class DiffLoaded(Message):
 
 
 class Analyzed(Message):
-    """The image's analysis report."""
+    """An analysis report: of the image (`step` None) or of stage `step`. A pending one
+    (the metadata-only part) comes first; the complete one follows."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, step: int | None = None) -> None:
         self.report = report
+        self.step = step
+        super().__init__()
+
+
+class AnalysisProgress(Message):
+    """How far an analysis' content read is (bytes of the files it reads)."""
+
+    def __init__(self, step: int | None, done: int, total: int) -> None:
+        self.step = step
+        self.done = done
+        self.total = total
         super().__init__()
 
 

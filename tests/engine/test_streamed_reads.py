@@ -131,3 +131,25 @@ def test_cancelling_stops_the_read_ahead(
     finally:
         img.close()
     assert reads["single"] == 0
+
+
+def test_inspect_analyze_without_cache_lists_each_layer_once(
+    capsysbinary: pytest.CaptureFixture[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`inspect --analyze --no-cache` lists each layer once: dive's numbers reuse the
+    listing through a scratch index (gone afterwards), as `check` reuses the cache's."""
+    listed: Counter[int] = Counter()
+    real = OciImageReader.iter_entries
+
+    def counting(self: OciImageReader, layer: int) -> Iterator[Any]:
+        listed[layer] += 1
+        return real(self, layer)
+
+    monkeypatch.setattr(OciImageReader, "iter_entries", counting)
+    got = cli(capsysbinary, "inspect", "--no-cache", "--analyze", "--json", APP)
+    assert got.code == 0, got.err
+    assert listed and set(listed.values()) == {1}
+    listed.clear()
+    cached = cli(capsysbinary, "inspect", "--analyze", "--json", APP)
+    assert cached.code == 0 and set(listed.values()) == {1}
+    assert json.loads(got.out) == json.loads(cached.out)

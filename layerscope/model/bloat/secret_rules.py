@@ -284,7 +284,7 @@ def scan_text(
     out: list[Match] = []
     taken: list[tuple[int, int]] = []
     if spans is None:
-        spans = windows(text, _any_case(settings, netrc))  # where each rule can match
+        spans = windows(text, any_case_rules(settings, netrc))  # where each rule can match
     if not spans:
         return out
     rules = list(CONTENT_RULES)
@@ -325,13 +325,14 @@ def scan_text(
 def scan_bytes(data: bytes, settings: bool, netrc: bool = False) -> list[Match]:
     """scan_text over a file's bytes, decoded as latin-1 (fast, one character per byte:
     the rules' formats are ASCII) only when the prefilter found an anchor in them."""
-    spans = byte_windows(data, _any_case(settings, netrc))
+    spans = byte_windows(data, any_case_rules(settings, netrc))
     if not spans:
         return []
     return scan_text(data.decode("latin-1"), settings, netrc, data=data, spans=spans)
 
 
-def _any_case(settings: bool, netrc: bool) -> tuple[str, ...]:
+def any_case_rules(settings: bool, netrc: bool) -> tuple[str, ...]:
+    """The ANY_CASE rules a settings file (`settings`) or a netrc file is searched for."""
     return (("secret-assignment",) if settings else ()) + (("netrc-password",) if netrc else ())
 
 

@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from layerscope.model.bloat.secret_anchors import any_hits
 from layerscope.model.bloat.secret_rules import (
     Match,
+    any_case_rules,
     is_config_like,
     looks_sensitive,
     path_kind,
@@ -161,6 +163,45 @@ def scan_file(path: str, data: bytes) -> list[Match]:
         return []  # binary: patterns over it are noise
     name = path.rpartition("/")[2]
     return scan_bytes(data, settings=is_config_like(path), netrc=name in (".netrc", "_netrc"))
+
+
+BATCH_BYTES = 8 << 20  # text BatchScan holds per kind of file before searching it
+
+
+class BatchScan:
+    """scan_file() over many files, the prefilter run over batches of them (any_hits):
+    each file gets the matches scan_file() gives it alone, handed to `done(key, data,
+    matches)` when its batch is searched (at the latest on flush()). A file the prefilter
+    finds nothing in has none; the others are scanned one by one."""
+
+    def __init__(self, done: Callable[[Any, bytes, list[Match]], None], hold: int = BATCH_BYTES):
+        self.done = done
+        self.hold = hold
+        # per prefilter mode (settings, netrc): (key, path, data) waiting, their bytes
+        self._waiting: dict[tuple[bool, bool], list[tuple[Any, str, bytes]]] = {}
+        self._bytes: dict[tuple[bool, bool], int] = {}
+
+    def add(self, key: Any, path: str, data: bytes) -> None:
+        if data.find(b"\0", 0, 8192) >= 0:  # no copy of the head
+            self.done(key, data, [])  # binary: as scan_file
+            return
+        name = path.rpartition("/")[2]
+        mode = (is_config_like(path), name in (".netrc", "_netrc"))
+        self._waiting.setdefault(mode, []).append((key, path, data))
+        held = self._bytes[mode] = self._bytes.get(mode, 0) + len(data)
+        if held >= self.hold:
+            self._search(mode)
+
+    def flush(self) -> None:
+        for mode in list(self._waiting):
+            self._search(mode)
+
+    def _search(self, mode: tuple[bool, bool]) -> None:
+        batch = self._waiting.pop(mode, [])
+        self._bytes.pop(mode, None)
+        hits = any_hits([data for _, _, data in batch], any_case_rules(*mode))
+        for (key, path, data), hit in zip(batch, hits, strict=True):
+            self.done(key, data, scan_file(path, data) if hit else [])
 
 
 def find_meta_secrets(meta: ImageMeta) -> list[SecretFinding]:

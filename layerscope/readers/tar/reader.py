@@ -22,6 +22,9 @@ GNU sparse members are listed with their real size but their content cannot be r
 
 from __future__ import annotations
 
+import contextlib
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from typing import BinaryIO
 from zlib import adler32
@@ -74,8 +77,22 @@ def read_layer_contents(
 ) -> Iterator[tuple[int, Iterator[bytes]]]:
     """(loc, chunks) for each (loc, size) of `wanted`, in ascending loc order, from one pass
     over the layer: reading members one by one would decompress everything before each.
-    Consume each member's chunks (or drop them) before asking for the next member."""
+    Consume each member's chunks (or drop them) before asking for the next member.
+
+    A compressed layer is decoded on a thread, a few blocks ahead (the codecs release the
+    GIL: decoding runs beside what the caller does with the bytes), and members are
+    sliced out of the blocks; an uncompressed one is read member by member, seeking over
+    what is not wanted."""
     stream = open_decoded(raw, name, stored_size)
+    if stream.compression != "plain":
+        blocks = _Blocks(stream, name)
+        try:
+            for loc, size in sorted(set(wanted)):
+                yield loc, blocks.member(loc, size)
+        finally:
+            blocks.close()
+            stream.close()
+        return
     try:
         buf = memoryview(bytearray(CONTENT_CHUNK))
         for loc, size in sorted(set(wanted)):
@@ -91,6 +108,103 @@ def read_layer_contents(
             yield loc, _member_chunks(stream, buf, size, name)
     finally:
         stream.close()
+
+
+AHEAD = 4 << 20  # bytes of a decoded block
+AHEAD_BLOCKS = 2  # blocks decoded ahead of the one being read
+
+
+class _Blocks:
+    """A decoded stream read by a thread in AHEAD-byte blocks, at most AHEAD_BLOCKS ahead
+    of the consumer, which slices members out of them (one copy per chunk, no call into
+    the codec per member). The thread's errors are raised in the consumer."""
+
+    def __init__(self, stream: DecodedStream, name: str) -> None:
+        self.stream = stream
+        self.name = name
+        self.queue: queue.Queue[bytearray | BaseException | None] = queue.Queue(AHEAD_BLOCKS)
+        self.stop = threading.Event()
+        self.base = 0  # stream offset of block[0]
+        self.block = memoryview(b"")
+        self.pos = 0  # how far the consumer has read
+        self.ended = False
+        self.thread = threading.Thread(target=self._decode, name="layer-inflate", daemon=True)
+        self.thread.start()
+
+    def _decode(self) -> None:
+        try:
+            while not self.stop.is_set():
+                buf = bytearray(AHEAD)
+                n = self.stream.readinto(memoryview(buf))
+                if n < AHEAD:
+                    del buf[n:]
+                if n and not self._put(buf):
+                    return
+                if n < AHEAD:
+                    self._put(None)
+                    return
+        except BaseException as e:  # handed to the consumer, which raises it
+            self._put(e)
+
+    def _put(self, item: bytearray | BaseException | None) -> bool:
+        while not self.stop.is_set():
+            try:
+                self.queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _next(self) -> bool:
+        """The next block; False at the end of the stream."""
+        if self.ended:
+            return False
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            self.ended = True
+            raise item
+        if item is None:
+            self.ended = True
+            return False
+        self.base += len(self.block)
+        self.block = memoryview(item)
+        return True
+
+    def member(self, loc: int, size: int) -> Iterator[bytes]:
+        name = self.name
+        if loc < 0:
+            raise UnsupportedFormatError(f"{name}: a member's content cannot be read (sparse?)")
+        if loc < self.pos:  # overlapping members: not something tar makes
+            raise CorruptImageError(f"{where(name, loc)}: members overlap")
+        self.pos = loc
+        while loc >= self.base + len(self.block):
+            if not self._next():
+                end = self.base + len(self.block)
+                raise CorruptImageError(f"{where(name, end)}: stream ends before member data")
+        return self._chunks(loc, size)
+
+    def _chunks(self, loc: int, size: int) -> Iterator[bytes]:
+        left = size
+        while left > 0:
+            off = self.pos - self.base
+            avail = len(self.block) - off
+            if avail <= 0:
+                if not self._next():
+                    raise CorruptImageError(
+                        f"{where(self.name, self.pos)}: stream ends inside member data"
+                    )
+                continue
+            n = min(avail, left, CONTENT_CHUNK)
+            self.pos += n
+            left -= n
+            yield bytes(self.block[off : off + n])
+
+    def close(self) -> None:
+        self.stop.set()
+        while self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.05)
+        self.thread.join()
 
 
 def _member_chunks(stream: DecodedStream, buf: memoryview, size: int, name: str) -> Iterator[bytes]:

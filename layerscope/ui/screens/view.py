@@ -17,7 +17,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from layerscope.engine.browse.changes import ChangeSet, Status
 from layerscope.engine.browse.stack import Mode, Stack, count_growth, open_stack
-from layerscope.engine.image import Image
 from layerscope.errors import Cancelled
 from layerscope.model.growth import Growth
 from layerscope.present import units
@@ -27,6 +26,7 @@ from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
 from layerscope.ui.keys import VIEW_KEYS, Key
 from layerscope.ui.messages import (
+    AnalysisProgress,
     Analyzed,
     GrowthCounted,
     GrowthReady,
@@ -49,10 +49,6 @@ from layerscope.ui.widgets.loading import LoadingBar
 
 if TYPE_CHECKING:
     from layerscope.engine.analysis import Report  # the analyses load on first use
-
-# Images up to this many entries are analysed as soon as they are loaded (a second or two);
-# bigger ones when `f` asks: the analysis reads and hashes contents and builds dive's tree.
-AUTO_ANALYSIS = 50_000
 
 
 def key_bindings(keys: tuple[Key, ...]) -> list[BindingType]:
@@ -80,11 +76,16 @@ class ViewScreen(BrowseScreen):
             Mode.LAYER: {Status.UNCHANGED},
             Mode.AGGREGATED: set(),
         }
-        # the analysis `check` runs, made in a worker (at once for a small image, when `f`
-        # asks for it for a big one: it reads and hashes contents)
+        # the analysis `check` runs, made in a worker: for an image as soon as it is
+        # loaded, whatever its size (the metadata-only numbers first, then what needs its
+        # contents, with progress); for a stage when `f` asks, kept per stage
         self.report: Report | None = None
+        self.stage_reports: dict[int, Report] = {}
         self.analysing = False
+        self._analysis_step: int | None = None  # what is analysed: a stage, None the image
+        self._analysis_progress: tuple[int, int] | None = None  # content bytes done, total
         self._open_findings = False
+        self._findings_step: int | None = None
         # the portability panel, per step, made in a worker when `r` asks (reads ELF files)
         self.portability_texts: dict[int, Text] = {}
         self._portability_step: int | None = None
@@ -158,10 +159,9 @@ class ViewScreen(BrowseScreen):
         self.stack = message.stack
         self.query_one(LoadingBar).add_class("hidden")
         self.query_one(LayersTable).set_steps(self.stack.steps, self.step, self.mode)
-        final = self.stack.final
         if any(step.growth is None for step in self.stack.steps):
             self.count_growth(self.stack)  # each layer's added and removed bytes
-        if final is not None and not self.stack.stages and len(final.tree) <= AUTO_ANALYSIS:
+        if self.stack.final is not None and not self.stack.stages:
             self.start_analysis()
         self.show_details()
         self.refresh_tree(expand_all=None)
@@ -176,28 +176,56 @@ class ViewScreen(BrowseScreen):
     def on_growth_counted(self, message: GrowthCounted) -> None:
         self.show_details()  # the table's sizes and the layer details
 
-    def start_analysis(self) -> None:
-        assert self.stack is not None and self.stack.final is not None
+    def start_analysis(self, step: int | None = None) -> None:
+        """Analyse the image (`step` None) or stage `step`, in a worker (one at a time)."""
+        assert self.stack is not None
         self.analysing = True
-        self.analyse(self.stack.final)
+        self._analysis_step = step
+        self._analysis_progress = None
+        self.analyse(self.stack, step)
 
     @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
-    def analyse(self, img: Image) -> None:
+    def analyse(self, stack: Stack, step: int | None) -> None:
         # imported here: the first frame does not wait for the analyses' modules
         from layerscope.engine.analysis import analyze
+        from layerscope.engine.browse.build import Reporter
 
         worker = get_current_worker()
-        report = analyze(img, cancel=worker.cancelled_event)
+        cancel = worker.cancelled_event
+        img = stack.final if step is None else stack.state(step, Reporter(None, cancel))
+        assert img is not None
+
+        def first(report: Report) -> None:
+            if not worker.is_cancelled:
+                self.post_message(Analyzed(report, step))
+
+        def progress(text: str, done: int, total: int) -> None:
+            if text.startswith("reading contents") and not worker.is_cancelled:
+                self.post_message(AnalysisProgress(step, done, total))
+
+        report = analyze(img, progress=progress, cancel=cancel, first=first)
         if not worker.is_cancelled:
-            self.post_message(Analyzed(report))
+            self.post_message(Analyzed(report, step))
 
     def on_analyzed(self, message: Analyzed) -> None:
-        self.report = message.report
-        self.analysing = False
+        if message.step is None:
+            self.report = message.report
+        else:
+            self.stage_reports[message.step] = message.report
+        if not message.report.pending and message.step == self._analysis_step:
+            self.analysing = False
+            self._analysis_progress = None
         self.show_details()
-        if self._open_findings:
+        if self._open_findings and not message.report.pending:
             self._open_findings = False
-            self.action_findings()
+            if message.step == self._findings_step == self._target():
+                self.action_findings()
+
+    def on_analysis_progress(self, message: AnalysisProgress) -> None:
+        if self.analysing and message.step == self._analysis_step:
+            self._analysis_progress = (message.done, message.total)
+            if message.step == self._target():
+                self.show_details()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group not in ("analysis", "portability", "growth", "layer-growth"):
@@ -320,8 +348,19 @@ class ViewScreen(BrowseScreen):
         tree.show_deltas = self.mode == Mode.LAYER
         tree.refresh()
 
+    def _target(self) -> int | None:
+        """What the findings are of: the selected stage, or the image (None)."""
+        return self.step if self.stack is not None and self.stack.stages else None
+
+    def current_report(self) -> Report | None:
+        step = self._target()
+        return self.report if step is None else self.stage_reports.get(step)
+
     def findings_rows(self) -> list[tuple[str, str]]:
-        return findings_text.headline_rows(self.report, self.analysing)
+        step = self._target()
+        running = self.analysing and self._analysis_step == step
+        progress = self._analysis_progress if running else None
+        return findings_text.headline_rows(self.current_report(), running, progress)
 
     def action_inspect(self) -> None:
         if self.stack is not None:
@@ -329,18 +368,22 @@ class ViewScreen(BrowseScreen):
             self.app.push_screen(InspectScreen(text))
 
     def action_findings(self) -> None:
-        if self.report is not None:
-            self.app.push_screen(FindingsScreen(findings_text.findings(self.report)))
-        elif self.stack is None:
+        """The findings of the image, or in stage mode of the selected stage (each stage is
+        an image); they open when the analysis is done."""
+        if self.stack is None or (not self.stack.stages and self.stack.final is None):
             return
-        elif self.stack.stages or self.stack.final is None:
-            self.notify("findings are for one image: run `layerscope view` on a stage")
-        else:
-            self._open_findings = True
-            if not self.analysing:
-                self.start_analysis()
-                self.show_details()
-            self.notify("analysing the image: the findings open when it is done")
+        step = self._target()
+        report = self.current_report()
+        if report is not None and not report.pending:
+            self.app.push_screen(FindingsScreen(findings_text.findings(report)))
+            return
+        self._open_findings = True
+        self._findings_step = step
+        if not (self.analysing and self._analysis_step == step):
+            self.start_analysis(step)
+            self.show_details()
+        what = "the image" if step is None else f"stage {self.stack.steps[step].label}"
+        self.notify(clean(f"analysing {what}: the findings open when it is done"), markup=False)
 
     # -- the portability panel --------------------------------------------------------------
 

@@ -31,11 +31,15 @@ def _tar_data_bytes(prefix: str, layers: int) -> int:
 def test_app_1_0_report() -> None:
     img = load_image(APP)
     try:
-        steps: list[str] = []
-        r = analyze(img, progress=lambda what, i, n: steps.append(what))
+        steps: list[tuple[str, int, int]] = []
+        r = analyze(img, progress=lambda what, i, n: steps.append((what, i, n)))
     finally:
         img.close()
-    assert len(steps) == 7
+    assert len([s for s in steps if s[0].startswith("analysing: ")]) == 7
+    # the content read tells its bytes as it goes, up to all of them
+    read = [(i, n) for what, i, n in steps if what.startswith(("reading contents", "contents"))]
+    assert read and read[-1][0] == read[-1][1] > 0
+    assert [i for i, _ in read] == sorted(i for i, _ in read)
     assert r.image_bytes == _tar_data_bytes("app-1.0", 5)
     assert r.image_bytes == r.final_bytes + r.waste.total
     assert r.deep_secrets and r.secrets_complete  # every text file, tar layers too

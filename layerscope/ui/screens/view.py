@@ -219,6 +219,7 @@ class ViewScreen(BrowseScreen):
         if self._open_findings and not message.report.pending:
             self._open_findings = False
             if message.step == self._findings_step == self._target():
+                self.app.clear_notifications()  # "…open when it is done" is now said
                 self.action_findings()
 
     def on_analysis_progress(self, message: AnalysisProgress) -> None:
@@ -423,6 +424,7 @@ class ViewScreen(BrowseScreen):
         self.portability_texts[message.step] = message.text
         self._portability_step = None
         if message.step == self.step:
+            self.app.clear_notifications()  # "…opens when it is done" is now said
             self.app.push_screen(PortabilityScreen(message.text))
 
     # -- the "what made it big" panel -----------------------------------------------------
@@ -459,6 +461,7 @@ class ViewScreen(BrowseScreen):
         self.growth_texts[message.step] = message.text
         self._growth_step = None
         if message.step == self.step:
+            self.app.clear_notifications()  # "…opens when it is done" is now said
             self.app.push_screen(GrowthScreen(message.text))
 
 

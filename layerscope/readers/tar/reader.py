@@ -34,7 +34,6 @@ from layerscope.errors import CorruptImageError, UnsupportedFormatError, where
 from layerscope.model.entry import Entry
 from layerscope.readers.tar.inflate import DecodedStream, open_decoded
 from layerscope.readers.tar.members import EXT_TYPES, Members, PathNotes
-from layerscope.readers.tar.prefetch import PrefetchedStream
 
 WINDOW = 1 << 20
 BLOCK = 512
@@ -51,8 +50,6 @@ def iter_layer_entries(
     """Entries of one layer blob (compression sniffed). `name` names the layer in errors;
     `notes` collects the names with '..' that were resolved (see members.PathNotes)."""
     stream = open_decoded(raw, name, stored_size, limit)
-    if stream.compression != "plain":
-        stream = PrefetchedStream(stream)  # headers parsed here while the thread inflates
     try:
         yield from iter_tar(stream, name, notes)
     finally:

@@ -5,6 +5,8 @@ baseline (checked before the image is opened), 3 for an image that cannot be rea
 
 from __future__ import annotations
 
+import gc
+
 import click
 
 from layerscope.check import evaluate, load_ci_config, parse_overrides, rules_help
@@ -87,7 +89,15 @@ def check_cmd(
             package_secrets=config.package_secrets,
             portability=port,
         )
-        report = img.analyze(analysis)
+        # The loaded tree and its indexes outlive the analysis: the collector's full
+        # passes need not walk them again and again while it allocates (1.3-1.9 s of
+        # ~19 s of analysis on a 1.5 GB, 300,000-entry OCI image). Unfrozen after, for
+        # callers that run many commands in one process (the tests).
+        gc.freeze()
+        try:
+            report = img.analyze(analysis)
+        finally:
+            gc.unfreeze()
         warn_of(img)
     if write_baseline is not None:
         acceptance.baseline = write_baseline_file(write_baseline, report)

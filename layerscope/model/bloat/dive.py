@@ -186,19 +186,42 @@ def _subtree_size(node: _Node) -> int:
     return total
 
 
-def _layer_tree(entries: Iterable[Entry], style: str) -> tuple[_Node, int]:
-    root = _Node()
+Item = tuple[str, int, bool]  # (path as dive sees it, tar size, is-directory)
+
+
+def _layer_items(entries: Iterable[Entry], style: str) -> tuple[list[Item], int, bool]:
+    """A layer's entries as dive sees them, their summed tar sizes, and whether any needs
+    dive's trees: a whiteout (any `.wh.` name but an opaque marker at the end) or a path
+    that is not clean ("/a/b": no empty part), whose nodes only the trees resolve."""
+    items: list[Item] = []
     total = 0
-    # Nodes of a layer tree are never removed, so a path resolved once resolves to the
-    # same node again: look the parent up by its path instead of walking from the root.
-    known: dict[str, _Node] = {}
+    trees = False
     for e in entries:
         path = _dive_path(e, style)
         if path is None:
             continue
         size = dive_size(e)
         total += size
-        is_dir = e.kind == EntryKind.DIR
+        items.append((path, size, e.kind == EntryKind.DIR))
+        if not trees and (
+            (WH in path and not _opaque(path)) or path[0] != "/" or "//" in path or path[-1] == "/"
+        ):
+            trees = True
+    return items, total, trees
+
+
+def _opaque(path: str) -> bool:
+    """An opaque marker whose parents hold no `.wh.` name."""
+    parent, _, name = path.rpartition("/")
+    return name.startswith(WH_META) and WH not in parent
+
+
+def _layer_tree(items: Iterable[Item]) -> _Node:
+    root = _Node()
+    # Nodes of a layer tree are never removed, so a path resolved once resolves to the
+    # same node again: look the parent up by its path instead of walking from the root.
+    known: dict[str, _Node] = {}
+    for path, size, is_dir in items:
         parent_path, _, name = path.rpartition("/")
         parent = known.get(parent_path)
         if parent is None or not name:
@@ -213,30 +236,73 @@ def _layer_tree(entries: Iterable[Entry], style: str) -> tuple[_Node, int]:
             node.is_dir = is_dir
         if node is not None:
             known[path] = node
-    return root, total
+    return root
+
+
+def _leaves(items: list[Item]) -> Iterator[tuple[str, int]]:
+    """(path, size) of the leaves of the tree `_layer_tree(items)` would build, for clean
+    paths without whiteouts, without building it: a node is a leaf unless a node was made
+    below it. A missing parent is made with size 0 (dive's AddPath), also for an opaque
+    marker, which itself is never added."""
+    nodes: dict[str, int] = {}
+    inner: set[str] = set()
+    for path, size, _ in items:
+        parent, _, name = path.rpartition("/")
+        if name.startswith(WH_META):
+            if not parent:
+                continue
+            nodes.setdefault(parent, 0)
+            path, parent = parent, parent.rpartition("/")[0]
+        else:
+            nodes[path] = size
+        while parent and parent not in inner:
+            inner.add(parent)
+            nodes.setdefault(parent, 0)
+            parent = parent.rpartition("/")[0]
+    for path, size in nodes.items():
+        if path not in inner:
+            yield path, size
 
 
 class DiveCounter:
-    """Feed layers in order (`add_layer`), then read `result()`. Only the running stack of
-    lower layers and the previous layer's tree are kept, never one stack per layer."""
+    """Feed layers in order (`add_layer`), then read `result()`.
 
-    def __init__(self) -> None:
+    dive builds a tree per layer and stacks the lower ones; the stack is only looked at
+    for a whiteout, and a layer's leaves can be found without its tree. So a layer without
+    whiteouts is counted from its entries alone, and the trees are built (and the lower
+    layers stacked, as dive does) only when a layer with a whiteout comes: images without
+    whiteouts never build one. `trees=True` builds them for every layer (the shortcut's
+    reference in the tests)."""
+
+    def __init__(self, trees: bool = False) -> None:
+        self._trees = trees
         self._seen: dict[str, list[int]] = {}  # path -> [count, cumulative, minimum]
         self._sizes: list[int] = []
         self._notes: list[str] = []
         self._stacked: _Node | None = None
-        self._previous: _Node | None = None
+        self._lower: list[list[Item] | _Node] = []  # each layer's items (or tree) so far
+        self._stacked_upto = 0  # layers in _lower already stacked onto _stacked
 
     def add_layer(self, entries: Iterable[Entry], style: str = "oci") -> None:
         index = len(self._sizes)
-        tree, total = _layer_tree(entries, style)
+        items, total, trees = _layer_items(entries, style)
         self._sizes.append(total)
-        if self._stacked is None:
-            self._stacked = tree.copy()  # StackTreeRange(trees, 0, -1): layer 0 alone
-        else:
-            assert self._previous is not None
-            _stack(self._stacked, self._previous)
         seen = self._seen
+        if not trees and not self._trees:
+            self._lower.append(items)
+            for path, size in _leaves(items):
+                rec = seen.get(path)
+                if rec is None:
+                    seen[path] = [1, size, size]
+                    continue
+                rec[0] += 1
+                rec[1] += size
+                if rec[2] < 0 or size < rec[2]:
+                    rec[2] = size
+            return
+        tree = _layer_tree(items)
+        stacked = self._stack_lower(tree)
+        self._lower.append(tree)
         for names, node in _child_first(tree):
             if node.children:
                 continue  # dive visits leaves only
@@ -246,7 +312,7 @@ class DiveCounter:
                 # dive records the path before sizing it, with "no minimum yet" = -1
                 rec = seen[path] = [0, 0, -1]
             if names[-1].startswith(WH):
-                lower = _get(self._stacked, _target(names))
+                lower = _get(stacked, _target(names))
                 if lower is None:
                     # dive's visitor returns an error here: the record stays as it was
                     # (a new one keeps minimum -1) and the rest of the layer is skipped.
@@ -262,7 +328,20 @@ class DiveCounter:
             rec[1] += size
             if rec[2] < 0 or size < rec[2]:
                 rec[2] = size
-        self._previous = tree
+
+    def _stack_lower(self, tree: _Node) -> _Node:
+        """dive's stack of the lower layers for the layer being added (its tree `tree`):
+        StackTreeRange(trees, 0, -1) is layer 0 alone for layer 0, and layer 0 with layers
+        0 .. n-1 stacked on it for layer n (layer 0 twice, as dive does)."""
+        if self._stacked is None:
+            first = self._lower[0] if self._lower else tree
+            self._stacked = first.copy() if isinstance(first, _Node) else _layer_tree(first)
+        for lower in self._lower[self._stacked_upto :]:
+            _stack(self._stacked, lower if isinstance(lower, _Node) else _layer_tree(lower))
+        self._stacked_upto = len(self._lower)
+        for i in range(self._stacked_upto):
+            self._lower[i] = []  # a stacked layer is not needed again
+        return self._stacked
 
     def result(self) -> DiveResult:
         return _result(self._seen, list(self._sizes), list(self._notes))

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from layerscope.engine.loading import load_image
-from layerscope.model.bloat.dive import dive_efficiency, dive_one_layer
+from layerscope.model.bloat.dive import DiveCounter, dive_efficiency, dive_one_layer
 from layerscope.model.entry import Entry, EntryKind
 from tests.conftest import FIXTURES
 from tests.model.bloat.reference import reference_dive
@@ -107,6 +107,39 @@ def _entry(draw: st.DrawFn) -> Entry:
 @given(st.lists(st.lists(_entry(), max_size=8), min_size=1, max_size=4))
 def test_random_stacks_agree_with_the_reference(layers: list[list[Entry]]) -> None:
     _agree(layers)
+
+
+@st.composite
+def _no_whiteout(draw: st.DrawFn) -> Entry:
+    """Entries a layer without whiteouts holds, parents often missing, opaque markers too."""
+    parts = draw(st.lists(st.sampled_from("abc"), min_size=1, max_size=4))
+    if draw(st.integers(0, 6)) == 0:
+        parts[-1] = ".wh..wh..opq"
+    path = "/" + "/".join(parts)
+    kind = draw(st.sampled_from(["file", "dir", "link"]))
+    if kind == "dir":
+        return D(path)
+    if kind == "link":
+        return Entry(path, EntryKind.FILE, size=5, hardlink="/a")
+    return F(path, draw(st.integers(0, 50)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.lists(_no_whiteout(), max_size=10), min_size=1, max_size=4),
+    st.lists(st.lists(_entry(), max_size=6), max_size=2),
+)
+def test_layers_counted_without_trees_equal_dive_trees(
+    plain: list[list[Entry]], mixed: list[list[Entry]]
+) -> None:
+    """Layers without whiteouts are counted from their entries alone (and the lower layers
+    stacked only when a whiteout comes): every number, path and note equals the trees'."""
+    for layers in (plain, plain + mixed, mixed + plain):
+        fast, trees = DiveCounter(), DiveCounter(trees=True)
+        for layer in layers:
+            fast.add_layer(layer)
+            trees.add_layer(layer)
+        assert fast.result() == trees.result()
 
 
 MULTI_LAYER = [

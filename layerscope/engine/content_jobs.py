@@ -9,6 +9,7 @@ layers is one reader: its work stays in one thread)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -77,8 +78,19 @@ def run(jobs: Iterable[Job], cancel: Cancel | None = None) -> Found:
     groups = list(by_reader.values())
     if len(groups) <= 1:
         return found + [got for group in groups for got in _run_group(group, cancel)]
+    stop = threading.Event()
+
+    def stopped() -> bool:
+        return stop.is_set() or (cancel is not None and cancel())
+
     with ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="digest") as pool:
-        results = list(pool.map(lambda group: _run_group(group, cancel), groups))
+        try:
+            results = list(pool.map(lambda group: _run_group(group, stopped), groups))
+        except BaseException:
+            # one group failed (a corrupt block) or Ctrl+C: the other thread stops at its
+            # next look instead of digesting the rest of its group before `with` returns
+            stop.set()
+            raise
     return found + [got for result in results for got in result]
 
 

@@ -122,8 +122,10 @@ def contributors(
         was = bt.size[old] if bt.kind[old] == file_kind else 0
         if sizes[node] != was:
             grown.append((path, node, sizes[node] - was))
+    new = {n for _, n in added}
+    kept = _kept_elsewhere(at, new)
     for path, node in added:
-        if kinds[node] == file_kind and _first(groups, node, seen):
+        if kinds[node] == file_kind and node not in kept and _first(groups, node, seen):
             grown.append((path, node, sizes[node]))
     out = Contributors(growth, added_files=sum(1 for _, n in added if kinds[n] == file_kind))
     _check(cancel)
@@ -131,7 +133,6 @@ def contributors(
     _check(cancel)
     _packages(after, grown, out)
     _check(cancel)
-    new = {n for _, n in added}
     out.caches = _caches(at, [(p, n) for p, n, _ in grown if n in new])
     _secrets(after, grown, out, cancel)
     return out
@@ -140,6 +141,25 @@ def contributors(
 def _live_paths(tree: FileTree) -> Iterator[tuple[str, int]]:
     for node, path in tree.walk_paths():
         yield path, node
+
+
+def _kept_elsewhere(tree: FileTree, new: set[int]) -> set[int]:
+    """New names of contents that a name the step did not add still holds (a hard link
+    to a file of an earlier layer): they bring no bytes, as model.growth counts them."""
+    groups = tree.link_group
+    if not groups:
+        return set()
+    members: dict[int, list[int]] = {}
+    for n, g in groups.items():
+        members.setdefault(g, []).append(n)
+    out: set[int] = set()
+    for node in new:
+        group = groups.get(node)
+        if group is not None and any(
+            m not in new and tree.is_live(m) for m in members.get(group, ())
+        ):
+            out.add(node)
+    return out
 
 
 def _first(groups: dict[int, int], node: int, seen: set[int]) -> bool:

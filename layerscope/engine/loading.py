@@ -103,7 +103,13 @@ def scratch_index(opts: OpenOptions) -> Iterator[IndexCache | None]:
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="layerscope-scratch-") as root:
-        yield IndexCache(Path(root))
+        cache = IndexCache(Path(root))
+        try:
+            yield cache
+        finally:
+            # a content hasher may persist its digests when it is collected, after the
+            # run: into a cache that takes no more writes, not a directory made again
+            cache.max_bytes = cache.store.max_bytes = 0
 
 
 CANCEL_CHECK_EVERY = 4096

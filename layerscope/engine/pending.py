@@ -203,7 +203,9 @@ def apply_content(diff: TreeDiff, b: FileTree, results: Iterable[Result]) -> Non
         else:
             add_content(mod.changes)
     if grew:
-        diff.modified.sort(key=lambda m: m.path.split("/"))
+        # a new sorted list, swapped in: list.sort() empties the list while it sorts, and
+        # the UI thread may read it meanwhile
+        diff.modified = sorted(diff.modified, key=lambda m: m.path.split("/"))
 
 
 # what diff_trees lists after "content" in an entry's changes, in its order

@@ -122,6 +122,14 @@ def layer_growths(tree: FileTree) -> list[Growth]:
     files = [m.start() for m in _FILE_BYTE.finditer(kinds, 1)]
     live = _live(tree)
     special = set(prev) | set(tree.link_group) | set(tree.content_layer)
+    # a file hidden by an opaque directory or a whiteout and written again later has no
+    # `prev` link to the new one: the new one takes the long way too (_hidden_then_written)
+    lookup = tree.lookup
+    for node in files:
+        if node not in live:
+            again = lookup(tree.path(node))
+            if again is not None and kinds[again] == _FILE:
+                special.add(again)
     slow: list[int] = []
     for node in files:
         if node in special or node not in live:
@@ -162,6 +170,8 @@ def _history(
     size_of: dict[tuple[int, int], int] = {}
     rewrote: set[tuple[tuple[int, int], int]] = set()  # a name of it replaced a file then
     rewritten: set[tuple[tuple[int, int], int]] = set()  # a file replaced a name of it then
+    # node, its visible span, whether it rewrote a file and was rewritten by one at its end
+    visible: list[tuple[int, int, int, bool, bool]] = []
     for node in slow:
         start = layer_of[node]
         if not 0 <= start < count:
@@ -176,6 +186,9 @@ def _history(
         rewrites = old is not None and kinds[old] == _FILE and layer_of[old] < start
         new = replaced_by.get(node)
         rewritten_at_end = new is not None and kinds[new] == _FILE and layer_of[new] == end
+        visible.append((node, start, end, rewrites, rewritten_at_end))
+    _hidden_then_written(tree, visible, count)
+    for node, start, end, rewrites, rewritten_at_end in visible:
         if node not in groups and node not in elsewhere:
             # its own content, one name: its span is the content's
             size = sizes[node]
@@ -202,6 +215,31 @@ def _history(
                 added[start] += size
             if end < count and (key, end) not in rewritten:
                 removed[end] += size
+
+
+def _hidden_then_written(
+    tree: FileTree, visible: list[tuple[int, int, int, bool, bool]], count: int
+) -> None:
+    """A layer that hides a file (an opaque directory, a whiteout) and writes the same path
+    as a file again rewrote it, as comparing the trees before and after the layer says:
+    the tree keeps no `prev` link between the two nodes, so they are paired by path here.
+    Marks both in `visible` (in place)."""
+    ends: dict[tuple[str, int], int] = {}  # (path, layer that hid it) -> index in visible
+    for i, (node, _start, end, _rw, rewritten_at_end) in enumerate(visible):
+        if end < count and not rewritten_at_end:
+            ends[(tree.path(node), end)] = i
+    if not ends:
+        return
+    layers_hiding = {end for _, end in ends}
+    for i, (node, start, end, rewrites, rewritten_at_end) in enumerate(visible):
+        if rewrites or start not in layers_hiding:
+            continue
+        j = ends.pop((tree.path(node), start), None)
+        if j is None:
+            continue
+        visible[i] = (node, start, end, True, rewritten_at_end)
+        o_node, o_start, o_end, o_rw, _ = visible[j]
+        visible[j] = (o_node, o_start, o_end, o_rw, True)
 
 
 def _merged(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:

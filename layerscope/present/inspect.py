@@ -13,6 +13,7 @@ from layerscope.model.image import ImageMeta
 from layerscope.present import units
 from layerscope.present.analysis import summary_doc, summary_json
 from layerscope.present.doc import Doc, image
+from layerscope.present.text import clean
 
 if TYPE_CHECKING:
     from layerscope.model.portability.query import Answers
@@ -148,7 +149,7 @@ def meta_doc(meta: ImageMeta) -> Doc:
             doc.block(text)
     for name, text in meta.bootstrap_history.items():
         # apptainer keeps the definition of each earlier build (a SIF or sandbox base)
-        doc.title(f"Earlier definition ({BOOTSTRAP_HISTORY}/{name})")
+        doc.title(clean(f"Earlier definition ({BOOTSTRAP_HISTORY}/{name})"))  # name: the image's
         doc.block(text)
     if meta.config:
         doc.title("Config")

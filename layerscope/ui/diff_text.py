@@ -42,8 +42,7 @@ def summary(d: ImageDiff, cs: ChangeSet, width: int = 40) -> Text:
         out.append(f"{signed_size(net) or '0 B':>10}\n")
     pending = cs.counts[Status.PENDING]
     if pending:
-        why = "comparison cancelled" if cs.cancelled else "contents being compared"
-        out.append(f"? {pending:>5,} pending  ({why})\n", style="italic")
+        out.append(f"? {pending:>5,} pending  ({pending_reason(cs)})\n", style="italic")
     size_a, size_b = a.tree.total_size(), b.tree.total_size()
     out.append(f"\nsize {human_size(size_a)} → {human_size(size_b)}")
     out.append(f"  ({signed_size(size_b - size_a) or 'same'})\n")
@@ -133,3 +132,10 @@ def metadata(d: ImageDiff, changes: list[Change] | None = None) -> Text:
         doc.title("Portability")
         doc.extend(changes_doc(changes, "B"))
     return to_text(doc)
+
+
+def pending_reason(cs: ChangeSet) -> str:
+    """Why a change set still has pending ("?") entries, for the details panes."""
+    if cs.failed is not None:
+        return f"comparison failed: {cs.failed}"  # cleaned when it was caught
+    return "comparison cancelled" if cs.cancelled else "contents being compared"

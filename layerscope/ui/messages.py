@@ -49,10 +49,21 @@ class ContentCompared(Message):
     """A batch of content answers went into `cs` (already settled: redraw); `ended` on the
     last message of a comparison, finished or cancelled (progress.finished tells)."""
 
-    def __init__(self, cs: ChangeSet, progress: ContentProgress, ended: bool = False) -> None:
+    def __init__(
+        self,
+        cs: ChangeSet,
+        progress: ContentProgress,
+        ended: bool = False,
+        generation: int = 0,
+        error: str | None = None,
+    ) -> None:
         self.cs = cs
         self.progress = progress
         self.ended = ended
+        # which comparison sent it: a stopped one's last messages can arrive after a newer
+        # one for the same change set started, and must not end that one's progress line
+        self.generation = generation
+        self.error = error  # the comparison failed: why (one line, cleaned)
         super().__init__()
 
 

@@ -29,7 +29,7 @@ HISTORY = {
 }
 
 
-def _sif(tmp_path: Path, test: str = TEST) -> Path:
+def _sif(tmp_path: Path, test: str = TEST, history: dict[str, str] = HISTORY) -> Path:
     root = tmp_path / "rootfs"
     sd = root / ".singularity.d"
     (sd / "bootstrap_history").mkdir(parents=True)
@@ -41,7 +41,7 @@ def _sif(tmp_path: Path, test: str = TEST) -> Path:
     (sd / "startscript").write_text(START)
     (sd / "runscript").write_text('#!/bin/sh\nexec /bin/sh "$@"\n')
     (sd / "labels.json").write_text(json.dumps({"org.example.stage": "2"}))
-    for name, text in HISTORY.items():
+    for name, text in history.items():
         (sd / "bootstrap_history" / name).write_text(text)
     for name in ("test", "startscript", "runscript"):
         (sd / name).chmod(0o755)
@@ -88,6 +88,15 @@ def test_test_startscript_and_earlier_definitions(tmp_path: Path) -> None:
     ]
     after = text.split("bootstrap_history/Singularity0)\n")[1]
     assert after.splitlines()[:2] == ["  Bootstrap: docker", "  From: debian:12"]
+
+
+def test_a_hostile_earlier_definition_name_is_shown_escaped(tmp_path: Path) -> None:
+    # the file name is the image's: a title would otherwise set the terminal's title
+    sif = _sif(tmp_path, history={"Singularity\x1b]0;owned\x07": "Bootstrap: scratch\n"})
+    r = proc("inspect", str(sif), env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert r.code == 0, r.err
+    assert b"\x1b" not in r.out and b"\x07" not in r.out
+    assert b"bootstrap_history/Singularity\\x1b]0;owned\\x07)" in r.out
 
 
 def test_images_without_them_say_nothing(tmp_path: Path) -> None:

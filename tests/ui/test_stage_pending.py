@@ -9,9 +9,11 @@ between "rows shown" and "contents compared" can be looked at."""
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -320,3 +322,43 @@ async def test_diff_screen_answers_first(
         letters = [tree.line_text(i)[0] for i in range(len(tree.rows.ids))]
         assert "?" not in letters and "M" in letters
         assert not screen.query_one(LoadingBar).shown
+
+
+def _corrupt_data_blocks(sif: Path, out: Path) -> Path:
+    """A copy of `sif` whose squashfs data blocks (between the superblock and the inode
+    table) are overwritten: the listing reads as before, the contents cannot be inflated."""
+    data = bytearray(sif.read_bytes())
+    at = data.index(b"hsqs")
+    (inode_table,) = struct.unpack_from("<Q", data, at + 64)
+    data[at + 96 : at + inode_table] = b"\xaa" * (inode_table - 96)
+    out.write_bytes(bytes(data))
+    return out
+
+
+@sync
+async def test_a_failed_comparison_says_so_and_is_not_retried(
+    stages: list[Stage], tmp_path: Path
+) -> None:
+    bad = _corrupt_data_blocks(stages[1].sif, tmp_path / "s2-damaged.sif")
+    async with running(str(stages[0].sif), str(bad)) as (pilot, screen):
+        await pilot.press("down")
+        await until(pilot, screen, rows_of(screen, 1))
+        await settled(pilot, screen)
+        cs = tree_of(screen).rows.cs  # type: ignore[union-attr]
+        assert cs.failed is not None and cs.counts[Status.PENDING] > 0
+        assert "pending (comparison failed:" in details(screen)
+        assert not bar(screen).shown
+
+        def warnings() -> int:
+            said = [n.message for n in screen.app._notifications]
+            return sum("comparing contents failed" in m for m in said)
+
+        assert warnings() == 1
+        tree_of(screen).focus()
+        for key in ("1", "1", "ctrl+o"):  # tree rebuilds: the comparison stays failed
+            gen = screen._tree_gen
+            await pilot.press(key)
+            await settled(pilot, screen)
+            assert screen._tree_gen > gen  # the tree was laid out again
+        assert warnings() == 1  # not tried (and failed) again
+        assert "pending (comparison failed:" in details(screen)

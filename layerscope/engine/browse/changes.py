@@ -85,6 +85,7 @@ class ChangeSet:
         for nb in self.modified.keys() & self.pending.keys():
             self._recheck[nb] = self.pending.pop(nb)
         self.cancelled = False  # the user stopped the comparison (it resumes when asked)
+        self.failed: str | None = None  # why comparing contents failed (not retried)
         # settle() runs in a worker while the UI and tree workers read: it takes this lock,
         # and so do the readers that iterate (single lookups need none)
         self.lock = threading.Lock()

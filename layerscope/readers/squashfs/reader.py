@@ -259,9 +259,15 @@ class SquashFS:
         block = src.pread(start, csize)
         if not stored & DATA_UNCOMPRESSED:
             block = src.inflate(block, sb.block_size, start, "fragment block")
-        if len(self._frag_cache) >= _FRAGMENT_CACHE:
-            self._frag_cache.pop(next(iter(self._frag_cache)))
-        self._frag_cache[index] = block
+        # several workers may read one image at once (a content comparison beside an
+        # analysis): evicting is done so that two threads evicting never fail
+        cache = self._frag_cache
+        while len(cache) >= _FRAGMENT_CACHE:
+            try:
+                cache.pop(next(iter(cache)), None)
+            except (RuntimeError, StopIteration):  # changed under us: look again
+                continue
+        cache[index] = block
         return block
 
     def extent(self, loc: int) -> tuple[int, int, int, int]:

@@ -53,6 +53,7 @@ class BrowseScreen(Screen[None]):
         self.cs: ChangeSet | None = None
         self.tree_loading = False  # the tree is cleared until the new change set shows
         self._comparing: ChangeSet | None = None  # whose contents the worker compares
+        self._compare_gen = 0  # the newest comparison submitted
         self._tree_gen = 0
         self._preview_gen = 0
         self.jobs = Jobs()
@@ -95,6 +96,9 @@ class BrowseScreen(Screen[None]):
     def contents_settled(self, cs: ChangeSet) -> None:
         """Every pending content of `cs` is compared now."""
 
+    def contents_compared(self, cs: ChangeSet) -> None:
+        """Some pending contents of `cs` were compared (a batch's answers are in)."""
+
     def show_details(self) -> None:
         """Fill the side panes from the current state."""
 
@@ -131,16 +135,25 @@ class BrowseScreen(Screen[None]):
             self.post_message(TreeReady(gen, cs, rows, cursor))
 
     @work(thread=True, group="compare", exit_on_error=False)
-    def compare_contents(self, cancel: threading.Event, cs: ChangeSet, settle: Settler) -> None:
+    def compare_contents(
+        self, cancel: threading.Event, gen: int, cs: ChangeSet, settle: Settler
+    ) -> None:
         last = ContentProgress(0, 0, 0, 0, 0.0)
 
         def progress(p: ContentProgress) -> None:
             nonlocal last
             last = p
-            self.post_message(ContentCompared(cs, p))
+            self.post_message(ContentCompared(cs, p, generation=gen))
 
-        settle(cs, progress, cancel)
-        self.post_message(ContentCompared(cs, last, ended=True))
+        try:
+            settle(cs, progress, cancel)
+        except Cancelled:
+            raise
+        except Exception as e:  # a corrupt block, a vanished file: said once, not retried
+            why = clean(str(e).splitlines()[0] if str(e) else type(e).__name__)
+            self.post_message(ContentCompared(cs, last, ended=True, generation=gen, error=why))
+            return
+        self.post_message(ContentCompared(cs, last, ended=True, generation=gen))
 
     @work(thread=True, group="preview", exit_on_error=False)
     def build_preview(
@@ -193,12 +206,14 @@ class BrowseScreen(Screen[None]):
         """Start (or keep) the worker comparing `cs`'s pending contents; False when there
         is nothing to compare (or the user stopped it for this change set)."""
         settle = self.settler()
-        if settle is None or cs.settled or cs.cancelled:
+        if settle is None or cs.settled or cs.cancelled or cs.failed is not None:
             return False
         if self._comparing is cs and self.jobs.running("compare"):
             return True
         self._comparing = cs
-        self.jobs.submit("compare", lambda cancel: self.compare_contents(cancel, cs, settle))
+        self._compare_gen += 1
+        gen = self._compare_gen
+        self.jobs.submit("compare", lambda cancel: self.compare_contents(cancel, gen, cs, settle))
         pending = cs.counts[Status.PENDING]
         self.query_one(LoadingBar).show_busy(f"comparing contents: {pending:,} files pending")
         return True
@@ -218,19 +233,29 @@ class BrowseScreen(Screen[None]):
 
     def on_content_compared(self, message: ContentCompared) -> None:
         cs, p = message.cs, message.progress
-        if message.ended and self._comparing is cs:
+        current = message.generation == self._compare_gen
+        if message.error is not None:
+            cs.failed = message.error
+        if message.ended and current and self._comparing is cs:
             self._comparing = None
         if cs is not self.cs:
             return  # an earlier step's comparison, stopped when the step changed
+        self.contents_compared(cs)
         bar = self.query_one(LoadingBar)
-        if not message.ended:
-            if self._comparing is cs:  # not stopped meanwhile
+        if not message.ended or not current:
+            # answers came in; a stopped comparison's last message leaves the newer one's
+            # progress line alone
+            if not message.ended and current and self._comparing is cs:
                 bar.show_progress(content_progress(p), p.bytes_done, p.bytes_total)
             self.query_one(FileTreeView).refresh()  # "?" rows turn M or U in place
             self.show_details()
             return
         bar.done()
-        if p.finished:
+        if message.error is not None:
+            left = cs.counts[Status.PENDING]
+            self.notify(f"comparing contents failed: {message.error} ({left:,} files stay ?)",
+                        severity="warning", markup=False)  # fmt: skip
+        elif p.finished:
             self.contents_settled(cs)
             # lay the tree out again: rows that turned out unchanged may now be hidden
             self.refresh_tree(expand_all=False)

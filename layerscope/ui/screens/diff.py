@@ -203,6 +203,9 @@ class DiffScreen(BrowseScreen):
     def contents_settled(self, cs: ChangeSet) -> None:
         self._set_quit_status()
 
+    def contents_compared(self, cs: ChangeSet) -> None:
+        self._set_quit_status()  # a difference found part-way is already the answer
+
     def _set_quit_status(self) -> None:
         """diff(1)'s 0 or 1; quit while contents are still pending and nothing differs
         yet, the answer is not known: interrupted."""

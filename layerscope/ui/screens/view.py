@@ -24,6 +24,7 @@ from layerscope.present.growth import change_growth
 from layerscope.present.text import clean
 from layerscope.readers import OpenOptions
 from layerscope.ui import findings_text, inspect_text
+from layerscope.ui.diff_text import pending_reason
 from layerscope.ui.keys import VIEW_KEYS, Key
 from layerscope.ui.messages import (
     AnalysisProgress,
@@ -179,6 +180,16 @@ class ViewScreen(BrowseScreen):
     def start_analysis(self, step: int | None = None) -> None:
         """Analyse the image (`step` None) or stage `step`, in a worker (one at a time)."""
         assert self.stack is not None
+        if self.analysing and self._analysis_step != step:
+            # the running analysis stops (exclusive worker): its metadata-only report must
+            # not stay behind as if its contents were still being read
+            old = self._analysis_step
+            kept = self.report if old is None else self.stage_reports.get(old)
+            if kept is not None and kept.pending:
+                if old is None:
+                    self.report = None
+                else:
+                    del self.stage_reports[old]
         self.analysing = True
         self._analysis_step = step
         self._analysis_progress = None
@@ -216,9 +227,13 @@ class ViewScreen(BrowseScreen):
             self.analysing = False
             self._analysis_progress = None
         self.show_details()
-        if self._open_findings and not message.report.pending:
+        if (
+            self._open_findings
+            and not message.report.pending
+            and message.step == self._findings_step
+        ):
             self._open_findings = False
-            if message.step == self._findings_step == self._target():
+            if message.step == self._target():
                 self.app.clear_notifications()  # "…open when it is done" is now said
                 self.action_findings()
 
@@ -232,10 +247,11 @@ class ViewScreen(BrowseScreen):
         if event.worker.group not in ("analysis", "portability", "growth", "layer-growth"):
             return  # BrowseScreen's handler deals with it
         event.prevent_default()
-        ended = event.state in (WorkerState.ERROR, WorkerState.CANCELLED)
-        if ended and event.worker.group == "portability":
+        # a cancelled one was replaced by a newer request (or the screen is closing)
+        failed = event.state == WorkerState.ERROR
+        if failed and event.worker.group == "portability":
             self._portability_step = None
-        if ended and event.worker.group == "growth":
+        if failed and event.worker.group == "growth":
             self._growth_step = None
         if event.state == WorkerState.ERROR:
             # the findings and the portability report are extra: say why they are
@@ -294,7 +310,7 @@ class ViewScreen(BrowseScreen):
             text.append(f"  {'net':>7}  {units.signed_size(grew.net)}\n", style="bold")
             pending = cs.counts[Status.PENDING]
             if pending:
-                why = "comparison cancelled" if cs.cancelled else "contents being compared"
+                why = pending_reason(cs)
                 text.append(f"? {pending:>7,}  pending ({why})\n", style="italic")
         self.query_one("#layer-details", DetailsPane).set_text(text)
         self.query_one("#image-details", DetailsPane).set_text(
@@ -395,7 +411,8 @@ class ViewScreen(BrowseScreen):
         if text is not None:
             self.app.push_screen(PortabilityScreen(text))
             return
-        if self._portability_step is None:
+        if self._portability_step != self.step:
+            # exclusive worker: one for another step stops, this step's is wanted now
             self._portability_step = self.step
             self.portability_worker(self.stack, self.step)
         self.notify("reading the ELF files: the portability report opens when it is done")
@@ -422,7 +439,8 @@ class ViewScreen(BrowseScreen):
 
     def on_portability_ready(self, message: PortabilityReady) -> None:
         self.portability_texts[message.step] = message.text
-        self._portability_step = None
+        if message.step == self._portability_step:
+            self._portability_step = None
         if message.step == self.step:
             self.app.clear_notifications()  # "…opens when it is done" is now said
             self.app.push_screen(PortabilityScreen(message.text))
@@ -436,7 +454,8 @@ class ViewScreen(BrowseScreen):
         if text is not None:
             self.app.push_screen(GrowthScreen(text))
             return
-        if self._growth_step is None:
+        if self._growth_step != self.step:
+            # exclusive worker: one for another step stops, this step's is wanted now
             self._growth_step = self.step
             self.growth_worker(self.stack, self.step)
         self.notify("counting what the step added: the panel opens when it is done")
@@ -459,7 +478,8 @@ class ViewScreen(BrowseScreen):
 
     def on_growth_ready(self, message: GrowthReady) -> None:
         self.growth_texts[message.step] = message.text
-        self._growth_step = None
+        if message.step == self._growth_step:
+            self._growth_step = None
         if message.step == self.step:
             self.app.clear_notifications()  # "…opens when it is done" is now said
             self.app.push_screen(GrowthScreen(message.text))

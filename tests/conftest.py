@@ -6,8 +6,12 @@ import os
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.growth_stages import Files, Stages
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -50,3 +54,21 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     from tests.cache.support import count_reads
 
     return count_reads(monkeypatch)
+
+
+# Three real mksquashfs stages (tests.growth_stages) and their unsquashfs listings, built
+# once for the growth tests of the engine and of the TUI.
+@pytest.fixture(scope="session")
+def growth_stages(tmp_path_factory: pytest.TempPathFactory) -> Stages:
+    from tests.growth_stages import build_stages
+
+    return build_stages(tmp_path_factory.mktemp("stages"))
+
+
+@pytest.fixture(scope="session")
+def growth_listings(growth_stages: Stages, tmp_path_factory: pytest.TempPathFactory) -> list[Files]:
+    from tests.growth_stages import listed_files
+
+    work = tmp_path_factory.mktemp("listings")
+    pairs = zip(growth_stages.images, growth_stages.roots, strict=True)
+    return [listed_files(i, r, work) for i, r in pairs]

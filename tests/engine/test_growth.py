@@ -16,35 +16,22 @@ from tests.growth_stages import (
     LINKS,
     Files,
     Stages,
-    build_stages,
     du_bytes,
-    listed_files,
     reference_growth,
 )
 
 
 @pytest.fixture(scope="module")
-def stages(tmp_path_factory: pytest.TempPathFactory) -> Stages:
-    return build_stages(tmp_path_factory.mktemp("stages"))
-
-
-@pytest.fixture(scope="module")
-def listings(stages: Stages, tmp_path_factory: pytest.TempPathFactory) -> list[Files]:
-    work = tmp_path_factory.mktemp("listings")
-    return [listed_files(i, r, work) for i, r in zip(stages.images, stages.roots, strict=True)]
-
-
-@pytest.fixture(scope="module")
-def stack(stages: Stages) -> Stack:
-    stack = open_stack([str(p) for p in stages.images])
+def stack(growth_stages: Stages) -> Stack:
+    stack = open_stack([str(p) for p in growth_stages.images])
     assert all(step.growth is None for step in stack.steps)  # counted after opening
     count_growth(stack)
     return stack
 
 
-def test_stage_growth_equals_the_listings(stack: Stack, listings: list[Files]) -> None:
+def test_stage_growth_equals_the_listings(stack: Stack, growth_listings: list[Files]) -> None:
     before: Files = {}
-    for step, files in zip(stack.steps, listings, strict=True):
+    for step, files in zip(stack.steps, growth_listings, strict=True):
         added, removed, modified = reference_growth(before, files)
         assert step.growth == Growth(added, removed, modified), step.label
         # what the step grew the tree by is what `du` sees it grow by
@@ -52,10 +39,12 @@ def test_stage_growth_equals_the_listings(stack: Stack, listings: list[Files]) -
         before = files
 
 
-def test_removed_directory_is_a_removal(stack: Stack, listings: list[Files]) -> None:
+def test_removed_directory_is_a_removal(stack: Stack, growth_listings: list[Files]) -> None:
     g = stack.steps[1].growth
     assert g is not None
-    doc = sum(size for path, (size, _) in listings[0].items() if path.startswith("/usr/share/doc"))
+    doc = sum(
+        size for path, (size, _) in growth_listings[0].items() if path.startswith("/usr/share/doc")
+    )
     assert doc == sum(DOC.values())
     # /usr/share/doc is gone, and nothing else of stage 1 is
     assert g.removed == doc
@@ -63,9 +52,9 @@ def test_removed_directory_is_a_removal(stack: Stack, listings: list[Files]) -> 
     assert g.added > 0 and g.modified > 500
 
 
-def test_hard_links_count_once(stack: Stack, listings: list[Files]) -> None:
-    names = sum(size for size, _ in listings[0].values())
-    once = du_bytes(listings[0])
+def test_hard_links_count_once(stack: Stack, growth_listings: list[Files]) -> None:
+    names = sum(size for size, _ in growth_listings[0].values())
+    once = du_bytes(growth_listings[0])
     assert names > once + (LINKS - 1) * 200_000  # counted per name it would be ~30 MB
     assert stack.steps[0].size == once
     assert stack.steps[0].growth == Growth(added=once)
@@ -82,11 +71,11 @@ def test_change_sets_agree_with_the_metadata_growth(stack: Stack) -> None:
         assert change_growth(stack.change_set(step.index)) == step.growth, step.label
 
 
-def test_single_image_with_hard_links(stages: Stages, listings: list[Files]) -> None:
-    one = open_stack([str(stages.images[2])])
+def test_single_image_with_hard_links(growth_stages: Stages, growth_listings: list[Files]) -> None:
+    one = open_stack([str(growth_stages.images[2])])
     try:  # one layer: its growth is its tree, known at once
-        assert one.steps[0].size == du_bytes(listings[2])
-        assert one.steps[0].growth == Growth(added=du_bytes(listings[2]))
+        assert one.steps[0].size == du_bytes(growth_listings[2])
+        assert one.steps[0].growth == Growth(added=du_bytes(growth_listings[2]))
     finally:
         one.close()
 

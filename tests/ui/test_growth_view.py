@@ -7,29 +7,17 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from textual.widgets import Static
 
 from layerscope.present import units
 from layerscope.ui.screens.inspect import GrowthScreen
 from layerscope.ui.widgets.details import DetailsPane
 from layerscope.ui.widgets.layers import LayersTable
-from tests.growth_stages import DOC, Files, Stages, build_stages, listed_files, reference_growth
+from tests.growth_stages import DOC, Files, Stages, reference_growth
 from tests.ui.helpers import running, sync, tree_of
 from tests.ui.stories import settle
 
 HUMAN = re.compile(r"^[+-]\d+(\.\d)? [kMGT]?B$|^0 B$")
-
-
-@pytest.fixture(scope="module")
-def stages(tmp_path_factory: pytest.TempPathFactory) -> Stages:
-    return build_stages(tmp_path_factory.mktemp("stages"))
-
-
-@pytest.fixture(scope="module")
-def listings(stages: Stages, tmp_path_factory: pytest.TempPathFactory) -> list[Files]:
-    work = tmp_path_factory.mktemp("listings")
-    return [listed_files(i, r, work) for i, r in zip(stages.images, stages.roots, strict=True)]
 
 
 def _pane(screen: object, pane: str) -> str:
@@ -37,14 +25,14 @@ def _pane(screen: object, pane: str) -> str:
 
 
 def test_layers_table_and_tree_show_signed_human_sizes(
-    stages: Stages, listings: list[Files]
+    growth_stages: Stages, growth_listings: list[Files]
 ) -> None:
     @sync
     async def run() -> None:
-        async with running(*map(str, stages.images)) as (pilot, screen):
+        async with running(*map(str, growth_stages.images)) as (pilot, screen):
             table = screen.query_one(LayersTable)
             before: Files = {}
-            for row, files in enumerate(listings):
+            for row, files in enumerate(growth_listings):
                 added, removed, modified = reference_growth(before, files)
                 cells = [str(c) for c in table.get_row_at(row)]
                 net_cell, added_cell, removed_cell = cells[2:5]
@@ -72,7 +60,7 @@ def test_layers_table_and_tree_show_signed_human_sizes(
             removed_line = next(s for s in changes if s.startswith("D "))
             assert removed_line.endswith(f"  -{units.size(sum(DOC.values()))}")  # 6 entries
             net_line = next(s for s in changes if s.split()[0] == "net")
-            added, removed, modified = reference_growth(listings[0], listings[1])
+            added, removed, modified = reference_growth(growth_listings[0], growth_listings[1])
             assert net_line.endswith("  " + units.signed_size(added - removed + modified))
             assert "Stage tree:" in _pane(screen, "#image-details")
             assert "Final tree" not in _pane(screen, "#image-details")
@@ -80,10 +68,10 @@ def test_layers_table_and_tree_show_signed_human_sizes(
     run()
 
 
-def test_what_made_it_big_lists_directories_packages_caches_secrets(stages: Stages) -> None:
+def test_what_made_it_big_lists_directories_packages_caches_secrets(growth_stages: Stages) -> None:
     @sync
     async def run() -> None:
-        async with running(*map(str, stages.images)) as (pilot, _screen):
+        async with running(*map(str, growth_stages.images)) as (pilot, _screen):
             await pilot.press("down", "g")
             await settle(pilot)
             assert isinstance(pilot.app.screen, GrowthScreen)
